@@ -1,0 +1,250 @@
+//! A company's actor: the one task that owns all access to that company's data.
+//!
+//! Callers hold a cheap [`CompanyHandle`] and call typed commands on it. Each command
+//! travels through a bounded mailbox and is run to completion before the next one starts,
+//! which is what makes the company's state (its review versions, its live sequence
+//! numbers) consistent without locks.
+
+mod cycle;
+mod review;
+mod session;
+mod user;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::db::{Db, new_id, now_ms};
+use crate::error::ActorError;
+use crate::guard::{self, Owned, Violation};
+use crate::live::{Subscription, Topics};
+use crate::model::Principal;
+
+pub use session::{LoginCandidate, NewSession, SessionPolicy};
+pub use user::NewUser;
+
+/// How many commands may wait in a company's mailbox. When it is full, callers wait for a
+/// place (backpressure on that company only) instead of the actor's memory growing.
+pub const MAILBOX_CAPACITY: usize = 1024;
+
+/// How many session revocations a live connection may miss before it must re-check its
+/// session; revocations are rare, so this is generous.
+const REVOCATION_CAPACITY: usize = 256;
+
+type Job = Box<dyn for<'a> FnOnce(&'a mut Company) -> BoxFuture<'a, ()> + Send>;
+
+/// A cheap, cloneable handle to a company's actor.
+#[derive(Clone)]
+pub struct CompanyHandle {
+    company_id: Arc<str>,
+    mailbox: mpsc::Sender<Job>,
+    revocations: broadcast::Sender<Arc<str>>,
+}
+
+/// Counters the registry reads for metrics.
+#[derive(Debug, Default)]
+pub(crate) struct ActorStats {
+    pub(crate) alive: AtomicUsize,
+    pub(crate) panics: AtomicUsize,
+    pub(crate) subscribers: AtomicUsize,
+}
+
+impl CompanyHandle {
+    /// Starts the actor of `company_id` and returns its handle. Only the registry calls
+    /// this, under its lock, so there is never more than one actor per company.
+    pub(crate) fn spawn(
+        company_id: &str,
+        slug: &str,
+        db: Db,
+        policy: SessionPolicy,
+        stats: Arc<ActorStats>,
+        tracker: &TaskTracker,
+    ) -> CompanyHandle {
+        let (mailbox, inbox) = mpsc::channel(MAILBOX_CAPACITY);
+        let (revocations, _) = broadcast::channel(REVOCATION_CAPACITY);
+        let company = Company {
+            id: company_id.to_owned(),
+            slug: slug.to_owned(),
+            db,
+            policy,
+            topics: Topics::default(),
+            revocations: revocations.clone(),
+            stats: stats.clone(),
+            stopping: false,
+        };
+        let span = tracing::info_span!("company", company_id = %company_id);
+        tracker.spawn(company.run(inbox).instrument(span));
+        CompanyHandle {
+            company_id: company_id.into(),
+            mailbox,
+            revocations,
+        }
+    }
+
+    /// The company this handle's actor owns.
+    pub fn company_id(&self) -> &str {
+        &self.company_id
+    }
+
+    /// How many commands are waiting in the mailbox now.
+    pub fn mailbox_depth(&self) -> usize {
+        self.mailbox.max_capacity() - self.mailbox.capacity()
+    }
+
+    /// Session ids whose sessions just ended; live connections watch this to close at
+    /// once when their session is revoked.
+    pub fn revocations(&self) -> broadcast::Receiver<Arc<str>> {
+        self.revocations.subscribe()
+    }
+
+    /// Asks the actor to stop after the commands already in its mailbox.
+    pub(crate) async fn stop(&self) {
+        let _ = self
+            .mailbox
+            .send(Box::new(|company| Box::pin(company.stop())))
+            .await;
+    }
+
+    /// Runs `command` inside the actor and waits for its answer. A security violation is
+    /// recorded before the caller hears of it; a panic or a stopped actor answers
+    /// [`ActorError::Unavailable`] instead of leaving the caller waiting.
+    pub(crate) async fn call<R, F>(&self, command: F) -> Result<R, ActorError>
+    where
+        R: Send + 'static,
+        F: for<'a> FnOnce(&'a mut Company) -> BoxFuture<'a, Result<R, ActorError>> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |company: &mut Company| {
+            Box::pin(async move {
+                let result = command(company).await;
+                if let Err(ActorError::SecurityViolation(violation)) = &result {
+                    company.record_violation(violation).await;
+                }
+                let _ = reply.send(result);
+            })
+        });
+        self.mailbox
+            .send(job)
+            .await
+            .map_err(|_| ActorError::Unavailable)?;
+        answer.await.map_err(|_| ActorError::Unavailable)?
+    }
+}
+
+/// The state a company's actor owns.
+pub struct Company {
+    id: String,
+    slug: String,
+    db: Db,
+    policy: SessionPolicy,
+    topics: Topics,
+    revocations: broadcast::Sender<Arc<str>>,
+    stats: Arc<ActorStats>,
+    /// Set by the stop command; the mailbox then refuses new commands and drains.
+    stopping: bool,
+}
+
+impl Company {
+    /// Runs commands until the mailbox closes or a stop command arrives.
+    async fn run(mut self, mut inbox: mpsc::Receiver<Job>) {
+        self.stats.alive.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("company actor started");
+        while let Some(job) = inbox.recv().await {
+            // A panicking command must not take the company down with it: its caller's
+            // reply channel is dropped (the caller gets an error) and the actor goes on
+            // with the next command. The state it keeps is rebuilt from the database or
+            // is a sequence counter, neither of which a half-run command leaves broken.
+            let outcome = AssertUnwindSafe(job(&mut self)).catch_unwind().await;
+            if outcome.is_err() {
+                self.stats.panics.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("a command panicked in the company actor; it goes on");
+            }
+            self.stats
+                .subscribers
+                .store(self.topics.subscribers(), Ordering::Relaxed);
+            if self.stopping {
+                inbox.close();
+            }
+        }
+        self.stats.alive.fetch_sub(1, Ordering::Relaxed);
+        tracing::debug!("company actor stopped");
+    }
+
+    /// The stop command: the loop closes the mailbox and ends once it is drained.
+    async fn stop(&mut self) {
+        self.stopping = true;
+    }
+
+    /// Checks rows against this company (see [`crate::guard`]).
+    fn check_all<T: Owned>(&self, rows: &[T]) -> Result<(), ActorError> {
+        guard::check_all(&self.id, rows).map_err(ActorError::SecurityViolation)
+    }
+
+    /// Checks one row against this company.
+    fn check<T: Owned>(&self, row: &T) -> Result<(), ActorError> {
+        guard::check(&self.id, row).map_err(ActorError::SecurityViolation)
+    }
+
+    /// Records a cross-company read. Written outside the command's own transaction, which
+    /// has been rolled back by the time this runs, so the event survives it.
+    async fn record_violation(&self, violation: &Violation) {
+        tracing::error!(
+            table = violation.table,
+            row_id = %violation.row_id,
+            found_company = %violation.found_company,
+            "security violation: a row of another company was read; request aborted"
+        );
+        let written = sqlx::query(
+            "INSERT INTO security_events (id, company_id, kind, detail, created_at) \
+             VALUES ($1, $2, 'cross_company_read', $3, $4)",
+        )
+        .bind(new_id())
+        .bind(&self.id)
+        .bind(violation.to_string())
+        .bind(now_ms())
+        .execute(self.db.pool())
+        .await;
+        if let Err(error) = written {
+            tracing::error!(%error, "the security event could not be recorded");
+        }
+    }
+
+    /// Subscribes to a topic after checking the principal may read it.
+    async fn subscribe(
+        &mut self,
+        principal: Principal,
+        topic: String,
+        since: Option<u64>,
+    ) -> Result<Subscription, ActorError> {
+        let cycle_id = topic
+            .strip_prefix("cycle:")
+            .ok_or(ActorError::NotFound)?
+            .to_owned();
+        let progress = self.progress(&principal, &cycle_id).await?;
+        if let Some(subscription) = since.and_then(|since| self.topics.resume(&topic, since)) {
+            return Ok(subscription);
+        }
+        Ok(self.topics.subscribe_with_snapshot(&topic, &progress))
+    }
+}
+
+impl CompanyHandle {
+    /// Subscribes `principal` to a live topic (`cycle:<id>`), authorized like the HTTP
+    /// route that shows the same data. With `since`, the missed events are replayed when
+    /// they are still known; otherwise the subscription starts with a snapshot.
+    pub async fn subscribe(
+        &self,
+        principal: Principal,
+        topic: String,
+        since: Option<u64>,
+    ) -> Result<Subscription, ActorError> {
+        self.call(move |c| Box::pin(c.subscribe(principal, topic, since)))
+            .await
+    }
+}

@@ -1,0 +1,416 @@
+//! Reviews: who may read and write them, draft saves with optimistic versions, submit.
+
+use futures_util::future::BoxFuture;
+
+use super::{Company, CompanyHandle};
+use crate::db::now_ms;
+use crate::error::ActorError;
+use crate::guard::Owned;
+use crate::model::{
+    Answer, Answers, DraftUpdate, MAX_TEXT_ANSWER_CHARS, Principal, Question, QuestionKind, Review,
+    ReviewKind, ReviewStatus, ReviewSummary, Saved, rfc3339,
+};
+
+/// The columns of a review with its cycle and both people, each with its own company so
+/// the guard sees them all. Joins match on ids alone on purpose (see [`crate::guard`]).
+/// `{answers}` is the answers column, or an empty object where a list doesn't need it.
+const REVIEW_SELECT: &str = "SELECT r.company_id, r.id, r.cycle_id, r.reviewee_id, \
+     r.reviewer_id, r.kind, r.status, {answers} AS answers, r.version, r.updated_at, \
+     c.company_id AS cycle_company_id, c.name AS cycle_name, \
+     ee.company_id AS reviewee_company_id, ee.name AS reviewee_name, \
+     er.company_id AS reviewer_company_id, er.name AS reviewer_name \
+     FROM reviews r JOIN cycles c ON c.id = r.cycle_id \
+     JOIN users ee ON ee.id = r.reviewee_id JOIN users er ON er.id = r.reviewer_id";
+
+/// How deep a reporting line is followed when looking for a reviewee's managers.
+const MAX_REPORTING_DEPTH: i64 = 32;
+
+#[derive(sqlx::FromRow)]
+struct ReviewRow {
+    company_id: String,
+    id: String,
+    cycle_id: String,
+    reviewee_id: String,
+    reviewer_id: String,
+    kind: String,
+    status: String,
+    answers: String,
+    version: i64,
+    updated_at: i64,
+    cycle_company_id: String,
+    cycle_name: String,
+    reviewee_company_id: String,
+    reviewee_name: String,
+    reviewer_company_id: String,
+    reviewer_name: String,
+}
+
+impl Owned for ReviewRow {
+    const TABLE: &'static str = "reviews";
+    fn row_id(&self) -> &str {
+        &self.id
+    }
+    fn owners(&self) -> Vec<&str> {
+        vec![
+            &self.company_id,
+            &self.cycle_company_id,
+            &self.reviewee_company_id,
+            &self.reviewer_company_id,
+        ]
+    }
+}
+
+impl ReviewRow {
+    fn status(&self) -> ReviewStatus {
+        ReviewStatus::parse(&self.status).unwrap_or(ReviewStatus::NotStarted)
+    }
+
+    fn answers(&self) -> Answers {
+        serde_json::from_str(&self.answers).unwrap_or_default()
+    }
+
+    fn summary(&self) -> ReviewSummary {
+        ReviewSummary {
+            id: self.id.clone(),
+            cycle_id: self.cycle_id.clone(),
+            cycle_name: self.cycle_name.clone(),
+            reviewee_id: self.reviewee_id.clone(),
+            reviewee_name: self.reviewee_name.clone(),
+            reviewer_id: self.reviewer_id.clone(),
+            reviewer_name: self.reviewer_name.clone(),
+            kind: if self.kind == "manager" {
+                ReviewKind::Manager
+            } else {
+                ReviewKind::SelfReview
+            },
+            status: self.status(),
+            version: self.version,
+            updated_at: rfc3339(self.updated_at),
+        }
+    }
+}
+
+fn review_select(with_answers: bool) -> String {
+    REVIEW_SELECT.replace("{answers}", if with_answers { "r.answers" } else { "'{}'" })
+}
+
+/// Applies a draft update to the stored answers, checking each against its question.
+fn merge_answers(
+    mut answers: Answers,
+    update: DraftUpdate,
+    questions: &[Question],
+) -> Result<Answers, ActorError> {
+    for (question_id, answer) in update.answers {
+        let question = questions
+            .iter()
+            .find(|q| q.id == question_id)
+            .ok_or_else(|| ActorError::Validation(format!("unknown question {question_id}")))?;
+        match (question.kind, answer) {
+            (_, None) => {
+                answers.remove(&question_id);
+            }
+            (QuestionKind::Text, Some(Answer::Text(text))) => {
+                if text.chars().count() > MAX_TEXT_ANSWER_CHARS {
+                    return Err(ActorError::Validation(format!(
+                        "an answer may have at most {MAX_TEXT_ANSWER_CHARS} characters"
+                    )));
+                }
+                answers.insert(question_id, Answer::Text(text));
+            }
+            (QuestionKind::Rating, Some(Answer::Rating(rating))) if (1..=5).contains(&rating) => {
+                answers.insert(question_id, Answer::Rating(rating));
+            }
+            (QuestionKind::Rating, Some(_)) => {
+                return Err(ActorError::Validation(format!(
+                    "question {question_id} takes a rating from 1 to 5"
+                )));
+            }
+            (QuestionKind::Text, Some(_)) => {
+                return Err(ActorError::Validation(format!(
+                    "question {question_id} takes a text answer"
+                )));
+            }
+        }
+    }
+    Ok(answers)
+}
+
+/// Names the questions a review cannot be submitted without.
+fn unanswered(answers: &Answers, questions: &[Question]) -> Vec<String> {
+    questions
+        .iter()
+        .filter(|q| match answers.get(&q.id) {
+            None => true,
+            Some(Answer::Text(text)) => text.trim().is_empty(),
+            Some(Answer::Rating(_)) => false,
+        })
+        .map(|q| q.prompt.clone())
+        .collect()
+}
+
+impl Company {
+    async fn list_reviews(
+        &mut self,
+        principal: Principal,
+    ) -> Result<Vec<ReviewSummary>, ActorError> {
+        let sql = format!(
+            "{} WHERE r.company_id = $1 AND (r.reviewer_id = $2 OR (r.reviewee_id = $2 \
+             AND r.status IN ('shared', 'signed'))) ORDER BY r.updated_at DESC",
+            review_select(false)
+        );
+        let rows: Vec<ReviewRow> = sqlx::query_as(&sql)
+            .bind(&self.id)
+            .bind(&principal.user_id)
+            .fetch_all(self.db.pool())
+            .await?;
+        self.check_all(&rows)?;
+        Ok(rows.iter().map(ReviewRow::summary).collect())
+    }
+
+    /// Loads a review the principal may read, or answers `NotFound` exactly as for an id
+    /// that does not exist.
+    async fn load_readable(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        principal: &Principal,
+        review_id: &str,
+    ) -> Result<ReviewRow, ActorError> {
+        let sql = format!(
+            "{} WHERE r.company_id = $1 AND r.id = $2",
+            review_select(true)
+        );
+        let row: ReviewRow = sqlx::query_as(&sql)
+            .bind(&self.id)
+            .bind(review_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(ActorError::NotFound)?;
+        self.check(&row)?;
+
+        let me = principal.user_id.as_str();
+        let shared = matches!(row.status(), ReviewStatus::Shared | ReviewStatus::Signed);
+        let readable = row.reviewer_id == me
+            || (row.reviewee_id == me && shared)
+            || principal.roles.hr_admin
+            || (principal.roles.manager && self.manages(conn, me, &row.reviewee_id).await?);
+        if readable {
+            Ok(row)
+        } else {
+            Err(ActorError::NotFound)
+        }
+    }
+
+    /// Whether `manager` is anywhere above `user` in the reporting line.
+    async fn manages(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        manager: &str,
+        user: &str,
+    ) -> Result<bool, ActorError> {
+        let (found,): (i64,) = sqlx::query_as(
+            "WITH RECURSIVE chain (id, depth) AS ( \
+               SELECT manager_id, 1 FROM users WHERE company_id = $1 AND id = $2 \
+               UNION ALL \
+               SELECT u.manager_id, chain.depth + 1 FROM users u JOIN chain \
+               ON u.company_id = $1 AND u.id = chain.id WHERE chain.depth < $4) \
+             SELECT COUNT(*) FROM chain WHERE id = $3",
+        )
+        .bind(&self.id)
+        .bind(user)
+        .bind(manager)
+        .bind(MAX_REPORTING_DEPTH)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(found > 0)
+    }
+
+    async fn get_review(&mut self, principal: Principal, id: String) -> Result<Review, ActorError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let row = self.load_readable(&mut conn, &principal, &id).await?;
+        let questions = self.load_questions(&mut conn, &row.cycle_id).await?;
+        Ok(Review {
+            summary: row.summary(),
+            answers: row.answers(),
+            questions,
+        })
+    }
+
+    /// Loads a review for a change by its writer: `NotFound` if the principal can't read
+    /// it, `Forbidden` if they can but don't write it, `Conflict` if it is handed in.
+    async fn load_writable(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<(ReviewRow, Vec<Question>), ActorError> {
+        let row = self.load_readable(conn, principal, id).await?;
+        if row.reviewer_id != principal.user_id {
+            return Err(ActorError::Forbidden);
+        }
+        if !row.status().is_editable() {
+            return Err(ActorError::Conflict(format!(
+                "the review is {} and can no longer be changed",
+                row.status().as_str()
+            )));
+        }
+        let questions = self.load_questions(conn, &row.cycle_id).await?;
+        Ok((row, questions))
+    }
+
+    async fn save_draft(
+        &mut self,
+        principal: Principal,
+        id: String,
+        update: DraftUpdate,
+    ) -> Result<Saved, ActorError> {
+        let mut tx = self.db.begin_write().await?;
+        let (row, questions) = self.load_writable(&mut tx, &principal, &id).await?;
+        if update.version != row.version {
+            return Err(ActorError::Conflict(
+                "the review was changed meanwhile; reload it to see the latest version".into(),
+            ));
+        }
+        let expected_version = update.version;
+        let answers = merge_answers(row.answers(), update, &questions)?;
+        let answers = serde_json::to_string(&answers)
+            .map_err(|_| ActorError::Validation("the answers could not be stored".into()))?;
+
+        let now = now_ms();
+        let saved = sqlx::query(
+            "UPDATE reviews SET answers = $3, version = version + 1, status = 'draft', \
+             updated_at = $4 WHERE company_id = $1 AND id = $2 AND version = $5",
+        )
+        .bind(&self.id)
+        .bind(&id)
+        .bind(&answers)
+        .bind(now)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if saved.rows_affected() != 1 {
+            return Err(ActorError::Conflict(
+                "the review was changed meanwhile".into(),
+            ));
+        }
+        tx.commit().await?;
+
+        // The first save moves the review from not started to draft: the dashboard counts
+        // that, so it hears of it.
+        if row.status() == ReviewStatus::NotStarted {
+            self.publish_progress(&row.cycle_id).await;
+        }
+        Ok(Saved {
+            version: expected_version + 1,
+            status: ReviewStatus::Draft,
+            updated_at: rfc3339(now),
+        })
+    }
+
+    async fn submit(&mut self, principal: Principal, id: String) -> Result<Review, ActorError> {
+        let mut tx = self.db.begin_write().await?;
+        let (row, questions) = self.load_writable(&mut tx, &principal, &id).await?;
+        let missing = unanswered(&row.answers(), &questions);
+        if !missing.is_empty() {
+            return Err(ActorError::Validation(format!(
+                "answer every question before submitting; missing: {}",
+                missing.join("; ")
+            )));
+        }
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE reviews SET status = 'submitted', version = version + 1, updated_at = $3, \
+             submitted_at = $3 WHERE company_id = $1 AND id = $2",
+        )
+        .bind(&self.id)
+        .bind(&id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+
+        // Read the review back inside the transaction: what the caller is told is what
+        // was committed, and a foreign row found here still rolls the submit back.
+        let row = self.load_readable(&mut tx, &principal, &id).await?;
+        tx.commit().await?;
+        self.publish_progress(&row.cycle_id).await;
+        Ok(Review {
+            summary: row.summary(),
+            answers: row.answers(),
+            questions,
+        })
+    }
+
+    /// Puts a review into a status with given answers, without the usual rules. Only
+    /// the demo seed uses it, to show reviews in every state.
+    async fn seed_review(
+        &mut self,
+        id: String,
+        status: ReviewStatus,
+        answers: Answers,
+    ) -> Result<(), ActorError> {
+        let answers = serde_json::to_string(&answers)
+            .map_err(|_| ActorError::Validation("the answers could not be stored".into()))?;
+        let now = now_ms();
+        let submitted_at = (!status.is_editable()).then_some(now);
+        sqlx::query(
+            "UPDATE reviews SET status = $3, answers = $4, version = version + 1, \
+             updated_at = $5, submitted_at = $6 WHERE company_id = $1 AND id = $2",
+        )
+        .bind(&self.id)
+        .bind(&id)
+        .bind(status.as_str())
+        .bind(&answers)
+        .bind(now)
+        .bind(submitted_at)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+impl CompanyHandle {
+    /// The reviews the principal writes, and those about them that were shared.
+    pub async fn list_reviews(
+        &self,
+        principal: Principal,
+    ) -> Result<Vec<ReviewSummary>, ActorError> {
+        self.call(move |c| Box::pin(c.list_reviews(principal)))
+            .await
+    }
+
+    /// One review with its answers, if the principal may read it.
+    pub async fn get_review(&self, principal: Principal, id: String) -> Result<Review, ActorError> {
+        self.call(move |c| Box::pin(c.get_review(principal, id)))
+            .await
+    }
+
+    /// Saves a draft by its writer; `Conflict` when `update.version` is stale.
+    pub async fn save_draft(
+        &self,
+        principal: Principal,
+        id: String,
+        update: DraftUpdate,
+    ) -> Result<Saved, ActorError> {
+        self.call(move |c| Box::pin(c.save_draft(principal, id, update)))
+            .await
+    }
+
+    /// Submits a review by its writer once every question is answered.
+    pub async fn submit_review(
+        &self,
+        principal: Principal,
+        id: String,
+    ) -> Result<Review, ActorError> {
+        self.call(move |c| Box::pin(c.submit(principal, id))).await
+    }
+
+    /// Demo seeding only: sets a review's status and answers directly.
+    pub async fn seed_review(
+        &self,
+        id: String,
+        status: ReviewStatus,
+        answers: Answers,
+    ) -> Result<(), ActorError> {
+        self.call(move |c| -> BoxFuture<'_, _> { Box::pin(c.seed_review(id, status, answers)) })
+            .await
+    }
+}

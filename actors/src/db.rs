@@ -1,0 +1,141 @@
+//! The database connection: embedded SQLite by default, PostgreSQL by URL, one code path.
+//!
+//! Both backends are reached through sqlx's `Any` driver, so the actors hold one pool type
+//! and run the same SQL. That SQL keeps to what both understand: `$n` placeholders, text
+//! ids, `BIGINT` integers and times in UTC milliseconds.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Transaction};
+
+/// The two backends Kaizen runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A file in the data directory; the default.
+    Sqlite,
+    /// A server named by `--database-url postgres://…`.
+    Postgres,
+}
+
+/// A pool of connections to the one database of the installation.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// How many connections the pool keeps. SQLite serializes writers anyway (each company's
+/// writes are already serialized by its actor), so a handful of connections is enough for
+/// readers of several companies to go on in parallel.
+const MAX_CONNECTIONS: u32 = 8;
+
+impl Db {
+    /// Opens (creating if needed) the SQLite database in `data_dir`.
+    pub async fn open_sqlite(data_dir: &Path) -> Result<Db, sqlx::Error> {
+        std::fs::create_dir_all(data_dir).map_err(sqlx::Error::Io)?;
+        let file = data_dir.join("kaizen.sqlite3");
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        Db::connect(&url).await
+    }
+
+    /// Connects to a database URL (`sqlite://…` or `postgres://…`).
+    pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(sqlx::Error::Configuration(
+                "the database URL must start with sqlite: or postgres:".into(),
+            ));
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+
+        // Pragmas are per connection on SQLite: enforce foreign keys (the composite keys
+        // are the second wall between companies), wait instead of failing when another
+        // writer holds the lock, and let WAL make commits cheap.
+        let pool = AnyPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA synchronous = NORMAL;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        if backend == Backend::Sqlite {
+            pool.execute("PRAGMA journal_mode = WAL").await?;
+        }
+        Ok(Db { pool, backend })
+    }
+
+    /// Brings the schema up to date with the migrations embedded in the binary.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&self.pool).await,
+            Backend::Postgres => {
+                sqlx::migrate!("../migrations/postgres")
+                    .run(&self.pool)
+                    .await
+            }
+        }
+    }
+
+    /// The pool, for the actors and the directory.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and then writes can
+    /// fail with "database is locked" without waiting when another company's actor
+    /// committed in between.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Checks that the database answers, for the readiness probe.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Closes every connection, after the actors have stopped.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The current time in UTC milliseconds since the Unix epoch, as stored in every table.
+pub fn now_ms() -> i64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A fresh random id for a new row.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,36 @@
+//! The errors a company's actor answers with.
+
+/// Why a command failed. The HTTP layer maps each variant to one stable error code; the
+/// text of [`ActorError::Database`] is logged, never shown to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ActorError {
+    /// The object does not exist for this caller: made-up ids, another company's ids and
+    /// objects the caller may not see all look alike.
+    #[error("not found")]
+    NotFound,
+
+    /// The caller's role does not allow this command at all.
+    #[error("forbidden")]
+    Forbidden,
+
+    /// The object changed under the caller (stale version) or is in the wrong state.
+    #[error("{0}")]
+    Conflict(String),
+
+    /// The input is well-formed but breaks a rule; the message names the rule.
+    #[error("{0}")]
+    Validation(String),
+
+    /// A row of another company came back from the database. The command was rolled back
+    /// and the event recorded; the caller learns nothing more than that it failed.
+    #[error("security violation: {0}")]
+    SecurityViolation(crate::guard::Violation),
+
+    /// The company's actor stopped or panicked while handling the command.
+    #[error("the company's actor is unavailable")]
+    Unavailable,
+
+    /// The database failed. Logged with its cause; clients see a bare internal error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}

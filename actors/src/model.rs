@@ -1,0 +1,358 @@
+//! The domain model shared by the actors and the HTTP layer: principals, cycles, reviews
+//! and their progress. These are the shapes clients see, so each derives its schema for
+//! the OpenAPI document.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The authenticated caller of a command, as the session layer established it.
+///
+/// A principal is only ever built from a session row the company's own actor checked;
+/// nothing a client sends can change its company or roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The company whose actor answered for this session.
+    pub company_id: String,
+    /// The signed-in user.
+    pub user_id: String,
+    /// The session the request came with, so that logout can end exactly it.
+    pub session_id: String,
+    /// What the user may do.
+    pub roles: Roles,
+}
+
+/// The roles of a user. Every user is an employee; "manager" is derived from reporting
+/// lines at sign-in and on every request, so it follows the org chart without a grant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Roles {
+    /// Has at least one direct report.
+    pub manager: bool,
+    /// Runs cycles and sees the company's content.
+    pub hr_admin: bool,
+}
+
+impl Roles {
+    /// The role names shown to clients, employee first.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names = vec!["employee"];
+        if self.manager {
+            names.push("manager");
+        }
+        if self.hr_admin {
+            names.push("hr_admin");
+        }
+        names
+    }
+}
+
+/// The stored role of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UserRole {
+    /// Writes their own reviews; becomes a manager by having reports.
+    Employee,
+    /// Runs cycles, sees dashboards and content, sets policy.
+    HrAdmin,
+}
+
+impl UserRole {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            UserRole::Employee => "employee",
+            UserRole::HrAdmin => "hr_admin",
+        }
+    }
+}
+
+/// The signed-in user as `GET /api/v1/me` shows them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Profile {
+    /// The user's id.
+    pub id: String,
+    /// The company's slug, as typed at sign-in.
+    pub company: String,
+    /// Lowercased email address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// `employee`, and `manager` / `hr_admin` where they apply.
+    pub roles: Vec<String>,
+    /// The user's manager, if any.
+    pub manager_id: Option<String>,
+}
+
+/// The kind of a question in a cycle's questionnaire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QuestionKind {
+    /// Free text, up to [`MAX_TEXT_ANSWER_CHARS`] characters.
+    Text,
+    /// A whole number from 1 to 5.
+    Rating,
+}
+
+/// The longest text answer accepted, in characters.
+pub const MAX_TEXT_ANSWER_CHARS: usize = 20_000;
+
+/// One question of a cycle.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Question {
+    /// The question's id; answers are keyed by it.
+    pub id: String,
+    /// Text or rating.
+    pub kind: QuestionKind,
+    /// What the question asks.
+    pub prompt: String,
+}
+
+/// A review cycle.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Cycle {
+    /// The cycle's id.
+    pub id: String,
+    /// Its name, e.g. "2026 Annual Review".
+    pub name: String,
+    /// `open` or `closed`.
+    pub status: String,
+    /// When reviews are due, RFC 3339 UTC.
+    pub due_at: Option<String>,
+    /// When the cycle was created, RFC 3339 UTC.
+    pub created_at: String,
+    /// The questionnaire, in order.
+    pub questions: Vec<Question>,
+}
+
+/// A question as HR writes it when creating a cycle.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewQuestion {
+    /// Text or rating.
+    pub kind: QuestionKind,
+    /// What the question asks (1–1000 characters).
+    pub prompt: String,
+}
+
+/// What `POST /api/v1/cycles` takes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCycle {
+    /// The cycle's name (1–200 characters).
+    pub name: String,
+    /// The questionnaire (1–50 questions).
+    pub questions: Vec<NewQuestion>,
+    /// The users who are reviewed; every active user when absent.
+    #[serde(default)]
+    pub participants: Option<Vec<String>>,
+    /// When reviews are due, RFC 3339.
+    #[serde(default)]
+    pub due_at: Option<String>,
+}
+
+/// Who writes a review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewKind {
+    /// The reviewee reviews themselves.
+    #[serde(rename = "self")]
+    SelfReview,
+    /// The reviewee's manager reviews them.
+    Manager,
+}
+
+impl ReviewKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ReviewKind::SelfReview => "self",
+            ReviewKind::Manager => "manager",
+        }
+    }
+}
+
+/// Where a review stands. Drafts become `draft` at the first save; the order of the
+/// variants is the order of the phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStatus {
+    /// Nobody has saved anything yet.
+    NotStarted,
+    /// Saved but not submitted; only the writer can read a draft's progress live.
+    Draft,
+    /// Handed in; no more edits.
+    Submitted,
+    /// Shared with the reviewee.
+    Shared,
+    /// Signed off by the reviewee.
+    Signed,
+}
+
+impl ReviewStatus {
+    /// Every status, in phase order.
+    pub const ALL: [ReviewStatus; 5] = [
+        ReviewStatus::NotStarted,
+        ReviewStatus::Draft,
+        ReviewStatus::Submitted,
+        ReviewStatus::Shared,
+        ReviewStatus::Signed,
+    ];
+
+    /// The stored and serialized name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::NotStarted => "not_started",
+            ReviewStatus::Draft => "draft",
+            ReviewStatus::Submitted => "submitted",
+            ReviewStatus::Shared => "shared",
+            ReviewStatus::Signed => "signed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<ReviewStatus> {
+        ReviewStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == name)
+    }
+
+    /// Whether the writer may still change the answers.
+    pub fn is_editable(self) -> bool {
+        matches!(self, ReviewStatus::NotStarted | ReviewStatus::Draft)
+    }
+}
+
+/// One answer: text for a text question, 1–5 for a rating question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Answer {
+    /// A rating from 1 to 5.
+    Rating(i64),
+    /// Free text.
+    Text(String),
+}
+
+/// Answers keyed by question id.
+pub type Answers = BTreeMap<String, Answer>;
+
+/// A review in a list: who, what and where it stands, without the answers.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReviewSummary {
+    /// The review's id.
+    pub id: String,
+    /// Its cycle.
+    pub cycle_id: String,
+    /// The cycle's name.
+    pub cycle_name: String,
+    /// Who is reviewed.
+    pub reviewee_id: String,
+    /// The reviewee's name.
+    pub reviewee_name: String,
+    /// Who writes it.
+    pub reviewer_id: String,
+    /// The writer's name.
+    pub reviewer_name: String,
+    /// Self or manager review.
+    pub kind: ReviewKind,
+    /// Where it stands.
+    pub status: ReviewStatus,
+    /// The version a save must name.
+    pub version: i64,
+    /// Last change, RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+/// A whole review, answers included.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Review {
+    /// Everything the list shows.
+    #[serde(flatten)]
+    pub summary: ReviewSummary,
+    /// Answers keyed by question id.
+    pub answers: Answers,
+    /// The cycle's questionnaire.
+    pub questions: Vec<Question>,
+}
+
+/// What `PATCH /api/v1/reviews/{id}` takes. A `null` answer clears that question.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftUpdate {
+    /// The answers to change, keyed by question id; others stay as they are.
+    #[schema(value_type = BTreeMap<String, Answer>)]
+    pub answers: BTreeMap<String, Option<Answer>>,
+    /// The version this change was based on.
+    pub version: i64,
+}
+
+/// What a saved draft answers.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Saved {
+    /// The new version, for the next save.
+    pub version: i64,
+    /// Where the review stands now (`draft`).
+    pub status: ReviewStatus,
+    /// When it was saved, RFC 3339 UTC.
+    pub updated_at: String,
+}
+
+/// Review counts by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Counts {
+    /// All reviews.
+    pub total: i64,
+    /// Not yet saved once.
+    pub not_started: i64,
+    /// Saved, not submitted.
+    pub draft: i64,
+    /// Submitted.
+    pub submitted: i64,
+    /// Shared with the reviewee.
+    pub shared: i64,
+    /// Signed off.
+    pub signed: i64,
+}
+
+impl Counts {
+    pub(crate) fn add(&mut self, status: ReviewStatus, n: i64) {
+        self.total += n;
+        let slot = match status {
+            ReviewStatus::NotStarted => &mut self.not_started,
+            ReviewStatus::Draft => &mut self.draft,
+            ReviewStatus::Submitted => &mut self.submitted,
+            ReviewStatus::Shared => &mut self.shared,
+            ReviewStatus::Signed => &mut self.signed,
+        };
+        *slot += n;
+    }
+}
+
+/// A cycle's progress: counts over all its reviews, and the same per review kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Progress {
+    /// The cycle.
+    pub cycle_id: String,
+    /// Counts over every review of the cycle.
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// The same counts per review kind (`self`, `manager`).
+    pub by_kind: BTreeMap<String, Counts>,
+}
+
+/// Formats stored milliseconds as RFC 3339 UTC for clients.
+pub fn rfc3339(ms: i64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Parses an RFC 3339 time into stored milliseconds.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}

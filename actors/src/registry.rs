@@ -1,0 +1,133 @@
+//! The registry of company actors: one actor per company, spawned on first use.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio_util::task::TaskTracker;
+
+use crate::company::{ActorStats, CompanyHandle, SessionPolicy};
+use crate::db::Db;
+use crate::directory::{self, CompanyRef};
+
+/// Maps companies to their actors.
+///
+/// The map sits behind a `std::sync::Mutex`, not an async one: it is held only to look up
+/// or insert a handle, never across an `.await`, and that is what makes "spawn on first
+/// use" race-free: two requests for a new company see one insert, so one actor.
+pub struct Registry {
+    db: Db,
+    policy: SessionPolicy,
+    actors: Mutex<HashMap<String, CompanyHandle>>,
+    stats: Arc<ActorStats>,
+    tracker: TaskTracker,
+    closed: AtomicBool,
+}
+
+/// Figures for the metrics endpoint.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RegistryStats {
+    /// Actors running now.
+    pub actors_alive: usize,
+    /// Commands waiting, over all mailboxes.
+    pub mailbox_depth: usize,
+    /// The fullest mailbox.
+    pub mailbox_depth_max: usize,
+    /// Commands that panicked since start.
+    pub actor_panics: usize,
+    /// Live topic subscriptions over all companies.
+    pub live_subscribers: usize,
+}
+
+impl Registry {
+    /// A registry over `db`, with sessions living as `policy` says.
+    pub fn new(db: Db, policy: SessionPolicy) -> Arc<Registry> {
+        Arc::new(Registry {
+            db,
+            policy,
+            actors: Mutex::new(HashMap::new()),
+            stats: Arc::new(ActorStats::default()),
+            tracker: TaskTracker::new(),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The database, for the directory and health checks.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The actor of the company with this slug, if there is such a company.
+    pub async fn by_slug(&self, slug: &str) -> Result<Option<CompanyHandle>, sqlx::Error> {
+        if !directory::is_valid_slug(slug) {
+            return Ok(None);
+        }
+        Ok(directory::find_by_slug(&self.db, slug)
+            .await?
+            .and_then(|c| self.handle(&c)))
+    }
+
+    /// The actor of the company with this id, if there is such a company. Ids come from
+    /// cookies, so an unknown id must not create an actor.
+    pub async fn by_id(&self, id: &str) -> Result<Option<CompanyHandle>, sqlx::Error> {
+        if let Some(handle) = self.lock().get(id) {
+            return Ok(Some(handle.clone()));
+        }
+        Ok(directory::find_by_id(&self.db, id)
+            .await?
+            .and_then(|c| self.handle(&c)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CompanyHandle>> {
+        // A panic while holding this lock cannot leave the map half-updated (inserts are
+        // single calls), so a poisoned lock is safe to keep using.
+        self.actors
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The company's actor, spawned if it is not running. `None` once shutdown began.
+    fn handle(&self, company: &CompanyRef) -> Option<CompanyHandle> {
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut actors = self.lock();
+        let handle = actors.entry(company.id.clone()).or_insert_with(|| {
+            CompanyHandle::spawn(
+                &company.id,
+                &company.slug,
+                self.db.clone(),
+                self.policy,
+                self.stats.clone(),
+                &self.tracker,
+            )
+        });
+        Some(handle.clone())
+    }
+
+    /// Current figures for metrics.
+    pub fn stats(&self) -> RegistryStats {
+        let actors = self.lock();
+        let depths = actors.values().map(CompanyHandle::mailbox_depth);
+        RegistryStats {
+            actors_alive: self.stats.alive.load(Ordering::Relaxed),
+            mailbox_depth: depths.clone().sum(),
+            mailbox_depth_max: depths.max().unwrap_or(0),
+            actor_panics: self.stats.panics.load(Ordering::Relaxed),
+            live_subscribers: self.stats.subscribers.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops every actor after it has run the commands already in its mailbox, and waits
+    /// for them. No new actor starts after this is called.
+    pub async fn shutdown(&self) {
+        self.closed.store(true, Ordering::Release);
+        let handles: Vec<CompanyHandle> = self.lock().drain().map(|(_, h)| h).collect();
+        for handle in &handles {
+            handle.stop().await;
+        }
+        drop(handles);
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}

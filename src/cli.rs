@@ -1,0 +1,259 @@
+//! The command line: `serve` (the default) and the operator's administration commands.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use kaizen_actors::company::NewUser;
+use kaizen_actors::model::UserRole;
+use kaizen_actors::{Registry, directory};
+
+use crate::config::{DbArgs, ServeConfig};
+use crate::password::Hasher;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kaizen",
+    version,
+    about = "Performance reviews, 360 feedback and objectives"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Options of `serve`, which runs when no command is given.
+    #[command(flatten)]
+    serve: ServeConfig,
+
+    /// Log format: human-readable text or one JSON object per line.
+    #[arg(
+        long,
+        env = "KAIZEN_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database, then serve HTTP and WebSocket.
+    Serve(ServeConfig),
+    /// Create and manage companies.
+    #[command(subcommand)]
+    Company(CompanyCommand),
+    /// Add users to a company.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CompanyCommand {
+    /// Create a company.
+    Create {
+        /// Short name typed at sign-in: lowercase letters, digits, hyphens.
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List companies.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Allow HR admins of a company to export it as XML.
+    EnableXmlExport {
+        /// The company's slug.
+        slug: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Stop a company's XML export.
+    DisableXmlExport {
+        /// The company's slug.
+        slug: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Employee,
+    HrAdmin,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user. Prints a generated password unless --password-stdin is given.
+    Add {
+        /// The company's slug.
+        #[arg(long)]
+        company: String,
+        /// The user's email address.
+        #[arg(long)]
+        email: String,
+        /// The user's display name.
+        #[arg(long)]
+        name: String,
+        /// The stored role; managers follow from reporting lines.
+        #[arg(long, value_enum, default_value = "employee")]
+        role: RoleArg,
+        /// The email of the user's manager in the same company.
+        #[arg(long)]
+        manager: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// bcrypt cost of the password hash.
+        #[arg(long, env = "KAIZEN_BCRYPT_COST", default_value_t = 12,
+              value_parser = clap::value_parser!(u32).range(10..=16))]
+        bcrypt_cost: u32,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Parses the command line and runs the command; the binary's whole life.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("kaizen: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    match runtime.block_on(run(command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("kaizen: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(config) => crate::server::serve_until_signal(config).await,
+        Command::Company(command) => company(command).await,
+        Command::User(UserCommand::Add {
+            company,
+            email,
+            name,
+            role,
+            manager,
+            password_stdin,
+            bcrypt_cost,
+            db,
+        }) => {
+            let db = db.open().await?;
+            let registry = Registry::new(db.clone(), Default::default());
+            let handle = registry
+                .by_slug(&company)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no company has the slug {company:?}"))?;
+            let manager_id = match manager {
+                None => None,
+                Some(email) => Some(
+                    handle
+                        .find_login(email.clone())
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("no active user {email} in {company}"))?
+                        .user_id,
+                ),
+            };
+            let (password, show) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+            } else {
+                (crate::token::new_token()[..20].to_owned(), true)
+            };
+            crate::demo::check_password(&password)?;
+            let hash = Hasher::new(bcrypt_cost).hash(&password).await?;
+            let role = match role {
+                RoleArg::Employee => UserRole::Employee,
+                RoleArg::HrAdmin => UserRole::HrAdmin,
+            };
+            let new = NewUser {
+                email,
+                name,
+                role,
+                manager_id,
+                password_hash: Some(hash),
+            };
+            let id = handle.add_user(new).await?;
+            println!("added user {id}");
+            if show {
+                println!("password (shown once): {password}");
+            }
+            registry.shutdown().await;
+            db.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn company(command: CompanyCommand) -> anyhow::Result<()> {
+    match command {
+        CompanyCommand::Create { slug, name, db } => {
+            let db = db.open().await?;
+            let company = directory::create_company(&db, &slug, &name).await?;
+            println!("created company {} ({})", company.slug, company.id);
+        }
+        CompanyCommand::List { db } => {
+            let db = db.open().await?;
+            for company in directory::list(&db).await? {
+                let xml = if company.xml_export_enabled {
+                    "xml export on"
+                } else {
+                    ""
+                };
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    company.slug, company.id, company.name, xml
+                );
+            }
+        }
+        CompanyCommand::EnableXmlExport { slug, db } => {
+            directory::set_xml_export(&db.open().await?, &slug, true).await?;
+            println!("XML export enabled for {slug}");
+        }
+        CompanyCommand::DisableXmlExport { slug, db } => {
+            directory::set_xml_export(&db.open().await?, &slug, false).await?;
+            println!("XML export disabled for {slug}");
+        }
+    }
+    Ok(())
+}

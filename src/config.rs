@@ -1,0 +1,127 @@
+//! The server's configuration: every option is a flag and an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::net::Cidr;
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Directory of the embedded SQLite database (ignored with --database-url).
+    #[arg(long, env = "KAIZEN_DATA_DIR", default_value = "./kaizen-data")]
+    pub data_dir: PathBuf,
+
+    /// A PostgreSQL (postgres://…) or SQLite (sqlite://…) URL instead of the data directory.
+    #[arg(long, env = "KAIZEN_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    /// Opens the database and brings its schema up to date.
+    pub async fn open(&self) -> anyhow::Result<kaizen_actors::Db> {
+        let db = match &self.database_url {
+            Some(url) => kaizen_actors::Db::connect(url).await?,
+            None => kaizen_actors::Db::open_sqlite(&self.data_dir).await?,
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+}
+
+/// How `kaizen serve` runs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address and port to listen on.
+    #[arg(long, env = "KAIZEN_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Seed the demo companies when the database is empty.
+    #[arg(long, env = "KAIZEN_DEMO")]
+    pub demo: bool,
+
+    /// bcrypt cost for password hashes (10 to 16; each step doubles the work).
+    #[arg(long, env = "KAIZEN_BCRYPT_COST", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(10..=16))]
+    pub bcrypt_cost: u32,
+
+    /// Deliver every outgoing email and SMS as a JSON file in this directory.
+    #[arg(long, env = "KAIZEN_MAIL_DIR")]
+    pub mail_dir: Option<PathBuf>,
+
+    /// A proxy whose X-Forwarded-For header is believed (repeatable, CIDR or address).
+    /// Without one, the client address is always the TCP peer.
+    #[arg(
+        long = "trusted-proxy",
+        env = "KAIZEN_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<Cidr>,
+
+    /// Another origin (scheme://host:port) allowed to open live connections and send
+    /// state-changing requests, besides the server's own (repeatable).
+    #[arg(
+        long = "allowed-origin",
+        env = "KAIZEN_ALLOWED_ORIGIN",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Minutes of inactivity after which a session ends.
+    #[arg(long, env = "KAIZEN_SESSION_IDLE_MINUTES", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub session_idle_minutes: u32,
+
+    /// Hours after sign-in after which a session ends whatever its use.
+    #[arg(long, env = "KAIZEN_SESSION_MAX_HOURS", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub session_max_hours: u32,
+
+    /// Days a remember-me session lasts.
+    #[arg(long, env = "KAIZEN_REMEMBER_ME_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=400))]
+    pub remember_me_days: u32,
+
+    /// Mark cookies Secure. Turn on whenever users reach Kaizen over HTTPS (behind a
+    /// TLS-terminating proxy).
+    #[arg(long, env = "KAIZEN_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+impl ServeConfig {
+    /// A configuration for tests and embedding: loopback on an ephemeral port, the given
+    /// data directory, the cheapest bcrypt cost allowed.
+    pub fn for_tests(data_dir: PathBuf) -> ServeConfig {
+        ServeConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            db: DbArgs {
+                data_dir,
+                database_url: None,
+            },
+            demo: false,
+            bcrypt_cost: 10,
+            mail_dir: None,
+            trusted_proxies: Vec::new(),
+            allowed_origins: Vec::new(),
+            session_idle_minutes: 120,
+            session_max_hours: 12,
+            remember_me_days: 30,
+            secure_cookies: false,
+        }
+    }
+
+    /// The session lifetimes for the actors.
+    pub fn session_policy(&self) -> kaizen_actors::company::SessionPolicy {
+        const MINUTE: i64 = 60_000;
+        kaizen_actors::company::SessionPolicy {
+            idle_timeout_ms: i64::from(self.session_idle_minutes) * MINUTE,
+            absolute_timeout_ms: i64::from(self.session_max_hours) * 60 * MINUTE,
+            remember_me_ms: i64::from(self.remember_me_days) * 24 * 60 * MINUTE,
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Demo data for `kaizen serve --demo`: two companies with a reporting tree and an open
+//! review cycle whose reviews stand in every state.
+
+use kaizen_actors::company::NewUser;
+use kaizen_actors::model::{
+    Answer, Answers, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind, ReviewStatus,
+    Roles, UserRole,
+};
+use kaizen_actors::{CompanyHandle, Registry, directory};
+use tokio::task::JoinSet;
+
+use crate::password::{Hasher, MAX_PASSWORD_BYTES};
+
+/// The demo companies: slug and display name.
+const COMPANIES: [(&str, &str); 2] = [("acme", "Acme Corporation"), ("globex", "Globex")];
+
+/// How many employees report to each demo manager.
+pub const DEMO_EMPLOYEES: usize = 20;
+
+/// The name of the demo's open cycle.
+pub const DEMO_CYCLE: &str = "2026 Annual Review";
+
+/// The shortest password accepted anywhere (the company policy can only raise it).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Refuses passwords that are too short or absurdly long.
+pub fn check_password(password: &str) -> anyhow::Result<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        anyhow::bail!("a password needs at least {MIN_PASSWORD_CHARS} characters");
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        anyhow::bail!("a password may have at most {MAX_PASSWORD_BYTES} bytes");
+    }
+    Ok(())
+}
+
+/// One demo person: local part of the email, name, role, the manager's local part, and
+/// the state their self review is put in.
+struct Person {
+    local: String,
+    name: String,
+    role: UserRole,
+    manager: Option<&'static str>,
+    self_review: ReviewStatus,
+}
+
+fn people() -> Vec<Person> {
+    let person = |local: &str, name: &str, manager, self_review| Person {
+        local: local.to_owned(),
+        name: name.to_owned(),
+        role: UserRole::Employee,
+        manager,
+        self_review,
+    };
+    let mut people = vec![
+        person("ceo", "Casey Chief", None, ReviewStatus::NotStarted),
+        Person {
+            role: UserRole::HrAdmin,
+            ..person("hr", "Harper Ross", Some("ceo"), ReviewStatus::NotStarted)
+        },
+        person("manager", "Morgan Lee", Some("ceo"), ReviewStatus::Draft),
+        person("lead", "Logan Reyes", Some("ceo"), ReviewStatus::Submitted),
+    ];
+    let firsts = [
+        "Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun",
+    ];
+    for n in 1..=DEMO_EMPLOYEES {
+        let name = format!("{} Employee{n}", firsts[(n - 1) % firsts.len()]);
+        people.push(person(
+            &format!("employee{n}"),
+            &name,
+            Some("manager"),
+            ReviewStatus::NotStarted,
+        ));
+    }
+    let states = [
+        ReviewStatus::Draft,
+        ReviewStatus::Submitted,
+        ReviewStatus::Shared,
+        ReviewStatus::Signed,
+    ];
+    for (n, state) in states.into_iter().enumerate() {
+        let n = n + 1;
+        people.push(person(
+            &format!("report{n}"),
+            &format!("Robin Report{n}"),
+            Some("lead"),
+            state,
+        ));
+    }
+    people
+}
+
+/// Seeds the demo when the database has no company yet. Answers whether it seeded.
+/// Every demo user gets `password` when given, else a random one printed once.
+pub async fn seed_if_empty(
+    registry: &Registry,
+    hasher: &Hasher,
+    password: Option<String>,
+) -> anyhow::Result<bool> {
+    if !directory::list(registry.db()).await?.is_empty() {
+        return Ok(false);
+    }
+    if let Some(password) = &password {
+        check_password(password)?;
+    }
+    let people = people();
+    println!(
+        "Seeding demo data: companies {}.",
+        COMPANIES.map(|c| c.0).join(", ")
+    );
+    for (slug, name) in COMPANIES {
+        let company = directory::create_company(registry.db(), slug, name).await?;
+        let handle = registry
+            .by_id(&company.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the demo company {slug} vanished"))?;
+        seed_company(&handle, slug, &people, hasher, password.as_deref()).await?;
+    }
+    if password.is_some() {
+        println!("Every demo user's password is the one in KAIZEN_DEMO_PASSWORD.");
+    }
+    Ok(true)
+}
+
+async fn seed_company(
+    handle: &CompanyHandle,
+    slug: &str,
+    people: &[Person],
+    hasher: &Hasher,
+    password: Option<&str>,
+) -> anyhow::Result<()> {
+    // Hash every password at once: bcrypt runs on the blocking pool, one per core.
+    let mut hashing = JoinSet::new();
+    for (index, _) in people.iter().enumerate() {
+        let hasher = hasher.clone();
+        let password = password
+            .map(str::to_owned)
+            .unwrap_or_else(|| crate::token::new_token()[..16].to_owned());
+        hashing.spawn(async move {
+            let hash = hasher.hash(&password).await;
+            (index, password, hash)
+        });
+    }
+    let mut credentials = vec![(String::new(), String::new()); people.len()];
+    while let Some(done) = hashing.join_next().await {
+        let (index, password, hash) = done?;
+        credentials[index] = (password, hash?);
+    }
+
+    // Managers come before their reports in `people`, so each manager's id is known.
+    let shared_password = password.is_some();
+    if !shared_password {
+        println!("Demo users of {slug} and their passwords (shown once):");
+    }
+    let mut ids = std::collections::HashMap::new();
+    let mut hr_id = String::new();
+    for (person, (password, hash)) in people.iter().zip(credentials) {
+        let email = format!("{}@{slug}.example", person.local);
+        let new = NewUser {
+            email: email.clone(),
+            name: person.name.clone(),
+            role: person.role,
+            manager_id: person.manager.and_then(|m| ids.get(m).cloned()),
+            password_hash: Some(hash),
+        };
+        let id = handle.add_user(new).await?;
+        if person.role == UserRole::HrAdmin {
+            hr_id = id.clone();
+        }
+        ids.insert(person.local.clone(), id);
+        if !shared_password {
+            println!("  {email:<28} {password}");
+        }
+    }
+
+    // The open cycle, created by HR as in real use.
+    let hr = Principal {
+        company_id: handle.company_id().to_owned(),
+        user_id: hr_id,
+        session_id: String::new(),
+        roles: Roles {
+            manager: false,
+            hr_admin: true,
+        },
+    };
+    let cycle = handle
+        .create_cycle(
+            hr,
+            NewCycle {
+                name: DEMO_CYCLE.to_owned(),
+                questions: vec![
+                    question(QuestionKind::Text, "What went well this year?"),
+                    question(
+                        QuestionKind::Text,
+                        "What would you like to do better or learn next?",
+                    ),
+                    question(
+                        QuestionKind::Rating,
+                        "Overall, how did the year go? (1 = poorly, 5 = very well)",
+                    ),
+                ],
+                participants: None,
+                due_at: Some("2026-12-18T17:00:00Z".to_owned()),
+            },
+        )
+        .await?;
+
+    // Put self reviews in the states the demo shows.
+    for person in people
+        .iter()
+        .filter(|p| p.self_review != ReviewStatus::NotStarted)
+    {
+        let user_id = ids[&person.local].clone();
+        let principal = Principal {
+            company_id: handle.company_id().to_owned(),
+            user_id: user_id.clone(),
+            session_id: String::new(),
+            roles: Roles::default(),
+        };
+        let reviews = handle.list_reviews(principal).await?;
+        let Some(own) = reviews
+            .iter()
+            .find(|r| r.kind == ReviewKind::SelfReview && r.reviewee_id == user_id)
+        else {
+            continue;
+        };
+        let mut answers = Answers::new();
+        for q in &cycle.questions {
+            let answer = match q.kind {
+                QuestionKind::Text => Answer::Text(format!("Demo answer from {}.", person.name)),
+                QuestionKind::Rating => Answer::Rating(4),
+            };
+            answers.insert(q.id.clone(), answer);
+        }
+        handle
+            .seed_review(own.id.clone(), person.self_review, answers)
+            .await?;
+    }
+    Ok(())
+}
+
+fn question(kind: QuestionKind, prompt: &str) -> NewQuestion {
+    NewQuestion {
+        kind,
+        prompt: prompt.to_owned(),
+    }
+}

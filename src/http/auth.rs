@@ -1,0 +1,141 @@
+//! Sign-in, sign-out and the signed-in user.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kaizen_actors::company::NewSession;
+use kaizen_actors::model::Profile;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ClientIp, SESSION_COOKIE, Session, session_cookie_value};
+use crate::password::MAX_PASSWORD_BYTES;
+use crate::token;
+
+/// What sign-in takes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The company's slug, e.g. `acme`.
+    pub company: String,
+    /// The user's email address.
+    pub email: String,
+    /// The password.
+    pub password: String,
+    /// Keep the session beyond this browser session.
+    #[serde(default)]
+    pub remember_me: bool,
+}
+
+/// What sign-in answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// `signed_in` (2-step verification states come with the account-security work).
+    pub status: &'static str,
+    /// The signed-in user.
+    pub user: Profile,
+}
+
+/// The longest User-Agent kept with a session.
+const MAX_USER_AGENT: usize = 256;
+
+/// Signs in with company, email and password.
+///
+/// Every failure (unknown company, unknown or disabled user, wrong password) answers the
+/// same 401 after the same bcrypt work, so neither the body nor the timing tells whether
+/// an account exists.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse),
+              (status = 401, description = "invalid_credentials", body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    if request.password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::Validation(format!(
+            "a password may have at most {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+
+    // Find the account, if any; a missing one still costs a bcrypt check below.
+    let company = state.registry.by_slug(request.company.trim()).await?;
+    let candidate = match &company {
+        Some(company) => company.find_login(request.email.clone()).await?,
+        None => None,
+    };
+    let stored = candidate.as_ref().and_then(|c| c.password_hash.clone());
+    let verified = state.hasher.verify(&request.password, stored).await;
+    let (Some(company), Some(candidate), true) = (company, candidate, verified) else {
+        state.metrics.login_failed();
+        tracing::warn!(%ip, "sign-in refused");
+        return Err(ApiError::InvalidCredentials);
+    };
+
+    // A fresh token for every sign-in; only its hash is stored.
+    let token = token::new_token();
+    let user_agent: String = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(MAX_USER_AGENT)
+        .collect();
+    let profile = company
+        .open_session(NewSession {
+            user_id: candidate.user_id,
+            token_hash: token::hash_token(&token),
+            remember_me: request.remember_me,
+            ip: ip.to_string(),
+            user_agent,
+        })
+        .await?;
+    tracing::info!(user_id = %profile.id, company_id = %company.company_id(), "signed in");
+
+    let max_age = request
+        .remember_me
+        .then(|| i64::from(state.config.remember_me_days) * 24 * 3600);
+    let cookie = session_cookie(
+        &session_cookie_value(company.company_id(), &token),
+        max_age,
+        state.config.secure_cookies,
+    );
+    let body = LoginResponse {
+        status: "signed_in",
+        user: profile,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// Builds the `Set-Cookie` value of the session cookie. Without `max_age` it is a browser
+/// session cookie; `Max-Age=0` deletes it.
+fn session_cookie(value: &str, max_age: Option<i64>, secure: bool) -> HeaderValue {
+    let mut cookie = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(seconds) = max_age {
+        cookie.push_str(&format!("; Max-Age={seconds}"));
+    }
+    if secure {
+        cookie.push_str("; Secure");
+    }
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Signs out: the session ends on the server and its live connections close.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+pub async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
+    session.company.end_session(session.principal).await?;
+    let cookie = session_cookie("", Some(0), state.config.secure_cookies);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+    responses((status = 200, body = Profile), (status = 401, body = ErrorBody)))]
+pub async fn me(session: Session) -> Result<Json<Profile>, ApiError> {
+    Ok(Json(session.company.profile(session.principal).await?))
+}

@@ -1,0 +1,130 @@
+//! The HTTP layer's one error type and its JSON body.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kaizen_actors::ActorError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every way a request can fail, each with its status and stable code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401 `unauthenticated`: no live session.
+    #[error("sign in first")]
+    Unauthenticated,
+    /// 401 `invalid_credentials`: the company, email or password is wrong (which one is
+    /// never said).
+    #[error("wrong company, email or password")]
+    InvalidCredentials,
+    /// 403 `forbidden`: the caller's role does not allow this, or the request came from
+    /// another site.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// 404 `not_found`: no such object for this caller.
+    #[error("not found")]
+    NotFound,
+    /// 409 `conflict`: stale version or wrong state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 400 `bad_request`: the body is not JSON or cannot be read.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 413 `payload_too_large`.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// 415 `unsupported_media_type`: a body that is not `application/json`.
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
+    /// 422 `validation_failed`: well-formed JSON that breaks a rule (unknown field, wrong
+    /// type, value out of range).
+    #[error("{0}")]
+    Validation(String),
+    /// 503 `unavailable`: shutting down, or the company's actor is gone.
+    #[error("the service is unavailable; try again shortly")]
+    Unavailable,
+    /// 500 `internal`: a bug or a database failure; the cause is logged, never sent.
+    #[error("internal error")]
+    Internal,
+}
+
+/// The JSON body of every error: `{"error": {"code": …, "message": …}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A stable code for programs and a message for people.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// snake_case code, e.g. `not_found`.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl ApiError {
+    /// The status and stable code of this error.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.to_string(),
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+impl From<ActorError> for ApiError {
+    fn from(error: ActorError) -> ApiError {
+        match error {
+            ActorError::NotFound => ApiError::NotFound,
+            ActorError::Forbidden => ApiError::Forbidden("your role does not allow this"),
+            ActorError::Conflict(message) => ApiError::Conflict(message),
+            ActorError::Validation(message) => ApiError::Validation(message),
+            ActorError::Unavailable => ApiError::Unavailable,
+            // Already logged and recorded by the actor; the client learns nothing more.
+            ActorError::SecurityViolation(_) => ApiError::Internal,
+            ActorError::Database(cause) => {
+                tracing::error!(error = %cause, "database error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<kaizen_actors::sqlx::Error> for ApiError {
+    fn from(cause: kaizen_actors::sqlx::Error) -> ApiError {
+        tracing::error!(error = %cause, "database error");
+        ApiError::Internal
+    }
+}

@@ -1,0 +1,220 @@
+//! Extractors: the JSON body with our error codes, the signed-in session, the client's
+//! address.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use kaizen_actors::CompanyHandle;
+use kaizen_actors::model::Principal;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::net::{Cidr, canonical};
+use crate::token;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "kz_session";
+
+/// A JSON body. Malformed JSON is a 400 `bad_request`; well-formed JSON of the wrong
+/// shape (unknown field, wrong type, missing field) is a 422 `validation_failed`.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(JsonRejection::JsonDataError(error)) => {
+                Err(ApiError::Validation(error.body_text()))
+            }
+            Err(JsonRejection::JsonSyntaxError(_)) => {
+                Err(ApiError::BadRequest("the body is not valid JSON".into()))
+            }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge)
+            }
+            Err(_) => Err(ApiError::BadRequest("the body could not be read".into())),
+        }
+    }
+}
+
+/// A signed-in caller: who they are and their company's actor.
+pub struct Session {
+    /// The caller.
+    pub principal: Principal,
+    /// The actor of the caller's company.
+    pub company: CompanyHandle,
+    /// The hash of the session's token, to re-check the session later (live connections).
+    pub token_hash: String,
+}
+
+/// Splits a cookie value into the company id and the token. The company travels in the
+/// cookie so that the session is looked up by that company's actor and no other.
+fn parse_session_cookie(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)?
+        .1;
+    let (company, token) = value.split_once('.')?;
+    let plausible_company =
+        company.len() == 36 && company.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if !plausible_company || !token::is_well_formed(token) {
+        return None;
+    }
+    Some((company.to_owned(), token.to_owned()))
+}
+
+/// The cookie value for a new session.
+pub fn session_cookie_value(company_id: &str, token: &str) -> String {
+    format!("{company_id}.{token}")
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (company_id, token) =
+            parse_session_cookie(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+        let company = state
+            .registry
+            .by_id(&company_id)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        let token_hash = token::hash_token(&token);
+        let principal = company
+            .authenticate(token_hash.clone())
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        let span = tracing::Span::current();
+        span.record("company_id", principal.company_id.as_str());
+        span.record("user_id", principal.user_id.as_str());
+        Ok(Session {
+            principal,
+            company,
+            token_hash,
+        })
+    }
+}
+
+/// The client's address: the TCP peer, or — only when the peer is a configured trusted
+/// proxy — the last address in `X-Forwarded-For` that is not itself a trusted proxy.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// Works out the client address from the peer and the forwarded-for header.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+    let peer = canonical(peer);
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|range| range.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+
+    // Walk the chain from the nearest hop outwards; the first untrusted hop is the
+    // client as far as anyone we trust can tell. Anything further left was written by
+    // the client itself and proves nothing.
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else { break };
+        client = canonical(ip);
+        if !is_trusted(client) {
+            break;
+        }
+    }
+    client
+}
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip())
+            .ok_or(ApiError::Internal)?;
+        Ok(ClientIp(client_ip(
+            peer,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let h = headers(&[("x-forwarded-for", "198.51.100.7")]);
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(client_ip(peer, &h, &[]), peer);
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(client_ip(peer, &h, &trusted), peer);
+    }
+
+    #[test]
+    fn the_first_untrusted_hop_from_the_right_is_the_client() {
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
+        let h = headers(&[("x-forwarded-for", "1.1.1.1, 198.51.100.7, 10.0.0.2")]);
+        let got = client_ip("10.0.0.1".parse().unwrap(), &h, &trusted);
+        assert_eq!(got, "198.51.100.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn garbage_in_forwarded_for_stops_the_walk() {
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
+        let h = headers(&[("x-forwarded-for", "198.51.100.7, not-an-ip")]);
+        let got = client_ip("10.0.0.1".parse().unwrap(), &h, &trusted);
+        assert_eq!(got, "10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn session_cookies_are_parsed_strictly() {
+        let company = "0b9d3a8e-5b8f-4a43-9a51-7f3c0d7f3b10";
+        let token = "a".repeat(43);
+        let good = headers(&[(
+            "cookie",
+            &format!("x=1; {SESSION_COOKIE}={company}.{token}"),
+        )]);
+        assert_eq!(
+            parse_session_cookie(&good),
+            Some((company.into(), token.clone()))
+        );
+        for bad in [
+            format!("{SESSION_COOKIE}={company}"),
+            format!("{SESSION_COOKIE}=x.{token}"),
+        ] {
+            assert_eq!(parse_session_cookie(&headers(&[("cookie", &bad)])), None);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! HTTP delivery: the router, its middleware and the handlers, one module per resource.
+
+pub mod auth;
+pub mod cycles;
+pub mod error;
+pub mod extract;
+pub mod live;
+pub mod ops;
+pub mod origin;
+pub mod reviews;
+pub mod web;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use kaizen_actors::Registry;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::ServeConfig;
+use crate::metrics::Metrics;
+use crate::password::Hasher;
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The company actors.
+    pub registry: Arc<Registry>,
+    /// The server's configuration.
+    pub config: Arc<ServeConfig>,
+    /// bcrypt on the blocking pool.
+    pub hasher: Hasher,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Cancelled when shutdown begins; live connections then say goodbye.
+    pub shutdown: CancellationToken,
+    /// Live connections, so shutdown can wait for them.
+    pub connections: TaskTracker,
+}
+
+/// The largest request body accepted; reviews are the largest bodies and stay well below.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "Kaizen",
+    description = "Performance reviews, 360 feedback and objectives. Errors are \
+                   `{\"error\": {\"code\", \"message\"}}` with a stable snake_case code."
+))]
+struct ApiDoc;
+
+/// The API's routes with their OpenAPI descriptions. Each route is registered from its
+/// handler's own annotation, so the document cannot drift from what is served.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(cycles::list, cycles::create))
+        .routes(routes!(cycles::progress))
+        .routes(routes!(reviews::list))
+        .routes(routes!(reviews::get, reviews::save_draft))
+        .routes(routes!(reviews::submit))
+        .routes(routes!(live::live))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+}
+
+/// The OpenAPI document of the HTTP API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
+/// The whole application with its middleware.
+pub fn router(state: AppState) -> Router {
+    let (api, document) = api().split_for_parts();
+    let document = Arc::new(document);
+    let request_id = HeaderName::from_static("x-request-id");
+
+    api.route(
+        "/api/openapi.json",
+        axum::routing::get(move || {
+            let document = document.clone();
+            async move { Json(document.as_ref().clone()) }
+        }),
+    )
+    .merge(web::router())
+    .fallback(|| async { ApiError::NotFound })
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        record_metrics,
+    ))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        refuse_cross_site,
+    ))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        security_headers,
+    ))
+    .layer(PropagateRequestIdLayer::new(request_id.clone()))
+    .layer(
+        TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+                .unwrap_or("unmatched");
+            tracing::info_span!("request", request_id = %id, method = %request.method(), route,
+            company_id = tracing::field::Empty, user_id = tracing::field::Empty)
+        }),
+    )
+    .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+    .with_state(state)
+}
+
+/// Refuses state-changing requests that a browser sent from another site.
+async fn refuse_cross_site(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let allowed = origin::request_allowed(
+        request.method(),
+        request.headers(),
+        request.uri(),
+        &state.config.allowed_origins,
+    );
+    if !allowed {
+        tracing::warn!(method = %request.method(), "cross-site request refused");
+        return ApiError::Forbidden("cross-site requests are refused").into_response();
+    }
+    next.run(request).await
+}
+
+/// Adds the security headers every response carries.
+async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = |headers: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    };
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'",
+    );
+    set(
+        headers,
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    set(
+        headers,
+        HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=()",
+    );
+    if is_api {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
+    if state.config.secure_cookies {
+        set(
+            headers,
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        );
+    }
+    response
+}
+
+/// Counts requests and their latency per route pattern.
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(request).await;
+    state.metrics.record_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}

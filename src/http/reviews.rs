@@ -1,0 +1,58 @@
+//! Reviews: list, read, save a draft, submit.
+
+use axum::Json;
+use axum::extract::Path;
+use kaizen_actors::model::{DraftUpdate, Review, ReviewSummary, Saved};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, Session};
+
+/// The reviews the caller writes, and the ones about them once shared.
+#[utoipa::path(get, path = "/api/v1/reviews", tag = "reviews",
+    responses((status = 200, body = Vec<ReviewSummary>), (status = 401, body = ErrorBody)))]
+pub async fn list(session: Session) -> Result<Json<Vec<ReviewSummary>>, ApiError> {
+    Ok(Json(session.company.list_reviews(session.principal).await?))
+}
+
+/// One review with answers: for its writer, its subject once shared, the subject's
+/// managers and HR admins. Anyone else gets 404, as for an id that doesn't exist.
+#[utoipa::path(get, path = "/api/v1/reviews/{id}", tag = "reviews",
+    params(("id" = String, Path, description = "The review's id")),
+    responses((status = 200, body = Review), (status = 404, body = ErrorBody)))]
+pub async fn get(session: Session, Path(id): Path<String>) -> Result<Json<Review>, ApiError> {
+    Ok(Json(
+        session.company.get_review(session.principal, id).await?,
+    ))
+}
+
+/// Saves a draft: the given answers replace those of the same questions (`null` clears
+/// one). `version` must be the review's current version, or the save is refused with 409
+/// so that no one's edit is silently overwritten.
+#[utoipa::path(patch, path = "/api/v1/reviews/{id}", tag = "reviews", request_body = DraftUpdate,
+    params(("id" = String, Path, description = "The review's id")),
+    responses((status = 200, body = Saved), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn save_draft(
+    session: Session,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<DraftUpdate>,
+) -> Result<Json<Saved>, ApiError> {
+    Ok(Json(
+        session
+            .company
+            .save_draft(session.principal, id, update)
+            .await?,
+    ))
+}
+
+/// Submits a review once every question is answered. The cycle's dashboards hear of it
+/// at once.
+#[utoipa::path(post, path = "/api/v1/reviews/{id}/submit", tag = "reviews",
+    params(("id" = String, Path, description = "The review's id")),
+    responses((status = 200, body = Review), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn submit(session: Session, Path(id): Path<String>) -> Result<Json<Review>, ApiError> {
+    Ok(Json(
+        session.company.submit_review(session.principal, id).await?,
+    ))
+}

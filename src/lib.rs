@@ -1,0 +1,15 @@
+//! Kaizen's server: the command line, configuration, HTTP and WebSocket delivery, sign-in
+//! and the web app. Company data is reached only through the actors of `kaizen-actors`.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod metrics;
+pub mod net;
+pub mod password;
+pub mod server;
+pub mod token;
+
+pub use config::ServeConfig;
+pub use server::{RunningServer, Server};

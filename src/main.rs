@@ -1,0 +1,5 @@
+//! The `kaizen` binary.
+
+fn main() -> std::process::ExitCode {
+    kaizen::cli::main()
+}

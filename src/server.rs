@@ -1,0 +1,169 @@
+//! Starting and stopping the server: migrations, demo data, the listener, and a shutdown
+//! that loses no accepted write.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use kaizen_actors::Registry;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::ServeConfig;
+use crate::http::{AppState, router};
+use crate::metrics::Metrics;
+use crate::password::Hasher;
+
+/// How long shutdown waits for live connections to take their goodbye.
+const LIVE_DRAIN: Duration = Duration::from_secs(10);
+
+/// Entry point for starting a server in this process.
+pub struct Server;
+
+/// A server that is running; dropping it does not stop it, [`RunningServer::shutdown`]
+/// does.
+pub struct RunningServer {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+    registry: Arc<Registry>,
+}
+
+impl Server {
+    /// Opens and migrates the database, seeds the demo if asked and the database is
+    /// empty, binds the listener and starts serving.
+    pub async fn start(config: ServeConfig) -> anyhow::Result<RunningServer> {
+        let db = config.db.open().await.context("cannot open the database")?;
+        tracing::info!(backend = ?db.backend(), "database ready, migrations applied");
+        let registry = Registry::new(db, config.session_policy());
+        let hasher = Hasher::new(config.bcrypt_cost);
+
+        if config.demo {
+            let password = std::env::var("KAIZEN_DEMO_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty());
+            if crate::demo::seed_if_empty(&registry, &hasher, password).await? {
+                tracing::info!("demo data seeded");
+            }
+        }
+        hasher.warm_up().await;
+
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let connections = TaskTracker::new();
+        let state = AppState {
+            registry: registry.clone(),
+            config: Arc::new(config),
+            hasher,
+            metrics: Arc::new(Metrics::default()),
+            shutdown: shutdown.clone(),
+            connections: connections.clone(),
+        };
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        tracing::info!(%addr, "listening");
+
+        let stop = shutdown.clone();
+        let task = tokio::spawn({
+            let registry = registry.clone();
+            async move {
+                // Stop accepting, finish the requests in flight (each of which waits for
+                // its actor command), then let live connections close with "going away".
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                    .context("the server failed")?;
+                connections.close();
+                if tokio::time::timeout(LIVE_DRAIN, connections.wait())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("some live connections did not close in time");
+                }
+
+                // Actors drain their mailboxes before they stop; then the pool closes.
+                registry.shutdown().await;
+                registry.db().close().await;
+                tracing::info!("shut down cleanly");
+                Ok(())
+            }
+        });
+        Ok(RunningServer {
+            addr,
+            shutdown,
+            task,
+            registry,
+        })
+    }
+}
+
+impl RunningServer {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The company actors, for tests that look behind the HTTP layer.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Begins a graceful shutdown and waits for it to finish.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the server has stopped.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("the server task failed")?
+    }
+
+    /// A token that starts the shutdown when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// Runs `kaizen serve` until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn serve_until_signal(config: ServeConfig) -> anyhow::Result<()> {
+    let server = Server::start(config).await?;
+    println!(
+        "Kaizen is listening on http://{}/ — sign in there.",
+        server.addr()
+    );
+    let token = server.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown signal received; draining");
+        token.cancel();
+    });
+    server.wait().await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
