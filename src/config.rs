@@ -45,6 +45,10 @@ pub struct ServeConfig {
     #[arg(long, env = "KAIZEN_DEMO")]
     pub demo: bool,
 
+    /// The password of every demo user; random ones are printed once when unset.
+    #[arg(long, env = "KAIZEN_DEMO_PASSWORD", hide_env_values = true)]
+    pub demo_password: Option<String>,
+
     /// bcrypt cost for password hashes (10 to 16; each step doubles the work).
     #[arg(long, env = "KAIZEN_BCRYPT_COST", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(10..=16))]
@@ -104,6 +108,7 @@ impl ServeConfig {
                 database_url: None,
             },
             demo: false,
+            demo_password: None,
             bcrypt_cost: 10,
             mail_dir: None,
             trusted_proxies: Vec::new(),

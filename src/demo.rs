@@ -118,7 +118,7 @@ pub async fn seed_if_empty(
         seed_company(&handle, slug, &people, hasher, password.as_deref()).await?;
     }
     if password.is_some() {
-        println!("Every demo user's password is the one in KAIZEN_DEMO_PASSWORD.");
+        println!("Every demo user has the password given in KAIZEN_DEMO_PASSWORD.");
     }
     Ok(true)
 }
