@@ -1,0 +1,139 @@
+// The Kaizen HTTP API as plain functions over fetch.
+//
+// Every request goes to the same origin with the session cookie
+// (`credentials: "same-origin"`); bodies are JSON. Errors come back as
+// ApiError with the server's stable error code, so views can choose their
+// words by code and status rather than by parsing messages.
+
+const BASE = "/api/v1";
+
+/** An HTTP API failure. `status` is 0 when the server could not be reached. */
+export class ApiError extends Error {
+  constructor(status, code, message, details = null, retryAfter = null) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.details = details;
+    this.retryAfter = retryAfter;
+  }
+
+  /** True when no HTTP answer arrived at all (offline, server down). */
+  get isNetwork() {
+    return this.status === 0;
+  }
+}
+
+// Called on every 401 that the caller did not expect: the session has ended
+// (expired, signed out elsewhere, revoked), so the app returns to sign-in.
+let sessionEndedHandler = () => {};
+
+/** Register the function to call when a request finds the session gone. */
+export function onSessionEnded(handler) {
+  sessionEndedHandler = handler;
+}
+
+/**
+ * Send one request and return the parsed JSON body (null for 204).
+ *
+ * Options: `body` (sent as JSON), `signal` (AbortSignal; an aborted request
+ * rejects with the DOMException "AbortError", which callers ignore),
+ * `keepalive` (lets a final save outlive the page), `expect401` (a 401 is
+ * an ordinary answer for this call, not the end of a session).
+ */
+export async function request(method, path, options = {}) {
+  const { body, signal, keepalive = false, expect401 = false } = options;
+  const headers = { Accept: "application/json" };
+  const init = { method, credentials: "same-origin", headers, signal, keepalive };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+
+  // A rejected fetch means no answer: offline, DNS, refused connection.
+  let response;
+  try {
+    response = await fetch(BASE + path, init);
+  } catch (cause) {
+    if (cause && cause.name === "AbortError") throw cause;
+    throw new ApiError(0, "network_error", "The server could not be reached.");
+  }
+
+  const data = await readJson(response);
+  if (response.ok) return data;
+
+  // Errors follow {"error":{"code","message"}}; tolerate anything else.
+  const error = (data && typeof data === "object" && data.error) || {};
+  const failure = new ApiError(
+    response.status,
+    typeof error.code === "string" ? error.code : `http_${response.status}`,
+    typeof error.message === "string" && error.message ? error.message : defaultMessage(response),
+    error.details ?? error.fields ?? null,
+    retryAfterSeconds(response),
+  );
+  if (response.status === 401 && !expect401) sessionEndedHandler(failure);
+  throw failure;
+}
+
+async function readJson(response) {
+  if (response.status === 204) return null;
+  const text = await response.text().catch(() => "");
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function defaultMessage(response) {
+  if (response.status >= 500) return "The server had a problem. Please try again.";
+  return response.statusText || `Request failed (${response.status}).`;
+}
+
+function retryAfterSeconds(response) {
+  const value = response.headers.get("Retry-After");
+  if (!value) return null;
+  const seconds = Number(value);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.ceil(seconds) : null;
+}
+
+const id = (value) => encodeURIComponent(String(value));
+
+/** GET /me. With `expect401`, a missing session is not treated as an ending one. */
+export const me = (options = {}) => request("GET", "/me", options);
+
+/** POST /auth/login; a 401 here means wrong credentials, never "session ended". */
+export const login = (company, email, password, rememberMe) =>
+  request("POST", "/auth/login", {
+    body: { company, email, password, remember_me: rememberMe },
+    expect401: true,
+  });
+
+/** POST /auth/logout. */
+export const logout = () => request("POST", "/auth/logout", { expect401: true });
+
+/** GET /reviews: reviews the caller writes or is the subject of. */
+export const listReviews = (signal) => request("GET", "/reviews", { signal });
+
+/** GET /reviews/{id} with its questions and answers. */
+export const getReview = (reviewId, signal) =>
+  request("GET", `/reviews/${id(reviewId)}`, { signal });
+
+/** PATCH /reviews/{id}: save draft answers against the version last seen. */
+export const saveReview = (reviewId, answers, version, options = {}) =>
+  request("PATCH", `/reviews/${id(reviewId)}`, {
+    body: { answers, version },
+    keepalive: Boolean(options.keepalive),
+  });
+
+/** POST /reviews/{id}/submit. */
+export const submitReview = (reviewId) =>
+  request("POST", `/reviews/${id(reviewId)}/submit`);
+
+/** GET /cycles. */
+export const listCycles = (signal) => request("GET", "/cycles", { signal });
+
+/** GET /cycles/{id}/progress (HR admins). */
+export const cycleProgress = (cycleId, signal) =>
+  request("GET", `/cycles/${id(cycleId)}/progress`, { signal });

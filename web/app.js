@@ -1,0 +1,241 @@
+// Kaizen web app: session state, the top bar and the hash router.
+//
+// Routes:
+//   #/login          sign in
+//   #/reviews        my reviews (and, for HR admins, the cycle dashboards)
+//   #/reviews/<id>   the review editor
+//   #/cycles/<id>    the HR cycle dashboard, live
+//
+// Each view is a function `(root, context) => cleanup` that renders into
+// `root` and returns a function to run when the route changes (to flush an
+// autosave, close a WebSocket, ...). `context.signal` is aborted when the
+// view is left, so late answers never render into the next view.
+
+import * as api from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { clearDrafts } from "./drafts.js";
+import { loginView } from "./views/login.js";
+import { reviewsView } from "./views/reviews.js";
+import { editorView } from "./views/editor.js";
+import { dashboardView } from "./views/dashboard.js";
+
+const SESSION_ENDED = "Your session has ended. Please sign in again.";
+
+// Window titles until a view knows better (the editor and dashboard refine them).
+const PAGE_TITLES = { login: "Sign in", reviews: "My reviews", editor: "Review", dashboard: "Cycle dashboard" };
+
+/** What the whole app shares: the signed-in user and a one-time notice. */
+const session = {
+  user: null,
+  // Shown once on the sign-in page (session ended, signed out).
+  notice: null,
+  // Where to go after signing in, when sign-in interrupted a route.
+  returnTo: null,
+};
+
+const main = document.getElementById("main");
+const topbar = document.getElementById("topbar");
+let current = null;
+
+/** Turn a location hash into a route name and its parameters. */
+function parseRoute(hash) {
+  const path = hash.replace(/^#/, "") || "/";
+  const parts = path.split("/").filter(Boolean).map(decodeSegment);
+  if (parts.length === 1 && parts[0] === "login") return { name: "login" };
+  if (parts.length === 1 && parts[0] === "reviews") return { name: "reviews" };
+  if (parts.length === 2 && parts[0] === "reviews") return { name: "editor", id: parts[1] };
+  if (parts.length === 2 && parts[0] === "cycles") return { name: "dashboard", id: parts[1] };
+  return { name: "home" };
+}
+
+function decodeSegment(segment) {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** Go to a route; re-render when the hash is already there. */
+export function navigate(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+/** Render the view for the current hash, after leaving the previous one. */
+function render() {
+  leaveCurrent();
+  const route = parseRoute(location.hash);
+
+  // Without a session every route leads to sign-in, remembering the target.
+  if (!session.user && route.name !== "login") {
+    if (route.name !== "home") session.returnTo = location.hash;
+    location.replace("#/login");
+    return;
+  }
+  if (session.user && (route.name === "login" || route.name === "home")) {
+    location.replace("#/reviews");
+    return;
+  }
+
+  renderTopbar();
+  const controller = new AbortController();
+  const context = {
+    user: session.user,
+    signal: controller.signal,
+    navigate,
+    reload: render,
+    signedIn,
+    takeNotice: () => {
+      const notice = session.notice;
+      session.notice = null;
+      return notice;
+    },
+  };
+
+  document.title = `${PAGE_TITLES[route.name] || "Kaizen"} — Kaizen`;
+  const root = h("div", { class: "view", dataset: { view: route.name } });
+  replaceChildren(main, root);
+  let cleanup = null;
+  if (route.name === "login") cleanup = loginView(root, context);
+  else if (route.name === "reviews") cleanup = reviewsView(root, context);
+  else if (route.name === "editor") cleanup = editorView(root, context, route.id);
+  else if (route.name === "dashboard") cleanup = dashboardView(root, context, route.id);
+  current = { controller, cleanup };
+  focusHeading(root);
+}
+
+/** Leave the current view; resolves when its cleanup (e.g. a final save) is done. */
+function leaveCurrent() {
+  if (!current) return Promise.resolve();
+  const { controller, cleanup } = current;
+  current = null;
+  controller.abort();
+  if (typeof cleanup !== "function") return Promise.resolve();
+  try {
+    return Promise.resolve(cleanup()).catch((error) => console.error(error));
+  } catch (error) {
+    console.error(error);
+    return Promise.resolve();
+  }
+}
+
+// Move focus to the new page's heading so screen readers announce the page
+// and keyboard users start at its top (skipped on the very first render).
+let firstRender = true;
+function focusHeading(root) {
+  if (firstRender) {
+    firstRender = false;
+    return;
+  }
+  const heading = root.querySelector("h1");
+  if (heading) {
+    heading.setAttribute("tabindex", "-1");
+    heading.focus({ preventScroll: false });
+  }
+}
+
+/** The login view calls this with the user from a successful sign-in. */
+function signedIn(user) {
+  session.user = user;
+  const target = session.returnTo;
+  session.returnTo = null;
+  navigate(target && target !== "#/login" ? target : "#/reviews");
+}
+
+/** The top bar: product name, navigation, who is signed in, sign out. */
+function renderTopbar() {
+  const user = session.user;
+  if (!user) {
+    replaceChildren(topbar, h("span", { class: "brand", text: "Kaizen" }));
+    return;
+  }
+  const signOut = h("button", {
+    type: "button",
+    class: "button button-quiet",
+    "data-testid": "sign-out",
+    text: "Sign out",
+    on: { click: () => signOutNow(signOut) },
+  });
+  replaceChildren(
+    topbar,
+    h("a", { class: "brand", href: "#/reviews", text: "Kaizen" }),
+    h("nav", { class: "topnav", "aria-label": "Main" },
+      h("a", { href: "#/reviews", text: "My reviews" })),
+    h("div", { class: "who" },
+      h("span", { class: "who-name", "data-testid": "user-name", text: user.name || user.email }),
+      h("span", { class: "who-company", "data-testid": "user-company", text: user.company || "" })),
+    signOut,
+  );
+}
+
+async function signOutNow(button) {
+  button.disabled = true;
+  button.textContent = "Signing out…";
+
+  // Leave the view first so a pending autosave is flushed under the session
+  // (waiting a few seconds at most for a slow server).
+  await Promise.race([leaveCurrent(), new Promise((resolve) => setTimeout(resolve, 4000))]);
+  try {
+    await api.logout();
+  } catch (error) {
+    // Offline: the cookie is still set, so say so rather than pretend.
+    if (error instanceof api.ApiError && error.isNetwork) {
+      button.disabled = false;
+      button.textContent = "Sign out";
+      render();
+      main.prepend(h("p", { class: "notice notice-error", role: "alert", "data-testid": "app-error",
+        text: "Could not reach the server to sign out. Please try again." }));
+      return;
+    }
+  }
+  session.user = null;
+  session.returnTo = null;
+  session.notice = "You have signed out.";
+  clearDrafts();
+  renderTopbar();
+  navigate("#/login");
+}
+
+// Any unexpected 401 means the session is gone: back to sign-in with a notice.
+api.onSessionEnded(() => {
+  if (!session.user) return;
+  session.user = null;
+  session.notice = SESSION_ENDED;
+  if (location.hash !== "#/login") session.returnTo = location.hash;
+  leaveCurrent();
+  renderTopbar();
+  navigate("#/login");
+});
+
+// The skip link must not touch the hash: the router owns it.
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
+
+/** Ask the server who we are, then route; offer a retry when it is unreachable. */
+async function start() {
+  replaceChildren(main, h("p", { class: "loading", role: "status", text: "Loading…" }));
+  try {
+    session.user = await api.me({ expect401: true });
+  } catch (error) {
+    if (error instanceof api.ApiError && error.status === 401) {
+      session.user = null;
+    } else {
+      const retry = h("button", { type: "button", class: "button", text: "Try again", on: { click: start } });
+      replaceChildren(main, h("div", { class: "view" },
+        h("h1", { text: "Kaizen is not reachable" }),
+        h("p", { class: "notice notice-error", role: "alert",
+          text: error instanceof api.ApiError && error.isNetwork
+            ? "Cannot reach the server. Check your connection and try again."
+            : "The server had a problem. Please try again in a moment." }),
+        retry));
+      return;
+    }
+  }
+  window.addEventListener("hashchange", render);
+  render();
+}
+
+start();
