@@ -120,6 +120,10 @@ pub async fn seed_if_empty(
     if password.is_some() {
         println!("Every demo user has the password given in KAIZEN_DEMO_PASSWORD.");
     }
+    println!(
+        "Try company acme as hr@acme.example (HR admin), manager@acme.example (manager) \
+         or employee1@acme.example … employee{DEMO_EMPLOYEES}@acme.example."
+    );
     Ok(true)
 }
 

@@ -42,9 +42,7 @@ impl Server {
         let hasher = Hasher::new(config.bcrypt_cost);
 
         if config.demo {
-            let password = std::env::var("KAIZEN_DEMO_PASSWORD")
-                .ok()
-                .filter(|p| !p.is_empty());
+            let password = config.demo_password.clone().filter(|p| !p.is_empty());
             if crate::demo::seed_if_empty(&registry, &hasher, password).await? {
                 tracing::info!("demo data seeded");
             }

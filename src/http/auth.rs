@@ -63,7 +63,8 @@ pub async fn login(
     }
 
     // Find the account, if any; a missing one still costs a bcrypt check below.
-    let company = state.registry.by_slug(request.company.trim()).await?;
+    let slug = request.company.trim().to_ascii_lowercase();
+    let company = state.registry.by_slug(&slug).await?;
     let candidate = match &company {
         Some(company) => company.find_login(request.email.clone()).await?,
         None => None,
