@@ -21,6 +21,7 @@ use axum::{Json, Router};
 use kaizen_actors::Registry;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -99,6 +100,11 @@ pub fn router(state: AppState) -> Router {
     .merge(web::router())
     .fallback(|| async { ApiError::NotFound })
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    // A panicking handler is a bug: log it and answer a plain 500, keep the connection.
+    .layer(CatchPanicLayer::custom(|_| {
+        tracing::error!("a request handler panicked");
+        ApiError::Internal.into_response()
+    }))
     .layer(middleware::from_fn_with_state(
         state.clone(),
         record_metrics,
