@@ -59,6 +59,7 @@ impl Server {
             registry: registry.clone(),
             config: Arc::new(config),
             hasher,
+            sign_in_limits: Default::default(),
             metrics: Arc::new(Metrics::default()),
             shutdown: shutdown.clone(),
             connections: connections.clone(),

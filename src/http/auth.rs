@@ -1,5 +1,7 @@
 //! Sign-in, sign-out and the signed-in user.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -62,8 +64,16 @@ pub async fn login(
         )));
     }
 
-    // Find the account, if any; a missing one still costs a bcrypt check below.
+    // Count the attempt before anything else, the same way whether or not the account
+    // exists.
     let slug = request.company.trim().to_ascii_lowercase();
+    let account = format!("{slug}/{}", request.email.trim().to_lowercase());
+    if let Err(retry) = state.sign_in_limits.check(&account, ip, Instant::now()) {
+        tracing::warn!(%ip, "sign-in rate limited");
+        return Err(ApiError::RateLimited(retry));
+    }
+
+    // Find the account, if any; a missing one still costs a bcrypt check below.
     let company = state.registry.by_slug(&slug).await?;
     let candidate = match &company {
         Some(company) => company.find_login(request.email.clone()).await?,
@@ -95,6 +105,7 @@ pub async fn login(
             user_agent,
         })
         .await?;
+    state.sign_in_limits.succeeded(&account, ip);
     tracing::info!(user_id = %profile.id, company_id = %company.company_id(), "signed in");
 
     let max_age = request

@@ -40,6 +40,9 @@ pub enum ApiError {
     /// type, value out of range).
     #[error("{0}")]
     Validation(String),
+    /// 429 `rate_limited`, with `Retry-After`.
+    #[error("too many attempts; try again in {} seconds", .0.seconds())]
+    RateLimited(crate::limits::RetryAfter),
     /// 503 `unavailable`: shutting down, or the company's actor is gone.
     #[error("the service is unavailable; try again shortly")]
     Unavailable,
@@ -79,6 +82,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -88,17 +92,20 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        let message = self.to_string();
+        let retry_after = match &self {
+            ApiError::RateLimited(retry) => Some(retry.seconds()),
+            ApiError::Unavailable => Some(5),
+            _ => None,
+        };
         let body = ErrorBody {
-            error: ErrorDetail {
-                code,
-                message: self.to_string(),
-            },
+            error: ErrorDetail { code, message },
         };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -29,6 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::ServeConfig;
+use crate::limits::SignInLimits;
 use crate::metrics::Metrics;
 use crate::password::Hasher;
 use error::ApiError;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     /// bcrypt on the blocking pool.
     pub hasher: Hasher,
+    /// Sign-in attempts per address and account.
+    pub sign_in_limits: Arc<SignInLimits>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Cancelled when shutdown begins; live connections then say goodbye.
