@@ -7,10 +7,10 @@ pub mod demo;
 pub mod http;
 pub mod limits;
 pub mod metrics;
-pub mod net;
 pub mod password;
 pub mod server;
 pub mod token;
 
 pub use config::ServeConfig;
+pub use kaizen_actors::net;
 pub use server::{RunningServer, Server};

@@ -14,6 +14,7 @@ pub mod error;
 mod guard;
 pub mod live;
 pub mod model;
+pub mod net;
 pub mod registry;
 
 pub use company::CompanyHandle;

@@ -1,0 +1,304 @@
+//! Settings of one load-test run: the command line (each flag also read from
+//! `KAIZEN_LOADTEST_<NAME>`), checked once and turned into a [`Config`].
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use reqwest::Url;
+
+/// Upper bounds on the sizes a run may ask for. They keep every loop of the
+/// tool bounded even when a flag is mistyped (`--autosaves 50000`).
+const MAX_COMPANIES: usize = 100;
+const MAX_REVIEWERS: usize = 1_000;
+const MAX_DASHBOARDS: usize = 50;
+const MAX_AUTOSAVES: u32 = 100;
+const MAX_SECONDS: f64 = 3_600.0;
+
+/// Replays a deadline peak against a running Kaizen server.
+///
+/// Reviewers of every company sign in, autosave their self review a few
+/// times and submit it inside a short burst, while HR dashboards watch the
+/// cycle's progress over WebSocket. The report gives latency percentiles,
+/// throughput, errors, submit-to-dashboard latency, lost events and memory.
+///
+/// Meant for loopback or servers you run yourself: it refuses any other host
+/// unless `--allow-remote` is given, and it only ever talks to `--base-url`.
+#[derive(Debug, Parser)]
+#[command(name = "kaizen-loadtest", version)]
+pub(crate) struct Args {
+    /// Server to load, e.g. one started with `kaizen serve --demo`.
+    #[arg(
+        long,
+        env = "KAIZEN_LOADTEST_BASE_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    base_url: String,
+
+    /// Password of every demo user; falls back to KAIZEN_DEMO_PASSWORD.
+    #[arg(long, env = "KAIZEN_LOADTEST_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+
+    /// Company slugs to load, comma separated.
+    #[arg(
+        long,
+        env = "KAIZEN_LOADTEST_COMPANIES",
+        value_delimiter = ',',
+        default_value = "acme,globex"
+    )]
+    companies: Vec<String>,
+
+    /// Reviewers per company: employee1..N@<slug>.example.
+    #[arg(
+        long,
+        env = "KAIZEN_LOADTEST_REVIEWERS_PER_COMPANY",
+        default_value_t = 20
+    )]
+    reviewers_per_company: usize,
+
+    /// WebSocket dashboards per company, each a separate session of hr@<slug>.example.
+    #[arg(
+        long,
+        env = "KAIZEN_LOADTEST_DASHBOARDS_PER_COMPANY",
+        default_value_t = 2
+    )]
+    dashboards_per_company: usize,
+
+    /// Autosaves per reviewer before the submit (at least 1: the answers
+    /// must be saved before a submit can succeed).
+    #[arg(long, env = "KAIZEN_LOADTEST_AUTOSAVES", default_value_t = 5)]
+    autosaves: u32,
+
+    /// Window, in seconds, over which the submits are drawn at random.
+    #[arg(long, env = "KAIZEN_LOADTEST_BURST_SECONDS", default_value_t = 20.0)]
+    burst_seconds: f64,
+
+    /// Submits per second, evenly spaced; replaces the random draw over
+    /// --burst-seconds when given.
+    #[arg(long, env = "KAIZEN_LOADTEST_RATE")]
+    rate: Option<f64>,
+
+    /// Hard cap, in seconds, on the whole run; work still pending is
+    /// abandoned and the report says so.
+    #[arg(long, env = "KAIZEN_LOADTEST_DURATION", default_value_t = 90.0)]
+    duration: f64,
+
+    /// Seconds to wait after the last submit for dashboards to catch up.
+    #[arg(long, env = "KAIZEN_LOADTEST_SETTLE_SECONDS", default_value_t = 10.0)]
+    settle_seconds: f64,
+
+    /// Sign-ins in flight at once; bcrypt makes each one cost the server
+    /// tens to hundreds of milliseconds of CPU.
+    #[arg(long, env = "KAIZEN_LOADTEST_LOGIN_CONCURRENCY", default_value_t = 8)]
+    login_concurrency: usize,
+
+    /// Per-request timeout in seconds.
+    #[arg(long, env = "KAIZEN_LOADTEST_REQUEST_TIMEOUT", default_value_t = 10.0)]
+    request_timeout: f64,
+
+    /// Seed of the submit schedule, so two runs can replay the same peak.
+    #[arg(long, env = "KAIZEN_LOADTEST_SEED", default_value_t = 2026)]
+    seed: u64,
+
+    /// Origin header of the WebSocket upgrade; defaults to the base URL,
+    /// which is what the server accepts.
+    #[arg(long, env = "KAIZEN_LOADTEST_ORIGIN")]
+    origin: Option<String>,
+
+    /// Process id of the server, to sample its resident memory (Linux /proc).
+    #[arg(long, env = "KAIZEN_LOADTEST_SERVER_PID")]
+    server_pid: Option<u32>,
+
+    /// Path of the JSON report.
+    #[arg(
+        long,
+        env = "KAIZEN_LOADTEST_OUT",
+        default_value = "loadtest-report.json"
+    )]
+    out: PathBuf,
+
+    /// Path of the SVG plot (latency over time and histograms).
+    #[arg(
+        long,
+        env = "KAIZEN_LOADTEST_PLOT",
+        default_value = "loadtest-report.svg"
+    )]
+    plot: PathBuf,
+
+    /// Allow a base URL that is not a loopback address.
+    #[arg(long, env = "KAIZEN_LOADTEST_ALLOW_REMOTE")]
+    allow_remote: bool,
+}
+
+/// How the submits are spread over the burst.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Schedule {
+    /// Uniformly random instants inside a window, like people racing a deadline.
+    Window(Duration),
+    /// A steady number of submits per second, for repeatable comparisons.
+    Rate(f64),
+}
+
+/// A checked run configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// Base URL without a trailing slash, so paths can be appended.
+    pub(crate) base_url: String,
+    /// The same server as a parsed URL, used to read the cookie jar.
+    pub(crate) base: Url,
+    /// `ws://` address of the live endpoint.
+    pub(crate) live_url: String,
+    pub(crate) origin: String,
+    pub(crate) password: String,
+    pub(crate) companies: Vec<String>,
+    pub(crate) reviewers_per_company: usize,
+    pub(crate) dashboards_per_company: usize,
+    pub(crate) autosaves: u32,
+    pub(crate) schedule: Schedule,
+    pub(crate) duration: Duration,
+    pub(crate) settle: Duration,
+    pub(crate) login_concurrency: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) seed: u64,
+    pub(crate) server_pid: Option<u32>,
+    pub(crate) out: PathBuf,
+    pub(crate) plot: PathBuf,
+}
+
+impl Config {
+    /// Checks the arguments and derives the addresses the run needs.
+    pub(crate) fn from_args(args: Args) -> Result<Config> {
+        // The password may come from the generic demo variable, which the
+        // server reads too, so one export serves both programs.
+        let password = args
+            .password
+            .or_else(|| std::env::var("KAIZEN_DEMO_PASSWORD").ok())
+            .filter(|password| !password.is_empty())
+            .context(
+                "no password: pass --password or set KAIZEN_LOADTEST_PASSWORD \
+                 or KAIZEN_DEMO_PASSWORD",
+            )?;
+
+        // Only plain HTTP is compiled in, and only loopback is allowed by
+        // default so a typo cannot aim the peak at somebody else's server.
+        let base_url = args.base_url.trim_end_matches('/').to_owned();
+        let base = Url::parse(&base_url).context("--base-url is not a URL")?;
+        if base.scheme() != "http" {
+            bail!("--base-url must use http:// (this tool has no TLS support)");
+        }
+        let host = base.host_str().context("--base-url has no host")?;
+        if !args.allow_remote && !is_loopback(host) {
+            bail!("{host} is not a loopback address; pass --allow-remote for your own servers");
+        }
+        let live_url = format!("ws{}/api/v1/live", &base_url["http".len()..]);
+        let origin = args.origin.unwrap_or_else(|| origin_of(&base));
+
+        // Sizes and times are bounded so the run always ends by itself.
+        let companies: Vec<String> = args
+            .companies
+            .iter()
+            .map(|slug| slug.trim().to_owned())
+            .filter(|slug| !slug.is_empty())
+            .collect();
+        check_range("--companies", companies.len(), 1, MAX_COMPANIES)?;
+        check_range(
+            "--reviewers-per-company",
+            args.reviewers_per_company,
+            1,
+            MAX_REVIEWERS,
+        )?;
+        check_range(
+            "--dashboards-per-company",
+            args.dashboards_per_company,
+            0,
+            MAX_DASHBOARDS,
+        )?;
+        check_range(
+            "--autosaves",
+            args.autosaves as usize,
+            1,
+            MAX_AUTOSAVES as usize,
+        )?;
+        check_range("--login-concurrency", args.login_concurrency, 1, 64)?;
+        let schedule = match args.rate {
+            Some(rate) if rate > 0.0 && rate.is_finite() => Schedule::Rate(rate),
+            Some(_) => bail!("--rate must be a positive number of submits per second"),
+            None => Schedule::Window(seconds("--burst-seconds", args.burst_seconds)?),
+        };
+
+        Ok(Config {
+            base_url,
+            base,
+            live_url,
+            origin,
+            password,
+            companies,
+            reviewers_per_company: args.reviewers_per_company,
+            dashboards_per_company: args.dashboards_per_company,
+            autosaves: args.autosaves,
+            schedule,
+            duration: seconds("--duration", args.duration)?,
+            settle: seconds("--settle-seconds", args.settle_seconds)?,
+            login_concurrency: args.login_concurrency,
+            request_timeout: seconds("--request-timeout", args.request_timeout)?,
+            seed: args.seed,
+            server_pid: args.server_pid,
+            out: args.out,
+            plot: args.plot,
+        })
+    }
+
+    /// Absolute URL of an API path such as `/api/v1/reviews`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+/// Whether a URL host names this machine.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `scheme://host[:port]`, the form browsers send in `Origin`.
+fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+fn check_range(flag: &str, value: usize, min: usize, max: usize) -> Result<()> {
+    if value < min || value > max {
+        bail!("{flag} must be between {min} and {max}, got {value}");
+    }
+    Ok(())
+}
+
+fn seconds(flag: &str, value: f64) -> Result<Duration> {
+    if !(value > 0.0 && value <= MAX_SECONDS) {
+        bail!("{flag} must be more than 0 and at most {MAX_SECONDS} seconds");
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_hosts_count_as_local() {
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("127.1.2.3"));
+        assert!(is_loopback("[::1]"));
+        assert!(is_loopback("LocalHost"));
+        assert!(!is_loopback("10.0.0.1"));
+        assert!(!is_loopback("example.com"));
+    }
+
+    #[test]
+    fn origin_keeps_scheme_host_and_port_only() {
+        let url = Url::parse("http://127.0.0.1:18082/some/path").expect("valid url");
+        assert_eq!(origin_of(&url), "http://127.0.0.1:18082");
+    }
+}
