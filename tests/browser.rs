@@ -1,0 +1,235 @@
+//! End-to-end tests in a real headless Chromium, driven over WebDriver.
+//!
+//! Each test starts the real server with the demo data and its own
+//! ChromeDriver, then clicks through the web app as people would. They need
+//! Debian's `chromium` and `chromium-driver`, which `scripts/test` installs;
+//! without them a test prints `SKIPPED` and passes, except in CI (the `CI`
+//! environment variable is set), where it fails.
+//!
+//! On failure, a screenshot and the HTML of every open browser window are
+//! saved to `target/browser-failures/`.
+
+// The shared harness serves many test files; this one uses part of it.
+#[allow(dead_code)]
+mod common;
+mod webdriver;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use webdriver::{Driver, Result, Session, wait_until};
+
+/// The demo company everybody below signs in to.
+const COMPANY: &str = "acme";
+
+/// The demo HR admin, who watches the cycle dashboard.
+const HR: &str = "hr@acme.example";
+
+/// A demo employee whose self review in the open cycle is not submitted yet.
+const EMPLOYEE: &str = "employee1@acme.example";
+
+/// How long the dashboard may take to show a submission pushed to it.
+const LIVE_UPDATE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A CSS selector for the element with this `data-testid`.
+fn testid(id: &str) -> String {
+    format!(r#"[data-testid="{id}"]"#)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submitted_self_review_updates_the_open_hr_dashboard_live() {
+    const TEST: &str = "submitted_self_review_updates_the_open_hr_dashboard_live";
+    let Some(driver) = Driver::start_or_skip(TEST).await else {
+        return;
+    };
+    let server = common::TestServer::demo().await;
+
+    driver
+        .run(TEST, |driver| submit_while_hr_watches(driver, &server))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_shows_a_login_error() {
+    const TEST: &str = "wrong_password_shows_a_login_error";
+    let Some(driver) = Driver::start_or_skip(TEST).await else {
+        return;
+    };
+    let server = common::TestServer::demo().await;
+
+    driver
+        .run(TEST, |driver| async move {
+            let browser = driver.new_session().await?;
+            sign_in(&browser, &server.base, EMPLOYEE, "not-the-demo-password").await?;
+
+            // The error appears and the browser stays on the sign-in page.
+            let error = browser.wait_for(&testid("login-error")).await?;
+            let message = error.text().await?;
+            assert!(!message.trim().is_empty(), "login-error is shown but empty");
+            let url = browser.current_url().await?;
+            assert!(url.ends_with("#/login"), "left the sign-in page for {url}");
+
+            browser.quit().await
+        })
+        .await;
+}
+
+/// HR opens the live dashboard of the open cycle; an employee fills in and
+/// submits their self review in a second browser; the dashboard's
+/// submitted count goes up by one without the page being reloaded.
+async fn submit_while_hr_watches(driver: Driver, server: &common::TestServer) -> Result<()> {
+    let (base, password) = (&server.base, &server.password);
+    let cycle_id = open_cycle_id(server).await;
+
+    // HR signs in and follows the link to the open cycle's dashboard.
+    let hr = driver.new_session().await?;
+    sign_in(&hr, base, HR, password).await?;
+    let cycle_link = format!(r#"{}[data-cycle-id="{cycle_id}"] a"#, testid("cycle-link"));
+    hr.click(&cycle_link).await?;
+    hr.wait_for_text(&testid("live-status"), "\"Live\"", |text| {
+        text.trim() == "Live"
+    })
+    .await?;
+    let submitted_before = read_count(&hr, "progress-submitted").await?;
+
+    // A marker on the page's window survives anything but a reload.
+    hr.execute("window.kaizenNotReloaded = true;", vec![])
+        .await?;
+
+    // The employee signs in and opens their self review from the list.
+    let employee = driver.new_session().await?;
+    sign_in(&employee, base, EMPLOYEE, password).await?;
+    let item_css = format!("{} {}", testid("reviews-mine"), testid("review-item"));
+    let item = employee.wait_for(&item_css).await?;
+    let review_id = item
+        .attribute("data-review-id")
+        .await?
+        .expect("a review item carries data-review-id");
+    let status = item.attribute("data-status").await?;
+    assert!(
+        matches!(status.as_deref(), Some("not_started" | "draft")),
+        "the self review is not editable: {status:?}"
+    );
+    employee.click(&format!("{item_css} a")).await?;
+    employee.wait_for(&testid("review-submit")).await?;
+
+    // Every question gets an answer: words for text, a click for a rating.
+    let employee_api = server.sign_in(COMPANY, EMPLOYEE).await;
+    let review_path = format!("/api/v1/reviews/{review_id}");
+    let (_, review) = employee_api.get(&review_path).await;
+    let questions = review["questions"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !questions.is_empty(),
+        "the self review has no questions: {review}"
+    );
+    let mut typed = Vec::new();
+    for (index, question) in questions.iter().enumerate() {
+        let qid = json_id(&question["id"]);
+        let answer = match question["kind"].as_str() {
+            Some("rating") => {
+                let radio = testid(&format!("answer-{qid}-4"));
+                employee.click(&format!("label:has(> {radio})")).await?;
+                Value::from(4)
+            }
+            _ => {
+                let words = format!("Answer {}: shipped the billing migration.", index + 1);
+                employee
+                    .fill(&testid(&format!("answer-{qid}")), &words)
+                    .await?;
+                Value::from(words)
+            }
+        };
+        typed.push((qid, answer));
+    }
+
+    // Autosave confirms, then the review is submitted.
+    wait_until(
+        "save-status to report saved",
+        webdriver::TIMEOUT,
+        async || {
+            let status = employee.find(&testid("save-status")).await?;
+            let saved = status.attribute("data-state").await?.as_deref() == Some("saved");
+            let text = status.text().await?;
+            Ok((saved && text.starts_with("Saved")).then_some(()))
+        },
+    )
+    .await?;
+    employee.click(&testid("review-submit")).await?;
+    employee
+        .wait_for_text(&testid("review-status"), "\"Submitted\"", |text| {
+            text.trim().eq_ignore_ascii_case("submitted")
+        })
+        .await?;
+
+    // The server holds what was typed.
+    let (_, stored) = employee_api.get(&review_path).await;
+    assert_eq!(stored["status"], "submitted", "server state: {stored}");
+    for (qid, answer) in &typed {
+        assert_eq!(&stored["answers"][qid], answer, "answer to {qid}: {stored}");
+    }
+
+    // HR's open dashboard counts the submission, pushed over the live socket.
+    let expected = submitted_before + 1;
+    hr.wait_for_text_within(
+        &testid("progress-submitted"),
+        &format!("{expected}"),
+        LIVE_UPDATE_TIMEOUT,
+        |text| first_number(text) == Some(expected),
+    )
+    .await?;
+    let kept = hr
+        .execute("return window.kaizenNotReloaded === true;", vec![])
+        .await?;
+    assert_eq!(kept, Value::Bool(true), "the HR dashboard was reloaded");
+
+    employee.quit().await?;
+    hr.quit().await
+}
+
+/// Signs in through the login form. Waiting for what comes next is left to
+/// the caller, since a wrong password stays on the form.
+async fn sign_in(browser: &Session, base: &str, email: &str, password: &str) -> Result<()> {
+    browser.goto(&format!("{base}/#/login")).await?;
+    browser.fill(&testid("login-company"), COMPANY).await?;
+    browser.fill(&testid("login-email"), email).await?;
+    browser.fill(&testid("login-password"), password).await?;
+    browser.click(&testid("login-submit")).await
+}
+
+/// Reads a dashboard number once it shows one.
+async fn read_count(browser: &Session, id: &str) -> Result<u64> {
+    let text = browser
+        .wait_for_text(&testid(id), "a number", |text| first_number(text).is_some())
+        .await?;
+    Ok(first_number(&text).expect("accepted only with a number"))
+}
+
+/// The first run of digits in `text`, e.g. 3 in "3 of 42".
+fn first_number(text: &str) -> Option<u64> {
+    let digits: String = text
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// An id from the API as text, whether the server sends it as a string or
+/// as a number.
+fn json_id(id: &Value) -> String {
+    match id {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The id of the demo's open cycle, asked of the API as the HR admin.
+async fn open_cycle_id(server: &common::TestServer) -> String {
+    let hr_api = server.sign_in(COMPANY, HR).await;
+    let (_, cycles) = hr_api.get("/api/v1/cycles").await;
+    let open = cycles
+        .as_array()
+        .and_then(|cycles| cycles.iter().find(|cycle| cycle["status"] == "open"))
+        .unwrap_or_else(|| panic!("the demo has no open cycle: {cycles}"));
+    json_id(&open["id"])
+}
