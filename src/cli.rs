@@ -187,10 +187,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 None => None,
                 Some(email) => Some(
                     handle
-                        .find_login(email.clone())
+                        .user_id_by_email(email.clone())
                         .await?
-                        .ok_or_else(|| anyhow::anyhow!("no active user {email} in {company}"))?
-                        .user_id,
+                        .ok_or_else(|| anyhow::anyhow!("no user {email} in {company}"))?,
                 ),
             };
             let (password, show) = if password_stdin {

@@ -183,6 +183,7 @@ async fn seed_company(
         company_id: handle.company_id().to_owned(),
         user_id: hr_id,
         session_id: String::new(),
+        elevated_until: 0,
         roles: Roles {
             manager: false,
             hr_admin: true,
@@ -220,6 +221,7 @@ async fn seed_company(
             company_id: handle.company_id().to_owned(),
             user_id: user_id.clone(),
             session_id: String::new(),
+            elevated_until: 0,
             roles: Roles::default(),
         };
         let reviews = handle.list_reviews(principal).await?;

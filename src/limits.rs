@@ -175,6 +175,12 @@ impl SignInLimits {
     }
 }
 
+/// The limit on password checks by signed-in users (reauthentication, password
+/// change): five at once, then one every 30 seconds, per user.
+pub fn password_checks() -> Limiter<String> {
+    Limiter::new(5, Duration::from_secs(30), MAX_KEYS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

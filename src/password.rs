@@ -96,6 +96,141 @@ impl Hasher {
     }
 }
 
+/// Passwords too common to allow, whatever their length: the most used passwords of
+/// public breach lists and obvious variants. Compared case-insensitively.
+const COMMON: &[&str] = &[
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "password1234",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "12341234",
+    "11111111",
+    "00000000",
+    "87654321",
+    "88888888",
+    "qwertyui",
+    "qwertyuiop",
+    "qwerty123",
+    "qwerty12",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "1qaz2wsx",
+    "zaq12wsx",
+    "asdfghjkl",
+    "asdfasdf",
+    "iloveyou",
+    "iloveyou1",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "superman",
+    "starwars",
+    "trustno1",
+    "whatever",
+    "welcome1",
+    "welcome123",
+    "letmein1",
+    "letmein123",
+    "abc12345",
+    "abcd1234",
+    "abcdefgh",
+    "aa123456",
+    "changeme",
+    "changeme1",
+    "computer",
+    "internet",
+    "monkey123",
+    "dragon123",
+    "michelle",
+    "jennifer",
+    "football1",
+    "shadow123",
+    "master123",
+    "mustang1",
+    "liverpool",
+    "chelsea1",
+    "samsung1",
+    "qazwsxedc",
+    "zxcvbnm1",
+    "access14",
+    "secret123",
+    "admin123",
+    "administrator",
+    "adminadmin",
+    "rootroot",
+    "test1234",
+    "testtest",
+    "summer2024",
+    "summer2025",
+    "summer2026",
+    "winter2025",
+    "winter2026",
+    "spring2026",
+    "autumn2026",
+    "company1",
+    "company123",
+    "kaizen123",
+    "kaizenkaizen",
+    "correcthorsebatterystaple",
+    "passwordpassword",
+    "qwertyqwerty",
+    "1234qwer",
+];
+
+/// Checks a new password against the company's minimum length, the upper bound and
+/// the list of common passwords, and against the user's own details (`context`: name,
+/// email, company), which an attacker would try first. No composition rules: length
+/// and unpredictability are what count.
+pub fn check_new_password(
+    password: &str,
+    min_chars: usize,
+    context: &[&str],
+) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < min_chars {
+        return Err(format!("use at least {min_chars} characters"));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(format!("use at most {MAX_PASSWORD_BYTES} bytes"));
+    }
+    let folded: String = password
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if COMMON.contains(&folded.as_str()) {
+        return Err("this password is one of the most common ones; choose another".into());
+    }
+    let words = context
+        .iter()
+        .flat_map(|item| item.split(|c: char| !c.is_alphanumeric()));
+    for word in words
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() >= 4)
+    {
+        if folded.contains(&word) {
+            return Err("do not build the password from your name, email or company".into());
+        }
+    }
+    if password
+        .chars()
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        < 3
+    {
+        return Err("use more than a couple of different characters".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +242,22 @@ mod tests {
         let hash = hasher.hash(&format!("{base}a")).await.unwrap();
         assert!(hasher.verify(&format!("{base}a"), Some(hash.clone())).await);
         assert!(!hasher.verify(&format!("{base}b"), Some(hash)).await);
+    }
+
+    #[test]
+    fn new_passwords_are_judged_by_length_commonness_and_context() {
+        let context = ["Ada Lovelace", "ada@acme.example", "acme"];
+        assert!(check_new_password("short", 8, &context).is_err());
+        assert!(check_new_password("Password123", 8, &context).is_err());
+        assert!(check_new_password("lovelace-rules-ok", 8, &context).is_err());
+        assert!(check_new_password("aaaaaaaaaaaa", 8, &context).is_err());
+        assert!(check_new_password("tide pool lantern 42", 8, &context).is_ok());
+        assert!(check_new_password("tide pool lantern 42", 24, &context).is_err());
+        let unicode = "ключ-от-сада-и-луны-🌙".repeat(3);
+        assert!(
+            check_new_password(&unicode, 8, &context).is_ok(),
+            "any script, 64+ chars"
+        );
     }
 
     #[tokio::test]

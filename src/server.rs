@@ -60,6 +60,7 @@ impl Server {
             config: Arc::new(config),
             hasher,
             sign_in_limits: Default::default(),
+            password_checks: Arc::new(crate::limits::password_checks()),
             metrics: Arc::new(Metrics::default()),
             shutdown: shutdown.clone(),
             connections: connections.clone(),

@@ -21,6 +21,14 @@ pub enum ActorError {
     #[error("{0}")]
     Validation(String),
 
+    /// The client's address is outside the company's allowed ranges.
+    #[error("this company cannot be used from your address")]
+    IpNotAllowed,
+
+    /// A sensitive action needs the password again first.
+    #[error("confirm your password first")]
+    ReauthenticationRequired,
+
     /// A row of another company came back from the database. The command was rolled back
     /// and the event recorded; the caller learns nothing more than that it failed.
     #[error("security violation: {0}")]

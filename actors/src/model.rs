@@ -21,6 +21,25 @@ pub struct Principal {
     pub session_id: String,
     /// What the user may do.
     pub roles: Roles,
+    /// Until when (UTC ms) the session may take sensitive actions; the password was
+    /// given again shortly before.
+    pub elevated_until: i64,
+}
+
+impl Principal {
+    /// Whether the session reauthenticated recently enough for a sensitive action.
+    pub fn is_elevated(&self) -> bool {
+        self.elevated_until > crate::db::now_ms()
+    }
+}
+
+/// Where a request came from, for the audit trail and address rules.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// The client address (TCP peer, or as a trusted proxy reported it).
+    pub ip: std::net::IpAddr,
+    /// The browser's User-Agent, cut to a sane length.
+    pub user_agent: String,
 }
 
 /// The roles of a user. Every user is an employee; "manager" is derived from reporting
@@ -355,4 +374,61 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let t =
         time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// A company's security policy, set by its HR admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SecurityPolicy {
+    /// The shortest password accepted (8 to 128 characters).
+    pub min_password_length: i64,
+    /// Whether users may choose "remember me"; switching it off ends every remember-me
+    /// session of the company.
+    pub remember_me_allowed: bool,
+    /// Whether every user must use 2-step verification.
+    pub second_factor_required: bool,
+    /// IPv4 and IPv6 ranges (CIDR) from which the company may be used; empty means any
+    /// address.
+    pub ip_ranges: Vec<String>,
+}
+
+impl Default for SecurityPolicy {
+    fn default() -> Self {
+        SecurityPolicy {
+            min_password_length: 8,
+            remember_me_allowed: true,
+            second_factor_required: false,
+            ip_ranges: Vec::new(),
+        }
+    }
+}
+
+/// What `PUT /api/v1/admin/security-policy` takes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyUpdate {
+    /// The new policy.
+    #[serde(flatten)]
+    pub policy: SecurityPolicy,
+    /// Must be true to save address ranges that exclude the admin's own address.
+    #[serde(default)]
+    pub confirm_own_address_excluded: bool,
+}
+
+/// One of the user's own sessions, as `GET /api/v1/me/sessions` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SessionView {
+    /// The session's id (not its token).
+    pub id: String,
+    /// Sign-in time, RFC 3339 UTC.
+    pub created_at: String,
+    /// Last use, RFC 3339 UTC (updated at most once a minute).
+    pub last_seen_at: String,
+    /// The address it signed in from.
+    pub ip: String,
+    /// The browser it signed in with.
+    pub user_agent: String,
+    /// Whether it is a remember-me session.
+    pub remember_me: bool,
+    /// Whether it is the session making this request.
+    pub current: bool,
 }

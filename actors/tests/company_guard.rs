@@ -24,6 +24,7 @@ fn principal(company: &CompanyHandle, user_id: &str, roles: Roles) -> Principal 
         company_id: company.company_id().to_owned(),
         user_id: user_id.to_owned(),
         session_id: String::new(),
+        elevated_until: 0,
         roles,
     }
 }

@@ -4,16 +4,16 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kaizen_actors::company::NewSession;
-use kaizen_actors::model::Profile;
+use kaizen_actors::model::{Client, Profile};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ClientIp, SESSION_COOKIE, Session, session_cookie_value};
+use super::extract::{ApiJson, SESSION_COOKIE, Session, session_cookie_value};
 use crate::password::MAX_PASSWORD_BYTES;
 use crate::token;
 
@@ -41,9 +41,6 @@ pub struct LoginResponse {
     pub user: Profile,
 }
 
-/// The longest User-Agent kept with a session.
-const MAX_USER_AGENT: usize = 256;
-
 /// Signs in with company, email and password.
 ///
 /// Every failure (unknown company, unknown or disabled user, wrong password) answers the
@@ -51,11 +48,12 @@ const MAX_USER_AGENT: usize = 256;
 /// an account exists.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
-              (status = 401, description = "invalid_credentials", body = ErrorBody)))]
+              (status = 401, description = "invalid_credentials", body = ErrorBody),
+              (status = 403, description = "ip_not_allowed", body = ErrorBody),
+              (status = 429, description = "rate_limited", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
+    client: Client,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     if request.password.len() > MAX_PASSWORD_BYTES {
@@ -67,50 +65,57 @@ pub async fn login(
     // Count the attempt before anything else, the same way whether or not the account
     // exists.
     let slug = request.company.trim().to_ascii_lowercase();
-    let account = format!("{slug}/{}", request.email.trim().to_lowercase());
-    if let Err(retry) = state.sign_in_limits.check(&account, ip, Instant::now()) {
-        tracing::warn!(%ip, "sign-in rate limited");
+    let email = request.email.trim().to_lowercase();
+    let account = format!("{slug}/{email}");
+    if let Err(retry) = state
+        .sign_in_limits
+        .check(&account, client.ip, Instant::now())
+    {
+        tracing::warn!(ip = %client.ip, "sign-in rate limited");
         return Err(ApiError::RateLimited(retry));
     }
 
     // Find the account, if any; a missing one still costs a bcrypt check below.
     let company = state.registry.by_slug(&slug).await?;
     let candidate = match &company {
-        Some(company) => company.find_login(request.email.clone()).await?,
+        Some(company) => company.find_login(email.clone(), client.ip).await?,
         None => None,
     };
     let stored = candidate.as_ref().and_then(|c| c.password_hash.clone());
     let verified = state.hasher.verify(&request.password, stored).await;
-    let (Some(company), Some(candidate), true) = (company, candidate, verified) else {
+    let Some(company) = company else {
         state.metrics.login_failed();
-        tracing::warn!(%ip, "sign-in refused");
+        return Err(ApiError::InvalidCredentials);
+    };
+    let (Some(candidate), true) = (candidate.clone(), verified) else {
+        state.metrics.login_failed();
+        tracing::warn!(ip = %client.ip, "sign-in refused");
+        let (user, reason) = match &candidate {
+            Some(c) => (Some(c.user_id.clone()), "wrong_password"),
+            None => (None, "unknown_or_disabled_user"),
+        };
+        let email: String = email.chars().take(254).collect();
+        let detail = serde_json::json!({ "reason": reason, "factor": "password", "email": email });
+        company
+            .audit(user, "sign_in_failed", client, detail)
+            .await?;
         return Err(ApiError::InvalidCredentials);
     };
 
     // A fresh token for every sign-in; only its hash is stored.
     let token = token::new_token();
-    let user_agent: String = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .chars()
-        .take(MAX_USER_AGENT)
-        .collect();
-    let profile = company
+    let (profile, remember_me) = company
         .open_session(NewSession {
             user_id: candidate.user_id,
             token_hash: token::hash_token(&token),
             remember_me: request.remember_me,
-            ip: ip.to_string(),
-            user_agent,
+            client: client.clone(),
         })
         .await?;
-    state.sign_in_limits.succeeded(&account, ip);
+    state.sign_in_limits.succeeded(&account, client.ip);
     tracing::info!(user_id = %profile.id, company_id = %company.company_id(), "signed in");
 
-    let max_age = request
-        .remember_me
-        .then(|| i64::from(state.config.remember_me_days) * 24 * 3600);
+    let max_age = remember_me.then(|| i64::from(state.config.remember_me_days) * 24 * 3600);
     let cookie = session_cookie(
         &session_cookie_value(company.company_id(), &token),
         max_age,
@@ -140,7 +145,10 @@ fn session_cookie(value: &str, max_age: Option<i64>, secure: bool) -> HeaderValu
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
-    session.company.end_session(session.principal).await?;
+    session
+        .company
+        .end_session(session.principal, session.client)
+        .await?;
     let cookie = session_cookie("", Some(0), state.config.secure_cookies);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }

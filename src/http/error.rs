@@ -21,6 +21,12 @@ pub enum ApiError {
     /// another site.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// 403 `ip_not_allowed`: the company's address ranges exclude the client.
+    #[error("your company does not allow access from this address")]
+    IpNotAllowed,
+    /// 403 `reauthentication_required`: confirm the password first.
+    #[error("confirm your password first (POST /api/v1/auth/reauthenticate)")]
+    ReauthenticationRequired,
     /// 404 `not_found`: no such object for this caller.
     #[error("not found")]
     NotFound,
@@ -74,6 +80,10 @@ impl ApiError {
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::IpNotAllowed => (StatusCode::FORBIDDEN, "ip_not_allowed"),
+            ApiError::ReauthenticationRequired => {
+                (StatusCode::FORBIDDEN, "reauthentication_required")
+            }
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -119,6 +129,8 @@ impl From<ActorError> for ApiError {
             ActorError::Conflict(message) => ApiError::Conflict(message),
             ActorError::Validation(message) => ApiError::Validation(message),
             ActorError::Unavailable => ApiError::Unavailable,
+            ActorError::IpNotAllowed => ApiError::IpNotAllowed,
+            ActorError::ReauthenticationRequired => ApiError::ReauthenticationRequired,
             // Already logged and recorded by the actor; the client learns nothing more.
             ActorError::SecurityViolation(_) => ApiError::Internal,
             ActorError::Database(cause) => {

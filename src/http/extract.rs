@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use kaizen_actors::CompanyHandle;
-use kaizen_actors::model::Principal;
+use kaizen_actors::model::{Client, Principal};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -56,6 +56,8 @@ pub struct Session {
     pub company: CompanyHandle,
     /// The hash of the session's token, to re-check the session later (live connections).
     pub token_hash: String,
+    /// Where the request came from.
+    pub client: Client,
 }
 
 /// Splits a cookie value into the company id and the token. The company travels in the
@@ -94,9 +96,10 @@ impl FromRequestParts<AppState> for Session {
             .by_id(&company_id)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
+        let client = Client::from_request_parts(parts, state).await?;
         let token_hash = token::hash_token(&token);
         let principal = company
-            .authenticate(token_hash.clone())
+            .authenticate(token_hash.clone(), client.ip)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         let span = tracing::Span::current();
@@ -106,7 +109,28 @@ impl FromRequestParts<AppState> for Session {
             principal,
             company,
             token_hash,
+            client,
         })
+    }
+}
+
+/// The longest User-Agent kept for sessions and the audit trail.
+const MAX_USER_AGENT: usize = 256;
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .chars()
+            .take(MAX_USER_AGENT)
+            .collect();
+        Ok(Client { ip, user_agent })
     }
 }
 

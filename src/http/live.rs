@@ -19,6 +19,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use kaizen_actors::CompanyHandle;
+use kaizen_actors::company::RECHECK_ALL;
 use kaizen_actors::live::{Frame, Subscription};
 use kaizen_actors::model::Principal;
 use serde::Deserialize;
@@ -120,6 +121,12 @@ async fn connection(state: AppState, session: Session, socket: WebSocket) {
                 Ok(id) if *id == *session.principal.session_id => {
                     break Some((CLOSE_POLICY, "session ended"));
                 }
+                // A policy change, or notices missed: check the session and address again.
+                Ok(id) if &*id == RECHECK_ALL => {
+                    if !still_signed_in(&session).await {
+                        break Some((CLOSE_POLICY, "session ended"));
+                    }
+                }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     if !still_signed_in(&session).await {
@@ -171,7 +178,8 @@ async fn connection(state: AppState, session: Session, socket: WebSocket) {
 /// Re-checks the session after missing revocation notices.
 async fn still_signed_in(session: &Session) -> bool {
     let hash = session.token_hash.clone();
-    matches!(session.company.authenticate(hash).await, Ok(Some(_)))
+    let ip = session.client.ip;
+    matches!(session.company.authenticate(hash, ip).await, Ok(Some(_)))
 }
 
 /// Handles one client message; answers an error frame to send back, if any.

@@ -1,5 +1,7 @@
 //! HTTP delivery: the router, its middleware and the handlers, one module per resource.
 
+pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod cycles;
 pub mod error;
@@ -29,7 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::ServeConfig;
-use crate::limits::SignInLimits;
+use crate::limits::{Limiter, SignInLimits};
 use crate::metrics::Metrics;
 use crate::password::Hasher;
 use error::ApiError;
@@ -45,6 +47,8 @@ pub struct AppState {
     pub hasher: Hasher,
     /// Sign-in attempts per address and account.
     pub sign_in_limits: Arc<SignInLimits>,
+    /// Password checks of signed-in users (reauthentication, password change), per user.
+    pub password_checks: Arc<Limiter<String>>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Cancelled when shutdown begins; live connections then say goodbye.
@@ -71,6 +75,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
+        .routes(routes!(account::reauthenticate))
+        .routes(routes!(account::change_password))
+        .routes(routes!(account::sessions))
+        .routes(routes!(account::end_session))
+        .routes(routes!(admin::security_policy, admin::set_security_policy))
         .routes(routes!(cycles::list, cycles::create))
         .routes(routes!(cycles::progress))
         .routes(routes!(reviews::list))

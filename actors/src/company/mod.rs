@@ -5,6 +5,7 @@
 //! which is what makes the company's state (its review versions, its live sequence
 //! numbers) consistent without locks.
 
+mod account;
 mod cycle;
 mod review;
 mod session;
@@ -26,12 +27,17 @@ use crate::guard::{self, Owned, Violation};
 use crate::live::{Subscription, Topics};
 use crate::model::Principal;
 
+pub use account::ELEVATION_MS;
 pub use session::{LoginCandidate, NewSession, SessionPolicy};
 pub use user::NewUser;
 
 /// How many commands may wait in a company's mailbox. When it is full, callers wait for a
 /// place (backpressure on that company only) instead of the actor's memory growing.
 pub const MAILBOX_CAPACITY: usize = 1024;
+
+/// Sent on the revocation channel instead of a session id when every live connection
+/// must re-check its session, e.g. after the company's address ranges changed.
+pub const RECHECK_ALL: &str = "*";
 
 /// How many session revocations a live connection may miss before it must re-check its
 /// session; revocations are rare, so this is generous.
@@ -72,11 +78,12 @@ impl CompanyHandle {
             id: company_id.to_owned(),
             slug: slug.to_owned(),
             db,
-            policy,
+            session_policy: policy,
             topics: Topics::default(),
             revocations: revocations.clone(),
             stats: stats.clone(),
             stopping: false,
+            policy_cache: None,
         };
         let span = tracing::info_span!("company", company_id = %company_id);
         tracker.spawn(company.run(inbox).instrument(span));
@@ -142,12 +149,14 @@ pub struct Company {
     id: String,
     slug: String,
     db: Db,
-    policy: SessionPolicy,
+    session_policy: SessionPolicy,
     topics: Topics,
     revocations: broadcast::Sender<Arc<str>>,
     stats: Arc<ActorStats>,
     /// Set by the stop command; the mailbox then refuses new commands and drains.
     stopping: bool,
+    /// The security policy, loaded on first use and updated by the actor's own writes.
+    policy_cache: Option<account::CachedPolicy>,
 }
 
 impl Company {

@@ -10,7 +10,7 @@ use super::{Company, CompanyHandle};
 use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
 use crate::guard::Owned;
-use crate::model::{Principal, Profile, Roles};
+use crate::model::{Client, Principal, Profile, Roles};
 
 /// How long sessions live, from the server's configuration.
 #[derive(Debug, Clone, Copy)]
@@ -50,12 +50,10 @@ pub struct NewSession {
     pub user_id: String,
     /// SHA-256 (hex) of the random cookie token.
     pub token_hash: String,
-    /// Whether the session should outlive the browser.
+    /// Whether the session should outlive the browser (if the company allows it).
     pub remember_me: bool,
-    /// The client address, from the TCP peer or a trusted proxy.
-    pub ip: String,
-    /// The browser's User-Agent, cut to a sane length.
-    pub user_agent: String,
+    /// Where the sign-in came from.
+    pub client: Client,
 }
 
 /// How often a session's last use is written back. Writing on every request would turn
@@ -88,6 +86,7 @@ struct SessionRow {
     last_seen_at: i64,
     expires_at: i64,
     remember_me: i64,
+    elevated_until: i64,
     user_company_id: String,
     role: String,
     disabled: i64,
@@ -124,7 +123,12 @@ impl Owned for ProfileRow {
 }
 
 impl Company {
-    async fn find_login(&mut self, email: String) -> Result<Option<LoginCandidate>, ActorError> {
+    async fn find_login(
+        &mut self,
+        email: String,
+        ip: std::net::IpAddr,
+    ) -> Result<Option<LoginCandidate>, ActorError> {
+        self.check_address(ip).await?;
         let row: Option<LoginRow> = sqlx::query_as(
             "SELECT company_id, id, password_hash, disabled FROM users \
              WHERE company_id = $1 AND email = $2",
@@ -144,12 +148,14 @@ impl Company {
         }))
     }
 
-    async fn open_session(&mut self, new: NewSession) -> Result<Profile, ActorError> {
+    async fn open_session(&mut self, new: NewSession) -> Result<(Profile, bool), ActorError> {
+        self.check_address(new.client.ip).await?;
+        let remember_me = new.remember_me && self.policy().await?.policy.remember_me_allowed;
         let now = now_ms();
-        let lifetime = if new.remember_me {
-            self.policy.remember_me_ms
+        let lifetime = if remember_me {
+            self.session_policy.remember_me_ms
         } else {
-            self.policy.absolute_timeout_ms
+            self.session_policy.absolute_timeout_ms
         };
         let mut tx = self.db.begin_write().await?;
         sqlx::query(
@@ -163,20 +169,28 @@ impl Company {
         .bind(&new.token_hash)
         .bind(now)
         .bind(now + lifetime)
-        .bind(i64::from(new.remember_me))
-        .bind(&new.ip)
-        .bind(&new.user_agent)
+        .bind(i64::from(remember_me))
+        .bind(new.client.ip.to_string())
+        .bind(&new.client.user_agent)
         .execute(&mut *tx)
         .await?;
         let profile = self.load_profile(&mut tx, &new.user_id).await?;
         tx.commit().await?;
-        Ok(profile)
+        let detail = serde_json::json!({ "factor": "password", "remember_me": remember_me });
+        self.audit(Some(&new.user_id), "signed_in", None, &new.client, detail)
+            .await;
+        Ok((profile, remember_me))
     }
 
-    async fn authenticate(&mut self, token_hash: String) -> Result<Option<Principal>, ActorError> {
+    async fn authenticate(
+        &mut self,
+        token_hash: String,
+        ip: std::net::IpAddr,
+    ) -> Result<Option<Principal>, ActorError> {
+        self.check_address(ip).await?;
         let row: Option<SessionRow> = sqlx::query_as(
             "SELECT s.company_id, s.id, s.user_id, s.last_seen_at, s.expires_at, \
-             s.remember_me, u.company_id AS user_company_id, u.role, u.disabled, \
+             s.remember_me, s.elevated_until, u.company_id AS user_company_id, u.role, u.disabled, \
              (SELECT COUNT(*) FROM users r WHERE r.company_id = s.company_id \
               AND r.manager_id = s.user_id AND r.disabled = 0) AS reports \
              FROM sessions s JOIN users u ON u.id = s.user_id \
@@ -192,9 +206,9 @@ impl Company {
         // An expired or idle session, or one of a disabled user, is ended for good.
         let now = now_ms();
         let idle_limit = if row.remember_me != 0 {
-            self.policy.remember_me_ms
+            self.session_policy.remember_me_ms
         } else {
-            self.policy.idle_timeout_ms
+            self.session_policy.idle_timeout_ms
         };
         if row.expires_at <= now || row.last_seen_at + idle_limit <= now || row.disabled != 0 {
             self.delete_session(&row.id).await?;
@@ -216,6 +230,7 @@ impl Company {
                 manager: row.reports > 0,
                 hr_admin: row.role == "hr_admin",
             },
+            elevated_until: row.elevated_until,
         }))
     }
 
@@ -286,26 +301,52 @@ impl Company {
 
 impl CompanyHandle {
     /// Finds who would sign in with `email`; `None` for unknown or disabled users.
-    pub async fn find_login(&self, email: String) -> Result<Option<LoginCandidate>, ActorError> {
-        self.call(move |c| Box::pin(c.find_login(email))).await
+    /// `IpNotAllowed` when the company's ranges exclude `ip`.
+    pub async fn find_login(
+        &self,
+        email: String,
+        ip: std::net::IpAddr,
+    ) -> Result<Option<LoginCandidate>, ActorError> {
+        self.call(move |c| Box::pin(c.find_login(email, ip))).await
     }
 
-    /// Opens a session for a user whose password the caller has checked.
-    pub async fn open_session(&self, new: NewSession) -> Result<Profile, ActorError> {
+    /// Opens a session for a user whose password the caller has checked. Answers the
+    /// profile and whether the session is a remember-me one (the company may forbid it).
+    pub async fn open_session(&self, new: NewSession) -> Result<(Profile, bool), ActorError> {
         self.call(move |c| Box::pin(c.open_session(new))).await
     }
 
     /// Resolves a session token's hash to its principal; `None` if there is no live
-    /// session with it.
-    pub async fn authenticate(&self, token_hash: String) -> Result<Option<Principal>, ActorError> {
-        self.call(move |c| Box::pin(c.authenticate(token_hash)))
+    /// session with it, `IpNotAllowed` if the company's ranges exclude `ip`.
+    pub async fn authenticate(
+        &self,
+        token_hash: String,
+        ip: std::net::IpAddr,
+    ) -> Result<Option<Principal>, ActorError> {
+        self.call(move |c| Box::pin(c.authenticate(token_hash, ip)))
             .await
     }
 
     /// Ends a session (logout) and closes its live connections.
-    pub async fn end_session(&self, principal: Principal) -> Result<(), ActorError> {
+    pub async fn end_session(
+        &self,
+        principal: Principal,
+        client: Client,
+    ) -> Result<(), ActorError> {
         self.call(move |c| -> BoxFuture<'_, _> {
-            Box::pin(async move { c.delete_session(&principal.session_id).await })
+            Box::pin(async move {
+                c.delete_session(&principal.session_id).await?;
+                let detail = serde_json::json!({});
+                c.audit(
+                    Some(&principal.user_id),
+                    "signed_out",
+                    None,
+                    &client,
+                    detail,
+                )
+                .await;
+                Ok(())
+            })
         })
         .await
     }

@@ -88,7 +88,27 @@ impl Company {
     }
 }
 
+impl Company {
+    async fn user_id_by_email(&mut self, email: String) -> Result<Option<String>, ActorError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT company_id, id FROM users WHERE company_id = $1 AND email = $2")
+                .bind(&self.id)
+                .bind(email.trim().to_lowercase())
+                .fetch_optional(self.db.pool())
+                .await?;
+        Ok(row
+            .filter(|(company, _)| *company == self.id)
+            .map(|(_, id)| id))
+    }
+}
+
 impl CompanyHandle {
+    /// The id of the user with this email, for the operator's commands.
+    pub async fn user_id_by_email(&self, email: String) -> Result<Option<String>, ActorError> {
+        self.call(move |c| Box::pin(c.user_id_by_email(email)))
+            .await
+    }
+
     /// Adds a user; answers the new user's id.
     pub async fn add_user(&self, new: NewUser) -> Result<String, ActorError> {
         self.call(move |c| Box::pin(c.add_user(new))).await
