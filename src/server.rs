@@ -61,6 +61,7 @@ impl Server {
             hasher,
             sign_in_limits: Default::default(),
             password_checks: Arc::new(crate::limits::password_checks()),
+            code_checks: Arc::new(crate::limits::code_checks()),
             metrics: Arc::new(Metrics::default()),
             shutdown: shutdown.clone(),
             connections: connections.clone(),
@@ -132,38 +133,34 @@ impl RunningServer {
 
 /// Runs `kaizen serve` until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub async fn serve_until_signal(config: ServeConfig) -> anyhow::Result<()> {
+    // Listen for SIGTERM before anything starts, so that none arrives unhandled.
+    let signal = shutdown_signal()?;
     let server = Server::start(config).await?;
+    let token = server.shutdown_token();
+    tokio::spawn(async move {
+        signal.await;
+        tracing::info!("shutdown signal received; draining");
+        token.cancel();
+    });
     println!(
         "Kaizen is listening on http://{}/ — sign in there.",
         server.addr()
     );
-    let token = server.shutdown_token();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutdown signal received; draining");
-        token.cancel();
-    });
     server.wait().await
 }
 
-async fn wait_for_signal() {
+/// A future that completes at SIGTERM or Ctrl-C; the SIGTERM handler is installed now.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
-    }
+    })
 }

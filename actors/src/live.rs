@@ -114,11 +114,12 @@ impl Topics {
             return None;
         }
         let oldest_needed = since + 1;
-        let covered = match topic.ring.front() {
-            Some(first) => first.seq <= oldest_needed,
-            None => since == topic.seq,
-        };
-        if !covered {
+        // Nothing missed also gets a snapshot, so that every subscribe is answered.
+        let covered = topic
+            .ring
+            .front()
+            .is_some_and(|first| first.seq <= oldest_needed);
+        if !covered || since == topic.seq {
             return None;
         }
         let initial = topic

@@ -45,6 +45,12 @@ fn template() -> &'static Path {
                     .await
                     .expect("the demo seeds");
                 registry.shutdown().await;
+                // Move everything out of the write-ahead log: only the main file is
+                // copied, and closing the pool does not always checkpoint first.
+                kaizen_actors::sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(registry.db().pool())
+                    .await
+                    .expect("the template checkpoints");
                 registry.db().close().await;
             });
         })
