@@ -4,7 +4,7 @@
 use kaizen_actors::company::NewUser;
 use kaizen_actors::model::{
     Answer, Answers, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind, ReviewStatus,
-    Roles, UserRole,
+    Roles, Stage, UserRole,
 };
 use kaizen_actors::{CompanyHandle, Registry, directory};
 use tokio::task::JoinSet;
@@ -184,6 +184,7 @@ async fn seed_company(
         user_id: hr_id,
         session_id: String::new(),
         elevated_until: 0,
+        stage: Stage::Full,
         roles: Roles {
             manager: false,
             hr_admin: true,
@@ -222,6 +223,7 @@ async fn seed_company(
             user_id: user_id.clone(),
             session_id: String::new(),
             elevated_until: 0,
+            stage: Stage::Full,
             roles: Roles::default(),
         };
         let reviews = handle.list_reviews(principal).await?;

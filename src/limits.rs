@@ -181,6 +181,12 @@ pub fn password_checks() -> Limiter<String> {
     Limiter::new(5, Duration::from_secs(30), MAX_KEYS)
 }
 
+/// The limit on second-factor codes, per user over all their pending sign-ins: ten at
+/// once, then one every 30 seconds. A six-digit code then takes months to guess.
+pub fn code_checks() -> Limiter<String> {
+    Limiter::new(10, Duration::from_secs(30), MAX_KEYS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

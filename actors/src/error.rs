@@ -29,6 +29,14 @@ pub enum ActorError {
     #[error("confirm your password first")]
     ReauthenticationRequired,
 
+    /// A second-factor code was wrong, already used or expired.
+    #[error("that code is not right")]
+    WrongCode,
+
+    /// Too many wrong codes: the pending sign-in is void; sign in again.
+    #[error("too many wrong codes; sign in again")]
+    SignInVoid,
+
     /// A row of another company came back from the database. The command was rolled back
     /// and the event recorded; the caller learns nothing more than that it failed.
     #[error("security violation: {0}")]

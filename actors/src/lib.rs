@@ -16,6 +16,7 @@ pub mod live;
 pub mod model;
 pub mod net;
 pub mod registry;
+pub mod totp;
 
 pub use company::CompanyHandle;
 pub use db::Db;

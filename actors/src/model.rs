@@ -24,6 +24,41 @@ pub struct Principal {
     /// Until when (UTC ms) the session may take sensitive actions; the password was
     /// given again shortly before.
     pub elevated_until: i64,
+    /// How far sign-in has come; only [`Stage::Full`] sessions reach the product.
+    pub stage: Stage,
+}
+
+/// How far a session's sign-in has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Signed in completely.
+    Full,
+    /// The password was right; a second factor is still due.
+    SecondFactor,
+    /// The company requires 2-step verification and the user has none yet: they may
+    /// only enroll.
+    Enrollment,
+}
+
+impl Stage {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Full => "full",
+            Stage::SecondFactor => "second_factor",
+            Stage::Enrollment => "enrollment",
+        }
+    }
+
+    /// Parses a stored name; anything unknown is the most restricted stage.
+    pub fn parse(name: &str) -> Stage {
+        match name {
+            "full" => Stage::Full,
+            "enrollment" => Stage::Enrollment,
+            _ => Stage::SecondFactor,
+        }
+    }
 }
 
 impl Principal {

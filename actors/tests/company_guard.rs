@@ -4,7 +4,7 @@
 
 use kaizen_actors::company::NewUser;
 use kaizen_actors::model::{
-    Answer, DraftUpdate, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind, Roles,
+    Answer, DraftUpdate, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind, Roles, Stage,
     UserRole,
 };
 use kaizen_actors::sqlx::{self, Executor};
@@ -25,6 +25,7 @@ fn principal(company: &CompanyHandle, user_id: &str, roles: Roles) -> Principal 
         user_id: user_id.to_owned(),
         session_id: String::new(),
         elevated_until: 0,
+        stage: Stage::Full,
         roles,
     }
 }

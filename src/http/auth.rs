@@ -4,16 +4,18 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kaizen_actors::company::NewSession;
-use kaizen_actors::model::{Client, Profile};
+use kaizen_actors::model::{Client, Profile, Stage};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, SESSION_COOKIE, Session, session_cookie_value};
+use super::extract::{
+    ApiJson, PartialSession, SESSION_COOKIE, Session, cookie, session_cookie_value,
+};
 use crate::password::MAX_PASSWORD_BYTES;
 use crate::token;
 
@@ -35,10 +37,12 @@ pub struct LoginRequest {
 /// What sign-in answers.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {
-    /// `signed_in` (2-step verification states come with the account-security work).
+    /// `signed_in`, or `second_factor_required` / `second_factor_enrollment_required`
+    /// when a second factor (or its setup) is still due.
     pub status: &'static str,
-    /// The signed-in user.
-    pub user: Profile,
+    /// The signed-in user, once sign-in is complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Profile>,
 }
 
 /// Signs in with company, email and password.
@@ -54,6 +58,7 @@ pub struct LoginResponse {
 pub async fn login(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     if request.password.len() > MAX_PASSWORD_BYTES {
@@ -104,34 +109,60 @@ pub async fn login(
 
     // A fresh token for every sign-in; only its hash is stored.
     let token = token::new_token();
-    let (profile, remember_me) = company
+    let device_token_hash = cookie(&headers, DEVICE_COOKIE)
+        .filter(|t| token::is_well_formed(t))
+        .map(token::hash_token);
+    let opened = company
         .open_session(NewSession {
             user_id: candidate.user_id,
             token_hash: token::hash_token(&token),
             remember_me: request.remember_me,
             client: client.clone(),
+            device_token_hash,
         })
         .await?;
     state.sign_in_limits.succeeded(&account, client.ip);
-    tracing::info!(user_id = %profile.id, company_id = %company.company_id(), "signed in");
+    let status = match opened.stage {
+        Stage::Full => "signed_in",
+        Stage::SecondFactor => "second_factor_required",
+        Stage::Enrollment => "second_factor_enrollment_required",
+    };
+    tracing::info!(user_id = %opened.profile.id, company_id = %company.company_id(), status,
+        "password accepted");
 
-    let max_age = remember_me.then(|| i64::from(state.config.remember_me_days) * 24 * 3600);
+    let max_age = opened.remember_me.then(|| remember_me_seconds(&state));
     let cookie = session_cookie(
         &session_cookie_value(company.company_id(), &token),
         max_age,
         state.config.secure_cookies,
     );
-    let body = LoginResponse {
-        status: "signed_in",
-        user: profile,
-    };
+    let user = (opened.stage == Stage::Full).then_some(opened.profile);
+    let body = LoginResponse { status, user };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
+/// The lifetime of a remember-me cookie, in seconds.
+pub(super) fn remember_me_seconds(state: &AppState) -> i64 {
+    i64::from(state.config.remember_me_days) * 24 * 3600
+}
+
+/// The cookie of a device whose owner chose "trust this device".
+pub const DEVICE_COOKIE: &str = "kz_device";
+
 /// Builds the `Set-Cookie` value of the session cookie. Without `max_age` it is a browser
 /// session cookie; `Max-Age=0` deletes it.
-fn session_cookie(value: &str, max_age: Option<i64>, secure: bool) -> HeaderValue {
-    let mut cookie = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax");
+pub(super) fn session_cookie(value: &str, max_age: Option<i64>, secure: bool) -> HeaderValue {
+    named_cookie(SESSION_COOKIE, value, max_age, secure)
+}
+
+/// Builds a `Set-Cookie` value: HttpOnly, SameSite=Lax, for the whole site.
+pub(super) fn named_cookie(
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+    secure: bool,
+) -> HeaderValue {
+    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if let Some(seconds) = max_age {
         cookie.push_str(&format!("; Max-Age={seconds}"));
     }
@@ -144,7 +175,10 @@ fn session_cookie(value: &str, max_age: Option<i64>, secure: bool) -> HeaderValu
 /// Signs out: the session ends on the server and its live connections close.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = ErrorBody)))]
-pub async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    PartialSession(session): PartialSession,
+) -> Result<Response, ApiError> {
     session
         .company
         .end_session(session.principal, session.client)

@@ -17,6 +17,16 @@ pub enum ApiError {
     /// never said).
     #[error("wrong company, email or password")]
     InvalidCredentials,
+    /// 401 `second_factor_required`: the password was right, a second factor (or its
+    /// enrollment) is still due; only the second-factor endpoints answer.
+    #[error("finish signing in with your second factor first")]
+    SecondFactorRequired,
+    /// 401 `unauthenticated`: too many wrong codes voided the pending sign-in.
+    #[error("too many wrong codes; sign in again")]
+    SignInVoid,
+    /// 401 `invalid_credentials`: a wrong, reused or expired one-time code.
+    #[error("that code is not right")]
+    WrongCode,
     /// 403 `forbidden`: the caller's role does not allow this, or the request came from
     /// another site.
     #[error("{0}")]
@@ -30,6 +40,9 @@ pub enum ApiError {
     /// 404 `not_found`: no such object for this caller.
     #[error("not found")]
     NotFound,
+    /// 405 `method_not_allowed`: the route exists but not with this method.
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     /// 409 `conflict`: stale version or wrong state.
     #[error("{0}")]
     Conflict(String),
@@ -79,12 +92,16 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::SecondFactorRequired => (StatusCode::UNAUTHORIZED, "second_factor_required"),
+            ApiError::SignInVoid => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::WrongCode => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::IpNotAllowed => (StatusCode::FORBIDDEN, "ip_not_allowed"),
             ApiError::ReauthenticationRequired => {
                 (StatusCode::FORBIDDEN, "reauthentication_required")
             }
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -130,6 +147,8 @@ impl From<ActorError> for ApiError {
             ActorError::Validation(message) => ApiError::Validation(message),
             ActorError::Unavailable => ApiError::Unavailable,
             ActorError::IpNotAllowed => ApiError::IpNotAllowed,
+            ActorError::WrongCode => ApiError::WrongCode,
+            ActorError::SignInVoid => ApiError::SignInVoid,
             ActorError::ReauthenticationRequired => ApiError::ReauthenticationRequired,
             // Already logged and recorded by the actor; the client learns nothing more.
             ActorError::SecurityViolation(_) => ApiError::Internal,

@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use kaizen_actors::CompanyHandle;
-use kaizen_actors::model::{Client, Principal};
+use kaizen_actors::model::{Client, Principal, Stage};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -60,17 +60,22 @@ pub struct Session {
     pub client: Client,
 }
 
-/// Splits a cookie value into the company id and the token. The company travels in the
-/// cookie so that the session is looked up by that company's actor and no other.
-fn parse_session_cookie(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers
+/// Reads a cookie's value by name.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)?
-        .1;
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// Splits a cookie value into the company id and the token. The company travels in the
+/// cookie so that the session is looked up by that company's actor and no other.
+fn parse_session_cookie(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = cookie(headers, SESSION_COOKIE)?;
     let (company, token) = value.split_once('.')?;
     let plausible_company =
         company.len() == 36 && company.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
@@ -85,7 +90,11 @@ pub fn session_cookie_value(company_id: &str, token: &str) -> String {
     format!("{company_id}.{token}")
 }
 
-impl FromRequestParts<AppState> for Session {
+/// A session at any stage of sign-in, for the few routes a half-signed-in session may
+/// use: the second-factor step, enrolling a factor, and signing out.
+pub struct PartialSession(pub Session);
+
+impl FromRequestParts<AppState> for PartialSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -105,12 +114,26 @@ impl FromRequestParts<AppState> for Session {
         let span = tracing::Span::current();
         span.record("company_id", principal.company_id.as_str());
         span.record("user_id", principal.user_id.as_str());
-        Ok(Session {
+        Ok(PartialSession(Session {
             principal,
             company,
             token_hash,
             client,
-        })
+        }))
+    }
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    /// Only a complete sign-in passes: a session still owing its second factor gets
+    /// `second_factor_required` on every route, export and live connection.
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let PartialSession(session) = PartialSession::from_request_parts(parts, state).await?;
+        if session.principal.stage != Stage::Full {
+            return Err(ApiError::SecondFactorRequired);
+        }
+        Ok(session)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod live;
 pub mod ops;
 pub mod origin;
 pub mod reviews;
+pub mod second_factor;
 pub mod web;
 
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub sign_in_limits: Arc<SignInLimits>,
     /// Password checks of signed-in users (reauthentication, password change), per user.
     pub password_checks: Arc<Limiter<String>>,
+    /// Second-factor code checks, per user across all their pending sign-ins.
+    pub code_checks: Arc<Limiter<String>>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Cancelled when shutdown begins; live connections then say goodbye.
@@ -75,6 +78,12 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
+        .routes(routes!(second_factor::verify))
+        .routes(routes!(
+            second_factor::start_totp,
+            second_factor::disable_totp
+        ))
+        .routes(routes!(second_factor::confirm_totp))
         .routes(routes!(account::reauthenticate))
         .routes(routes!(account::change_password))
         .routes(routes!(account::sessions))
@@ -111,6 +120,7 @@ pub fn router(state: AppState) -> Router {
     )
     .merge(web::router())
     .fallback(|| async { ApiError::NotFound })
+    .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
     // A panicking handler is a bug: log it and answer a plain 500, keep the connection.
     .layer(CatchPanicLayer::custom(|_| {

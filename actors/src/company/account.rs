@@ -97,13 +97,6 @@ fn validate(policy: SecurityPolicy) -> Result<CachedPolicy, ActorError> {
             "at most {MAX_IP_RANGES} address ranges"
         )));
     }
-    // Limitation: 2-step verification is not built yet, so requiring it would lock every
-    // user out; the switch is refused until it exists.
-    if policy.second_factor_required {
-        return Err(ActorError::Validation(
-            "2-step verification is not available yet, so it cannot be required".into(),
-        ));
-    }
     CachedPolicy::new(policy)
 }
 
@@ -326,24 +319,9 @@ impl Company {
             .await?;
 
         // Every other session of the user ends: whoever knew the old password is out.
-        let others: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM sessions WHERE company_id = $1 AND user_id = $2 AND id <> $3",
-        )
-        .bind(&self.id)
-        .bind(&principal.user_id)
-        .bind(&principal.session_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM sessions WHERE company_id = $1 AND user_id = $2 AND id <> $3")
-            .bind(&self.id)
-            .bind(&principal.user_id)
-            .bind(&principal.session_id)
-            .execute(&mut *tx)
-            .await?;
+        let others = self.end_other_sessions(&mut tx, &principal).await?;
         tx.commit().await?;
-        for (id,) in &others {
-            let _ = self.revocations.send(id.as_str().into());
-        }
+        self.revoke_all(&others);
         let detail = serde_json::json!({ "other_sessions_ended": others.len() });
         self.audit(
             Some(&principal.user_id),

@@ -8,6 +8,7 @@
 mod account;
 mod cycle;
 mod review;
+pub mod second_factor;
 mod session;
 mod user;
 
@@ -28,7 +29,7 @@ use crate::live::{Subscription, Topics};
 use crate::model::Principal;
 
 pub use account::ELEVATION_MS;
-pub use session::{LoginCandidate, NewSession, SessionPolicy};
+pub use session::{LoginCandidate, NewSession, Opened, SessionPolicy};
 pub use user::NewUser;
 
 /// How many commands may wait in a company's mailbox. When it is full, callers wait for a
@@ -145,6 +146,10 @@ impl CompanyHandle {
 }
 
 /// The state a company's actor owns.
+///
+/// One rule for its code: while a command holds a write transaction, everything it
+/// writes goes through that transaction. On SQLite a second write through the pool
+/// (an audit event, say) would wait for the transaction that waits for it.
 pub struct Company {
     id: String,
     slug: String,

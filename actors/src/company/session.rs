@@ -10,7 +10,7 @@ use super::{Company, CompanyHandle};
 use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
 use crate::guard::Owned;
-use crate::model::{Client, Principal, Profile, Roles};
+use crate::model::{Client, Principal, Profile, Roles, Stage};
 
 /// How long sessions live, from the server's configuration.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +54,23 @@ pub struct NewSession {
     pub remember_me: bool,
     /// Where the sign-in came from.
     pub client: Client,
+    /// SHA-256 of the browser's trusted-device cookie, if it sent one.
+    pub device_token_hash: Option<String>,
 }
+
+/// A session just opened.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// The user who signed in.
+    pub profile: Profile,
+    /// Whether sign-in is complete or a second factor is still due.
+    pub stage: Stage,
+    /// Whether the session is a remember-me one.
+    pub remember_me: bool,
+}
+
+/// How long a sign-in may wait for its second factor or enrollment.
+const PENDING_SIGN_IN_MS: i64 = 10 * 60_000;
 
 /// How often a session's last use is written back. Writing on every request would turn
 /// every read into a write; a minute is well below any idle timeout.
@@ -87,6 +103,7 @@ struct SessionRow {
     expires_at: i64,
     remember_me: i64,
     elevated_until: i64,
+    stage: String,
     user_company_id: String,
     role: String,
     disabled: i64,
@@ -148,20 +165,39 @@ impl Company {
         }))
     }
 
-    async fn open_session(&mut self, new: NewSession) -> Result<(Profile, bool), ActorError> {
+    async fn open_session(&mut self, new: NewSession) -> Result<Opened, ActorError> {
         self.check_address(new.client.ip).await?;
-        let remember_me = new.remember_me && self.policy().await?.policy.remember_me_allowed;
-        let now = now_ms();
-        let lifetime = if remember_me {
-            self.session_policy.remember_me_ms
-        } else {
-            self.session_policy.absolute_timeout_ms
-        };
+        let policy = self.policy().await?.policy.clone();
         let mut tx = self.db.begin_write().await?;
+
+        // The stage: a user with an authenticator still owes a code unless this browser
+        // is trusted; a user without one owes an enrollment if the company requires it.
+        let has_factor = self.has_confirmed_totp(&mut tx, &new.user_id).await?;
+        let trusted = match &new.device_token_hash {
+            Some(hash) if has_factor => self.is_trusted_device(&mut tx, &new.user_id, hash).await?,
+            _ => false,
+        };
+        let stage = if has_factor && !trusted {
+            Stage::SecondFactor
+        } else if !has_factor && policy.second_factor_required {
+            Stage::Enrollment
+        } else {
+            Stage::Full
+        };
+
+        // Remember-me is granted only to a complete sign-in; a pending one lives minutes.
+        let remember_requested = new.remember_me && policy.remember_me_allowed;
+        let remember_me = remember_requested && stage == Stage::Full;
+        let now = now_ms();
+        let lifetime = match (stage, remember_me) {
+            (Stage::Full, true) => self.session_policy.remember_me_ms,
+            (Stage::Full, false) => self.session_policy.absolute_timeout_ms,
+            _ => PENDING_SIGN_IN_MS,
+        };
         sqlx::query(
             "INSERT INTO sessions (company_id, id, user_id, token_hash, created_at, \
-             last_seen_at, expires_at, remember_me, ip, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9)",
+             last_seen_at, expires_at, remember_me, ip, user_agent, stage, remember_requested) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&self.id)
         .bind(new_id())
@@ -172,14 +208,27 @@ impl Company {
         .bind(i64::from(remember_me))
         .bind(new.client.ip.to_string())
         .bind(&new.client.user_agent)
+        .bind(stage.as_str())
+        .bind(i64::from(remember_requested))
         .execute(&mut *tx)
         .await?;
         let profile = self.load_profile(&mut tx, &new.user_id).await?;
         tx.commit().await?;
-        let detail = serde_json::json!({ "factor": "password", "remember_me": remember_me });
-        self.audit(Some(&new.user_id), "signed_in", None, &new.client, detail)
+
+        let (action, factor) = match (stage, trusted) {
+            (Stage::Full, true) => ("signed_in", "password+trusted_device"),
+            (Stage::Full, false) => ("signed_in", "password"),
+            (Stage::SecondFactor, _) => ("password_accepted", "password"),
+            (Stage::Enrollment, _) => ("password_accepted_enrollment_due", "password"),
+        };
+        let detail = serde_json::json!({ "factor": factor, "remember_me": remember_me });
+        self.audit(Some(&new.user_id), action, None, &new.client, detail)
             .await;
-        Ok((profile, remember_me))
+        Ok(Opened {
+            profile,
+            stage,
+            remember_me,
+        })
     }
 
     async fn authenticate(
@@ -190,7 +239,7 @@ impl Company {
         self.check_address(ip).await?;
         let row: Option<SessionRow> = sqlx::query_as(
             "SELECT s.company_id, s.id, s.user_id, s.last_seen_at, s.expires_at, \
-             s.remember_me, s.elevated_until, u.company_id AS user_company_id, u.role, u.disabled, \
+             s.remember_me, s.elevated_until, s.stage, u.company_id AS user_company_id, u.role, u.disabled, \
              (SELECT COUNT(*) FROM users r WHERE r.company_id = s.company_id \
               AND r.manager_id = s.user_id AND r.disabled = 0) AS reports \
              FROM sessions s JOIN users u ON u.id = s.user_id \
@@ -231,6 +280,7 @@ impl Company {
                 hr_admin: row.role == "hr_admin",
             },
             elevated_until: row.elevated_until,
+            stage: Stage::parse(&row.stage),
         }))
     }
 
@@ -250,7 +300,7 @@ impl Company {
     }
 
     /// Loads the profile of a user of this company, roles included.
-    async fn load_profile(
+    pub(super) async fn load_profile(
         &self,
         conn: &mut sqlx::AnyConnection,
         user_id: &str,
@@ -311,8 +361,8 @@ impl CompanyHandle {
     }
 
     /// Opens a session for a user whose password the caller has checked. Answers the
-    /// profile and whether the session is a remember-me one (the company may forbid it).
-    pub async fn open_session(&self, new: NewSession) -> Result<(Profile, bool), ActorError> {
+    /// profile, how far sign-in has come and whether remember-me was granted.
+    pub async fn open_session(&self, new: NewSession) -> Result<Opened, ActorError> {
         self.call(move |c| Box::pin(c.open_session(new))).await
     }
 
