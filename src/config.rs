@@ -54,6 +54,11 @@ pub struct ServeConfig {
           value_parser = clap::value_parser!(u32).range(10..=16))]
     pub bcrypt_cost: u32,
 
+    /// The address users reach Kaizen at (scheme://host[:port]), for links in emails.
+    /// Defaults to http://<bind>.
+    #[arg(long, env = "KAIZEN_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Deliver every outgoing email and SMS as a JSON file in this directory.
     #[arg(long, env = "KAIZEN_MAIL_DIR")]
     pub mail_dir: Option<PathBuf>,
@@ -111,12 +116,26 @@ impl ServeConfig {
             demo_password: None,
             bcrypt_cost: 10,
             mail_dir: None,
+            public_url: None,
             trusted_proxies: Vec::new(),
             allowed_origins: Vec::new(),
             session_idle_minutes: 120,
             session_max_hours: 12,
             remember_me_days: 30,
             secure_cookies: false,
+        }
+    }
+
+    /// What every company actor is configured with.
+    pub fn actor_settings(&self) -> kaizen_actors::company::Settings {
+        let public_url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind));
+        kaizen_actors::company::Settings {
+            sessions: self.session_policy(),
+            mailer: kaizen_actors::mail::Mailer::new(self.mail_dir.clone()),
+            public_url: public_url.trim_end_matches('/').into(),
         }
     }
 

@@ -38,7 +38,7 @@ impl Server {
     pub async fn start(config: ServeConfig) -> anyhow::Result<RunningServer> {
         let db = config.db.open().await.context("cannot open the database")?;
         tracing::info!(backend = ?db.backend(), "database ready, migrations applied");
-        let registry = Registry::new(db, config.session_policy());
+        let registry = Registry::new(db, config.actor_settings());
         let hasher = Hasher::new(config.bcrypt_cost);
 
         if config.demo {
@@ -60,6 +60,7 @@ impl Server {
             config: Arc::new(config),
             hasher,
             sign_in_limits: Default::default(),
+            reset_limits: Default::default(),
             password_checks: Arc::new(crate::limits::password_checks()),
             code_checks: Arc::new(crate::limits::code_checks()),
             metrics: Arc::new(Metrics::default()),

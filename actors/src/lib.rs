@@ -13,6 +13,7 @@ pub mod directory;
 pub mod error;
 mod guard;
 pub mod live;
+pub mod mail;
 pub mod model;
 pub mod net;
 pub mod registry;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::task::TaskTracker;
 
-use crate::company::{ActorStats, CompanyHandle, SessionPolicy};
+use crate::company::{ActorStats, CompanyHandle, Settings};
 use crate::db::Db;
 use crate::directory::{self, CompanyRef};
 
@@ -17,7 +17,7 @@ use crate::directory::{self, CompanyRef};
 /// use" race-free: two requests for a new company see one insert, so one actor.
 pub struct Registry {
     db: Db,
-    policy: SessionPolicy,
+    settings: Settings,
     actors: Mutex<HashMap<String, CompanyHandle>>,
     stats: Arc<ActorStats>,
     tracker: TaskTracker,
@@ -40,11 +40,11 @@ pub struct RegistryStats {
 }
 
 impl Registry {
-    /// A registry over `db`, with sessions living as `policy` says.
-    pub fn new(db: Db, policy: SessionPolicy) -> Arc<Registry> {
+    /// A registry over `db`; every actor gets `settings`.
+    pub fn new(db: Db, settings: Settings) -> Arc<Registry> {
         Arc::new(Registry {
             db,
-            policy,
+            settings,
             actors: Mutex::new(HashMap::new()),
             stats: Arc::new(ActorStats::default()),
             tracker: TaskTracker::new(),
@@ -97,7 +97,7 @@ impl Registry {
                 &company.id,
                 &company.slug,
                 self.db.clone(),
-                self.policy,
+                self.settings.clone(),
                 self.stats.clone(),
                 &self.tracker,
             )

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod live;
 pub mod ops;
 pub mod origin;
+pub mod reset;
 pub mod reviews;
 pub mod second_factor;
 pub mod web;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub hasher: Hasher,
     /// Sign-in attempts per address and account.
     pub sign_in_limits: Arc<SignInLimits>,
+    /// Password-reset requests and completions, limited like sign-ins.
+    pub reset_limits: Arc<SignInLimits>,
     /// Password checks of signed-in users (reauthentication, password change), per user.
     pub password_checks: Arc<Limiter<String>>,
     /// Second-factor code checks, per user across all their pending sign-ins.
@@ -84,6 +87,8 @@ fn api() -> OpenApiRouter<AppState> {
             second_factor::disable_totp
         ))
         .routes(routes!(second_factor::confirm_totp))
+        .routes(routes!(reset::request))
+        .routes(routes!(reset::complete))
         .routes(routes!(account::reauthenticate))
         .routes(routes!(account::change_password))
         .routes(routes!(account::sessions))

@@ -331,6 +331,15 @@ impl Company {
             detail,
         )
         .await;
+        let body = "Your password was just changed and your other sessions were signed out. \
+                    If this was not you, reset your password and tell your HR team at once.";
+        self.notify(
+            &principal.user_id,
+            "password_changed",
+            "Your Kaizen password was changed",
+            body,
+        )
+        .await;
         Ok(others.len())
     }
 

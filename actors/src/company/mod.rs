@@ -7,6 +7,7 @@
 
 mod account;
 mod cycle;
+mod reset;
 mod review;
 pub mod second_factor;
 mod session;
@@ -26,9 +27,11 @@ use crate::db::{Db, new_id, now_ms};
 use crate::error::ActorError;
 use crate::guard::{self, Owned, Violation};
 use crate::live::{Subscription, Topics};
+use crate::mail::Mailer;
 use crate::model::Principal;
 
 pub use account::ELEVATION_MS;
+pub use reset::{RESET_LINK_MS, ResetTarget};
 pub use session::{LoginCandidate, NewSession, Opened, SessionPolicy};
 pub use user::NewUser;
 
@@ -45,6 +48,27 @@ pub const RECHECK_ALL: &str = "*";
 const REVOCATION_CAPACITY: usize = 256;
 
 type Job = Box<dyn for<'a> FnOnce(&'a mut Company) -> BoxFuture<'a, ()> + Send>;
+
+/// What every company actor is configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long sessions live.
+    pub sessions: SessionPolicy,
+    /// Where emails go.
+    pub mailer: Mailer,
+    /// The address users reach the server at, for links in emails.
+    pub public_url: Arc<str>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            sessions: SessionPolicy::default(),
+            mailer: Mailer::default(),
+            public_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
 
 /// A cheap, cloneable handle to a company's actor.
 #[derive(Clone)]
@@ -69,7 +93,7 @@ impl CompanyHandle {
         company_id: &str,
         slug: &str,
         db: Db,
-        policy: SessionPolicy,
+        settings: Settings,
         stats: Arc<ActorStats>,
         tracker: &TaskTracker,
     ) -> CompanyHandle {
@@ -79,7 +103,9 @@ impl CompanyHandle {
             id: company_id.to_owned(),
             slug: slug.to_owned(),
             db,
-            session_policy: policy,
+            session_policy: settings.sessions,
+            mailer: settings.mailer,
+            public_url: settings.public_url,
             topics: Topics::default(),
             revocations: revocations.clone(),
             stats: stats.clone(),
@@ -155,6 +181,8 @@ pub struct Company {
     slug: String,
     db: Db,
     session_policy: SessionPolicy,
+    mailer: Mailer,
+    public_url: Arc<str>,
     topics: Topics,
     revocations: broadcast::Sender<Arc<str>>,
     stats: Arc<ActorStats>,

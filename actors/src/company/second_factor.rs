@@ -401,6 +401,15 @@ impl Company {
             detail,
         )
         .await;
+        let body = "An authenticator app was just set up for your account and your other \
+                    sessions were signed out. If this was not you, tell your HR team at once.";
+        self.notify(
+            &principal.user_id,
+            "second_factor_changed",
+            "2-step verification is on",
+            body,
+        )
+        .await;
         Ok(codes)
     }
 
@@ -440,6 +449,15 @@ impl Company {
             None,
             &client,
             detail,
+        )
+        .await;
+        let body = "The authenticator app of your account was just removed. If this was not \
+                    you, reset your password and tell your HR team at once.";
+        self.notify(
+            &principal.user_id,
+            "second_factor_changed",
+            "2-step verification is off",
+            body,
         )
         .await;
         Ok(())
