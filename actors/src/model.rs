@@ -467,3 +467,32 @@ pub struct SessionView {
     /// Whether it is the session making this request.
     pub current: bool,
 }
+
+/// A user as HR admins see them in the directory.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    /// The user's id.
+    pub id: String,
+    /// Lowercased email address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// The stored role.
+    pub role: UserRole,
+    /// The user's manager, if any.
+    pub manager_id: Option<String>,
+    /// Whether the account is disabled (cannot sign in).
+    pub disabled: bool,
+}
+
+/// What `PATCH /api/v1/admin/users/{id}` takes; absent fields stay as they are.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    /// A new stored role.
+    #[serde(default)]
+    pub role: Option<UserRole>,
+    /// Disable (true) or enable (false) the account.
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}

@@ -1,7 +1,9 @@
 //! Company settings for HR admins.
 
 use axum::Json;
-use kaizen_actors::model::{PolicyUpdate, SecurityPolicy};
+use axum::extract::Path;
+use axum::http::StatusCode;
+use kaizen_actors::model::{PolicyUpdate, SecurityPolicy, UserUpdate, UserView};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Session};
@@ -31,4 +33,44 @@ pub async fn set_security_policy(
         .company
         .set_security_policy(session.principal, update, session.client);
     Ok(Json(policy.await?))
+}
+
+/// Every user of the company.
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
+    responses((status = 200, body = Vec<UserView>), (status = 403, body = ErrorBody)))]
+pub async fn users(session: Session) -> Result<Json<Vec<UserView>>, ApiError> {
+    Ok(Json(session.company.list_users(session.principal).await?))
+}
+
+/// Changes a user's role or disables the account; needs a reauthentication. Disabling
+/// or taking the HR role away ends the user's sessions and closes their live
+/// connections at once. The last active HR admin cannot be demoted or disabled (409).
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", request_body = UserUpdate,
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, body = UserView), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn update_user(
+    session: Session,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<UserUpdate>,
+) -> Result<Json<UserView>, ApiError> {
+    let updated = session
+        .company
+        .update_user(session.principal, id, update, session.client);
+    Ok(Json(updated.await?))
+}
+
+/// Ends every session of a user; needs a reauthentication.
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}/sessions", tag = "admin",
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn end_user_sessions(
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    session
+        .company
+        .end_user_sessions(session.principal, id, session.client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

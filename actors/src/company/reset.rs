@@ -216,19 +216,8 @@ impl Company {
 
         // Every session of the user ends. The reset signs nobody in: the next sign-in
         // still asks for the second factor if the user has one.
-        let sessions: Vec<(String,)> =
-            sqlx::query_as("SELECT id FROM sessions WHERE company_id = $1 AND user_id = $2")
-                .bind(&self.id)
-                .bind(&user)
-                .fetch_all(&mut *tx)
-                .await?;
-        sqlx::query("DELETE FROM sessions WHERE company_id = $1 AND user_id = $2")
-            .bind(&self.id)
-            .bind(&user)
-            .execute(&mut *tx)
-            .await?;
+        let ended = self.end_all_sessions(&mut tx, &user).await?;
         tx.commit().await?;
-        let ended: Vec<String> = sessions.into_iter().map(|(id,)| id).collect();
         self.revoke_all(&ended);
         self.audit(
             Some(&user),

@@ -3,7 +3,8 @@
 use super::{Company, CompanyHandle};
 use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
-use crate::model::UserRole;
+use crate::guard::Owned;
+use crate::model::{Client, Principal, UserRole, UserUpdate, UserView};
 
 /// A user to add to the company.
 #[derive(Debug, Clone)]
@@ -102,7 +103,229 @@ impl Company {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    company_id: String,
+    id: String,
+    email: String,
+    name: String,
+    role: String,
+    manager_id: Option<String>,
+    disabled: i64,
+}
+
+impl Owned for UserRow {
+    const TABLE: &'static str = "users";
+    fn row_id(&self) -> &str {
+        &self.id
+    }
+    fn owners(&self) -> Vec<&str> {
+        vec![&self.company_id]
+    }
+}
+
+impl UserRow {
+    fn view(self) -> UserView {
+        UserView {
+            id: self.id,
+            email: self.email,
+            name: self.name,
+            role: if self.role == "hr_admin" {
+                UserRole::HrAdmin
+            } else {
+                UserRole::Employee
+            },
+            manager_id: self.manager_id,
+            disabled: self.disabled != 0,
+        }
+    }
+}
+
+const USER_COLUMNS: &str = "company_id, id, email, name, role, manager_id, disabled";
+
+impl Company {
+    async fn list_users(&mut self, principal: Principal) -> Result<Vec<UserView>, ActorError> {
+        if !principal.roles.hr_admin {
+            return Err(ActorError::Forbidden);
+        }
+        let rows: Vec<UserRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE company_id = $1 ORDER BY email"
+        ))
+        .bind(&self.id)
+        .fetch_all(self.db.pool())
+        .await?;
+        self.check_all(&rows)?;
+        Ok(rows.into_iter().map(UserRow::view).collect())
+    }
+
+    /// Changes a user's role or disables the account. Disabling, or taking the HR role
+    /// away, ends every session of that user at once.
+    async fn update_user(
+        &mut self,
+        principal: Principal,
+        user_id: String,
+        update: UserUpdate,
+        client: Client,
+    ) -> Result<UserView, ActorError> {
+        if !principal.roles.hr_admin {
+            return Err(ActorError::Forbidden);
+        }
+        if !principal.is_elevated() {
+            return Err(ActorError::ReauthenticationRequired);
+        }
+        let mut tx = self.db.begin_write().await?;
+        let row: UserRow = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE company_id = $1 AND id = $2"
+        ))
+        .bind(&self.id)
+        .bind(&user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(ActorError::NotFound)?;
+        self.check(&row)?;
+        let before = row.view();
+        let role = update.role.unwrap_or(before.role);
+        let disabled = update.disabled.unwrap_or(before.disabled);
+
+        // The company must keep an active HR admin, or nobody could run it.
+        let loses_admin = before.role == UserRole::HrAdmin
+            && !before.disabled
+            && (role != UserRole::HrAdmin || disabled);
+        if loses_admin {
+            let (admins,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM users WHERE company_id = $1 AND role = 'hr_admin' \
+                 AND disabled = 0",
+            )
+            .bind(&self.id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if admins <= 1 {
+                return Err(ActorError::Conflict(
+                    "this is the last active HR admin; make someone else HR admin first".into(),
+                ));
+            }
+        }
+        sqlx::query("UPDATE users SET role = $3, disabled = $4 WHERE company_id = $1 AND id = $2")
+            .bind(&self.id)
+            .bind(&user_id)
+            .bind(role.as_str())
+            .bind(i64::from(disabled))
+            .execute(&mut *tx)
+            .await?;
+        let mut ended = Vec::new();
+        if loses_admin || (disabled && !before.disabled) {
+            ended = self.end_all_sessions(&mut tx, &user_id).await?;
+        }
+        tx.commit().await?;
+        self.revoke_all(&ended);
+        let after = UserView {
+            role,
+            disabled,
+            ..before.clone()
+        };
+        let detail = serde_json::json!({
+            "role": { "before": before.role, "after": role },
+            "disabled": { "before": before.disabled, "after": disabled },
+            "sessions_ended": ended.len(),
+        });
+        self.audit(
+            Some(&principal.user_id),
+            "user_changed",
+            Some(&user_id),
+            &client,
+            detail,
+        )
+        .await;
+        Ok(after)
+    }
+
+    async fn end_user_sessions(
+        &mut self,
+        principal: Principal,
+        user_id: String,
+        client: Client,
+    ) -> Result<usize, ActorError> {
+        if !principal.roles.hr_admin {
+            return Err(ActorError::Forbidden);
+        }
+        if !principal.is_elevated() {
+            return Err(ActorError::ReauthenticationRequired);
+        }
+        let mut tx = self.db.begin_write().await?;
+        let exists: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM users WHERE company_id = $1 AND id = $2")
+                .bind(&self.id)
+                .bind(&user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if exists.is_none() {
+            return Err(ActorError::NotFound);
+        }
+        let ended = self.end_all_sessions(&mut tx, &user_id).await?;
+        tx.commit().await?;
+        self.revoke_all(&ended);
+        let detail = serde_json::json!({ "sessions_ended": ended.len() });
+        self.audit(
+            Some(&principal.user_id),
+            "user_sessions_ended",
+            Some(&user_id),
+            &client,
+            detail,
+        )
+        .await;
+        Ok(ended.len())
+    }
+
+    /// Deletes every session of a user, answering their ids for revocation.
+    pub(super) async fn end_all_sessions(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        user_id: &str,
+    ) -> Result<Vec<String>, ActorError> {
+        let sessions: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM sessions WHERE company_id = $1 AND user_id = $2")
+                .bind(&self.id)
+                .bind(user_id)
+                .fetch_all(&mut *conn)
+                .await?;
+        sqlx::query("DELETE FROM sessions WHERE company_id = $1 AND user_id = $2")
+            .bind(&self.id)
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(sessions.into_iter().map(|(id,)| id).collect())
+    }
+}
+
 impl CompanyHandle {
+    /// Every user of the company (HR admins).
+    pub async fn list_users(&self, principal: Principal) -> Result<Vec<UserView>, ActorError> {
+        self.call(move |c| Box::pin(c.list_users(principal))).await
+    }
+
+    /// Changes a user's role or disabled flag (HR admins, reauthenticated).
+    pub async fn update_user(
+        &self,
+        principal: Principal,
+        user_id: String,
+        update: UserUpdate,
+        client: Client,
+    ) -> Result<UserView, ActorError> {
+        self.call(move |c| Box::pin(c.update_user(principal, user_id, update, client)))
+            .await
+    }
+
+    /// Ends every session of a user (HR admins, reauthenticated); answers how many.
+    pub async fn end_user_sessions(
+        &self,
+        principal: Principal,
+        user_id: String,
+        client: Client,
+    ) -> Result<usize, ActorError> {
+        self.call(move |c| Box::pin(c.end_user_sessions(principal, user_id, client)))
+            .await
+    }
+
     /// The id of the user with this email, for the operator's commands.
     pub async fn user_id_by_email(&self, email: String) -> Result<Option<String>, ActorError> {
         self.call(move |c| Box::pin(c.user_id_by_email(email)))
