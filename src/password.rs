@@ -96,6 +96,69 @@ impl Hasher {
     }
 }
 
+/// The lowest strength score (0–4, zxcvbn's scale) a new password may have: 2 means
+/// "somewhat guessable", safe from online guessing with rate limits in place.
+pub const MIN_STRENGTH: u8 = 2;
+
+/// How many characters of a password the strength estimate looks at. The estimate grows
+/// quickly with length, and anything this long is strong unless it repeats itself,
+/// which the first characters show.
+const STRENGTH_WINDOW: usize = 64;
+
+/// A password's strength: a score from 0 (guessed at once) to 4 (very unguessable), and
+/// what would make it better.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Strength {
+    /// 0 to 4.
+    pub score: u8,
+    /// Why it is weak, and what to do instead.
+    pub feedback: StrengthFeedback,
+}
+
+/// Advice for a better password.
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct StrengthFeedback {
+    /// The main problem, if any.
+    pub warning: Option<String>,
+    /// Ways to a stronger password.
+    pub suggestions: Vec<String>,
+}
+
+/// Estimates a password's strength, counting the user's own details (`context`: their
+/// name, email, company) as the first things an attacker tries. CPU-bound for long
+/// inputs: call it on the blocking pool.
+pub fn strength(password: &str, context: &[&str]) -> Strength {
+    let window: String = password.chars().take(STRENGTH_WINDOW).collect();
+    if window.is_empty() {
+        let warning = Some("Type a password.".to_owned());
+        return Strength {
+            score: 0,
+            feedback: StrengthFeedback {
+                warning,
+                suggestions: vec![],
+            },
+        };
+    }
+    let words: Vec<&str> = context
+        .iter()
+        .flat_map(|item| item.split(|c: char| !c.is_alphanumeric()))
+        .filter(|word| word.chars().count() >= 3)
+        .chain(context.iter().copied())
+        .collect();
+    let entropy = zxcvbn::zxcvbn(&window, &words);
+    let feedback = entropy
+        .feedback()
+        .map(|f| StrengthFeedback {
+            warning: f.warning().map(|w| w.to_string()),
+            suggestions: f.suggestions().iter().map(ToString::to_string).collect(),
+        })
+        .unwrap_or_default();
+    Strength {
+        score: u8::from(entropy.score()),
+        feedback,
+    }
+}
+
 /// Passwords too common to allow, whatever their length: the most used passwords of
 /// public breach lists and obvious variants. Compared case-insensitively.
 const COMMON: &[&str] = &[
@@ -228,6 +291,15 @@ pub fn check_new_password(
     {
         return Err("use more than a couple of different characters".into());
     }
+    let judged = strength(password, context);
+    if judged.score < MIN_STRENGTH {
+        let feedback = judged.feedback;
+        let advice = feedback
+            .warning
+            .or_else(|| feedback.suggestions.first().cloned());
+        let advice = advice.unwrap_or_else(|| "add a few more uncommon words".into());
+        return Err(format!("this password is too easy to guess: {advice}"));
+    }
     Ok(())
 }
 
@@ -252,12 +324,30 @@ mod tests {
         assert!(check_new_password("lovelace-rules-ok", 8, &context).is_err());
         assert!(check_new_password("aaaaaaaaaaaa", 8, &context).is_err());
         assert!(check_new_password("tide pool lantern 42", 8, &context).is_ok());
+        assert!(
+            check_new_password("abcdefgh1", 8, &context).is_err(),
+            "a sequence is weak"
+        );
         assert!(check_new_password("tide pool lantern 42", 24, &context).is_err());
         let unicode = "ключ-от-сада-и-луны-🌙".repeat(3);
         assert!(
             check_new_password(&unicode, 8, &context).is_ok(),
             "any script, 64+ chars"
         );
+    }
+
+    #[test]
+    fn strength_counts_the_users_own_details_against_the_password() {
+        let plain = strength("AdaLovelace1815", &[]);
+        let informed = strength("AdaLovelace1815", &["Ada Lovelace", "ada@acme.example"]);
+        assert!(
+            informed.score < plain.score || informed.score <= 1,
+            "{plain:?} {informed:?}"
+        );
+        assert!(strength("correct horse battery staple ladder", &[]).score >= 3);
+        assert_eq!(strength("password", &[]).score, 0);
+        assert!(strength("password", &[]).feedback.warning.is_some());
+        assert_eq!(strength("", &[]).score, 0);
     }
 
     #[tokio::test]

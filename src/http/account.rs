@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Session};
-use crate::password::{MAX_PASSWORD_BYTES, check_new_password};
+use crate::password::{MAX_PASSWORD_BYTES, Strength, check_new_password, strength};
 
 /// What reauthentication takes.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -145,4 +145,45 @@ pub async fn end_session(session: Session, Path(id): Path<String>) -> Result<Sta
         .end_own_session(session.principal, id, session.client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the strength meter sends while the user types.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StrengthRequest {
+    /// The password being typed.
+    pub password: String,
+    /// The company's slug, counted against the password.
+    #[serde(default)]
+    pub company: Option<String>,
+    /// The user's email, counted against the password.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// Rates a password from 0 to 4 with advice, for the live meter. Nothing is stored or
+/// logged. New passwords need at least 2.
+#[utoipa::path(post, path = "/api/v1/password-strength", tag = "account",
+    request_body = StrengthRequest,
+    responses((status = 200, body = Strength), (status = 422, body = ErrorBody)))]
+pub async fn password_strength(
+    ApiJson(request): ApiJson<StrengthRequest>,
+) -> Result<Json<Strength>, ApiError> {
+    if request.password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::Validation(format!(
+            "use at most {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    let judged = tokio::task::spawn_blocking(move || {
+        let context: Vec<&str> = request
+            .company
+            .iter()
+            .chain(request.email.iter())
+            .map(String::as_str)
+            .collect();
+        strength(&request.password, &context)
+    })
+    .await
+    .map_err(|_| ApiError::Internal)?;
+    Ok(Json(judged))
 }

@@ -89,6 +89,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(second_factor::confirm_totp))
         .routes(routes!(reset::request))
         .routes(routes!(reset::complete))
+        .routes(routes!(account::password_strength))
         .routes(routes!(account::reauthenticate))
         .routes(routes!(account::change_password))
         .routes(routes!(account::sessions))
