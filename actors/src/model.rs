@@ -496,3 +496,30 @@ pub struct UserUpdate {
     #[serde(default)]
     pub disabled: Option<bool>,
 }
+
+/// The one form of an email address used for storage, lookups and rate-limit keys:
+/// trimmed, Unicode-normalized (NFKC, so look-alike compositions compare equal) and
+/// lowercased.
+pub fn normalize_email(email: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    email.trim().nfkc().collect::<String>().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_email;
+
+    #[test]
+    fn emails_compare_after_trimming_normalizing_and_folding_case() {
+        assert_eq!(normalize_email("  Ada@ACME.example "), "ada@acme.example");
+        // A fullwidth "Ａ" and a composed "é" reach the same key as their plain forms.
+        assert_eq!(
+            normalize_email("\u{FF21}da@acme.example"),
+            "ada@acme.example"
+        );
+        assert_eq!(
+            normalize_email("re\u{0301}my@acme.example"),
+            normalize_email("r\u{e9}my@acme.example")
+        );
+    }
+}

@@ -70,7 +70,7 @@ pub async fn login(
     // Count the attempt before anything else, the same way whether or not the account
     // exists.
     let slug = request.company.trim().to_ascii_lowercase();
-    let email = request.email.trim().to_lowercase();
+    let email = kaizen_actors::model::normalize_email(&request.email);
     let account = format!("{slug}/{email}");
     if let Err(retry) = state
         .sign_in_limits

@@ -45,7 +45,7 @@ pub async fn request(
     ApiJson(request): ApiJson<ResetRequest>,
 ) -> Result<StatusCode, ApiError> {
     let slug = request.company.trim().to_ascii_lowercase();
-    let email = request.email.trim().to_lowercase();
+    let email = kaizen_actors::model::normalize_email(&request.email);
     let account = format!("{slug}/{email}");
     if let Err(retry) = state
         .reset_limits

@@ -93,7 +93,7 @@ impl Company {
             "SELECT id, email FROM users WHERE company_id = $1 AND email = $2 AND disabled = 0",
         )
         .bind(&self.id)
-        .bind(email.trim().to_lowercase())
+        .bind(crate::model::normalize_email(&email))
         .fetch_optional(self.db.pool())
         .await?;
         let Some((user_id, to)) = user else {

@@ -151,7 +151,7 @@ impl Company {
              WHERE company_id = $1 AND email = $2",
         )
         .bind(&self.id)
-        .bind(email.trim().to_lowercase())
+        .bind(crate::model::normalize_email(&email))
         .fetch_optional(self.db.pool())
         .await?;
         let Some(row) = row else { return Ok(None) };

@@ -26,7 +26,7 @@ const MAX_EMAIL_LEN: usize = 254;
 
 impl Company {
     async fn add_user(&mut self, new: NewUser) -> Result<String, ActorError> {
-        let email = new.email.trim().to_lowercase();
+        let email = crate::model::normalize_email(&new.email);
         let name = new.name.trim().to_owned();
         let plausible = email.len() <= MAX_EMAIL_LEN
             && email.split_once('@').is_some_and(|(local, domain)| {
@@ -94,7 +94,7 @@ impl Company {
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT company_id, id FROM users WHERE company_id = $1 AND email = $2")
                 .bind(&self.id)
-                .bind(email.trim().to_lowercase())
+                .bind(crate::model::normalize_email(&email))
                 .fetch_optional(self.db.pool())
                 .await?;
         Ok(row
