@@ -33,13 +33,24 @@ export function onSessionEnded(handler) {
   sessionEndedHandler = handler;
 }
 
+// Called on every 403 `ip_not_allowed`: the company's address ranges exclude
+// this network, so no page can work and the app says so instead of each view.
+let accessDeniedHandler = () => {};
+
+/** Register the function to call when the company refuses this network. */
+export function onAccessDenied(handler) {
+  accessDeniedHandler = handler;
+}
+
 /**
  * Send one request and return the parsed JSON body (null for 204).
  *
  * Options: `body` (sent as JSON), `signal` (AbortSignal; an aborted request
  * rejects with the DOMException "AbortError", which callers ignore),
  * `keepalive` (lets a final save outlive the page), `expect401` (a 401 is
- * an ordinary answer for this call, not the end of a session).
+ * an ordinary answer for this call, not the end of a session; a string
+ * limits that to a 401 with this error code, e.g. "invalid_credentials" for
+ * a wrong password, so that an ended session is still noticed).
  */
 export async function request(method, path, options = {}) {
   const { body, signal, keepalive = false, expect401 = false } = options;
@@ -71,8 +82,13 @@ export async function request(method, path, options = {}) {
     error.details ?? error.fields ?? null,
     retryAfterSeconds(response),
   );
-  if (response.status === 401 && !expect401) sessionEndedHandler(failure);
+  if (response.status === 401 && !expects401(expect401, failure.code)) sessionEndedHandler(failure);
+  if (response.status === 403 && failure.code === "ip_not_allowed") accessDeniedHandler(failure);
   throw failure;
+}
+
+function expects401(expect401, code) {
+  return typeof expect401 === "string" ? expect401 === code : Boolean(expect401);
 }
 
 async function readJson(response) {
@@ -96,6 +112,16 @@ function retryAfterSeconds(response) {
   if (!value) return null;
   const seconds = Number(value);
   return Number.isFinite(seconds) && seconds >= 0 ? Math.ceil(seconds) : null;
+}
+
+/**
+ * The words for a 429 `rate_limited`, with the server's `Retry-After` when
+ * it sent one.
+ */
+export function rateLimitMessage(error) {
+  const wait = error && error.retryAfter;
+  if (!wait) return "Too many attempts. Please wait a minute and try again.";
+  return `Too many attempts. Try again in ${wait} second${wait === 1 ? "" : "s"}.`;
 }
 
 const id = (value) => encodeURIComponent(String(value));
@@ -137,3 +163,33 @@ export const listCycles = (signal) => request("GET", "/cycles", { signal });
 /** GET /cycles/{id}/progress (HR admins). */
 export const cycleProgress = (cycleId, signal) =>
   request("GET", `/cycles/${id(cycleId)}/progress`, { signal });
+
+/** POST /auth/reauthenticate: confirm the password again before a sensitive change. */
+export const reauthenticate = (password) =>
+  request("POST", "/auth/reauthenticate", { body: { password }, expect401: "invalid_credentials" });
+
+/** PUT /me/password; every other session of the user ends. */
+export const changePassword = (currentPassword, newPassword) =>
+  request("PUT", "/me/password", {
+    body: { current_password: currentPassword, new_password: newPassword },
+    expect401: "invalid_credentials",
+  });
+
+/** GET /me/sessions: the caller's sessions, the current one marked. */
+export const listSessions = (signal) => request("GET", "/me/sessions", { signal });
+
+/** DELETE /me/sessions/{id}: end one of the caller's sessions. */
+export const endSession = (sessionId) => request("DELETE", `/me/sessions/${id(sessionId)}`);
+
+/** GET /admin/security-policy (HR admins). */
+export const getSecurityPolicy = (signal) => request("GET", "/admin/security-policy", { signal });
+
+/**
+ * PUT /admin/security-policy (HR admins, reauthenticated in the last ten
+ * minutes). `confirmOwnAddressExcluded` saves ranges that lock out the
+ * caller's own address, after the 409 that warned about it.
+ */
+export const saveSecurityPolicy = (policy, confirmOwnAddressExcluded = false) =>
+  request("PUT", "/admin/security-policy", {
+    body: confirmOwnAddressExcluded ? { ...policy, confirm_own_address_excluded: true } : policy,
+  });

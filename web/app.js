@@ -5,11 +5,17 @@
 //   #/reviews        my reviews (and, for HR admins, the cycle dashboards)
 //   #/reviews/<id>   the review editor
 //   #/cycles/<id>    the HR cycle dashboard, live
+//   #/account        the user's sessions and password
+//   #/admin/security the company's security policy (HR admins)
 //
 // Each view is a function `(root, context) => cleanup` that renders into
 // `root` and returns a function to run when the route changes (to flush an
 // autosave, close a WebSocket, ...). `context.signal` is aborted when the
 // view is left, so late answers never render into the next view.
+//
+// Two answers take over the whole page wherever they come from: a 401 that
+// ends the session (back to sign-in) and a 403 `ip_not_allowed` (the company
+// does not allow this network, so no page can work).
 
 import * as api from "./api.js";
 import { h, replaceChildren } from "./dom.js";
@@ -18,11 +24,20 @@ import { loginView } from "./views/login.js";
 import { reviewsView } from "./views/reviews.js";
 import { editorView } from "./views/editor.js";
 import { dashboardView } from "./views/dashboard.js";
+import { accountView } from "./views/account.js";
+import { securityView } from "./views/security.js";
 
 const SESSION_ENDED = "Your session has ended. Please sign in again.";
 
 // Window titles until a view knows better (the editor and dashboard refine them).
-const PAGE_TITLES = { login: "Sign in", reviews: "My reviews", editor: "Review", dashboard: "Cycle dashboard" };
+const PAGE_TITLES = {
+  login: "Sign in",
+  reviews: "My reviews",
+  editor: "Review",
+  dashboard: "Cycle dashboard",
+  account: "Your account",
+  security: "Security policy",
+};
 
 /** What the whole app shares: the signed-in user and a one-time notice. */
 const session = {
@@ -31,11 +46,14 @@ const session = {
   notice: null,
   // Where to go after signing in, when sign-in interrupted a route.
   returnTo: null,
+  // True while the company refuses this network; every route shows that.
+  blocked: false,
 };
 
 const main = document.getElementById("main");
 const topbar = document.getElementById("topbar");
 let current = null;
+let listening = false;
 
 /** Turn a location hash into a route name and its parameters. */
 function parseRoute(hash) {
@@ -45,6 +63,8 @@ function parseRoute(hash) {
   if (parts.length === 1 && parts[0] === "reviews") return { name: "reviews" };
   if (parts.length === 2 && parts[0] === "reviews") return { name: "editor", id: parts[1] };
   if (parts.length === 2 && parts[0] === "cycles") return { name: "dashboard", id: parts[1] };
+  if (parts.length === 1 && parts[0] === "account") return { name: "account" };
+  if (parts.length === 2 && parts[0] === "admin" && parts[1] === "security") return { name: "security" };
   return { name: "home" };
 }
 
@@ -65,6 +85,10 @@ export function navigate(hash) {
 /** Render the view for the current hash, after leaving the previous one. */
 function render() {
   leaveCurrent();
+  if (session.blocked) {
+    showBlocked();
+    return;
+  }
   const route = parseRoute(location.hash);
 
   // Without a session every route leads to sign-in, remembering the target.
@@ -78,7 +102,7 @@ function render() {
     return;
   }
 
-  renderTopbar();
+  renderTopbar(route.name);
   const controller = new AbortController();
   const context = {
     user: session.user,
@@ -101,6 +125,8 @@ function render() {
   else if (route.name === "reviews") cleanup = reviewsView(root, context);
   else if (route.name === "editor") cleanup = editorView(root, context, route.id);
   else if (route.name === "dashboard") cleanup = dashboardView(root, context, route.id);
+  else if (route.name === "account") cleanup = accountView(root, context);
+  else if (route.name === "security") cleanup = securityView(root, context);
   current = { controller, cleanup };
   focusHeading(root);
 }
@@ -144,7 +170,7 @@ function signedIn(user) {
 }
 
 /** The top bar: product name, navigation, who is signed in, sign out. */
-function renderTopbar() {
+function renderTopbar(routeName = null) {
   const user = session.user;
   if (!user) {
     replaceChildren(topbar, h("span", { class: "brand", text: "Kaizen" }));
@@ -157,11 +183,20 @@ function renderTopbar() {
     text: "Sign out",
     on: { click: () => signOutNow(signOut) },
   });
+  const isHr = Array.isArray(user.roles) && user.roles.includes("hr_admin");
+  const link = (href, text, routes, testid) => h("a", {
+    href,
+    text,
+    "data-testid": testid,
+    "aria-current": routes.includes(routeName) ? "page" : null,
+  });
   replaceChildren(
     topbar,
     h("a", { class: "brand", href: "#/reviews", text: "Kaizen" }),
     h("nav", { class: "topnav", "aria-label": "Main" },
-      h("a", { href: "#/reviews", text: "My reviews" })),
+      link("#/reviews", "My reviews", ["reviews", "editor", "dashboard"], null),
+      link("#/account", "Account", ["account"], "nav-account"),
+      isHr ? link("#/admin/security", "Security", ["security"], "nav-security") : null),
     h("div", { class: "who" },
       h("span", { class: "who-name", "data-testid": "user-name", text: user.name || user.email }),
       h("span", { class: "who-company", "data-testid": "user-company", text: user.company || "" })),
@@ -208,6 +243,35 @@ api.onSessionEnded(() => {
   navigate("#/login");
 });
 
+// The company's address ranges exclude this network: one clear page instead
+// of every view failing in its own way. Another request would be refused
+// too, so nothing else is tried until the user asks.
+api.onAccessDenied(() => {
+  if (session.blocked) return;
+  session.blocked = true;
+  leaveCurrent();
+  showBlocked();
+});
+
+function showBlocked() {
+  document.title = "Access not allowed — Kaizen";
+  replaceChildren(topbar, h("span", { class: "brand", text: "Kaizen" }));
+  const heading = h("h1", { tabindex: "-1", text: "Access not allowed from this network" });
+  const retry = h("button", { type: "button", class: "button", "data-testid": "ip-not-allowed-retry",
+    text: "Try again", on: { click: () => {
+      session.blocked = false;
+      start();
+    } } });
+  replaceChildren(main, h("div", { class: "view blocked", dataset: { view: "blocked" }, "data-testid": "ip-not-allowed" },
+    heading,
+    h("p", { class: "notice notice-error", role: "alert",
+      text: "Your company does not allow access from this network." }),
+    h("p", { text: "Connect from a network your company allows, such as the office network or its VPN, " +
+      "then try again. If you think this is a mistake, ask your HR team." }),
+    retry));
+  heading.focus();
+}
+
 // The skip link must not touch the hash: the router owns it.
 document.querySelector(".skip-link").addEventListener("click", (event) => {
   event.preventDefault();
@@ -220,6 +284,8 @@ async function start() {
   try {
     session.user = await api.me({ expect401: true });
   } catch (error) {
+    // The access-denied handler has already shown its page.
+    if (error instanceof api.ApiError && error.code === "ip_not_allowed") return;
     if (error instanceof api.ApiError && error.status === 401) {
       session.user = null;
     } else {
@@ -234,7 +300,10 @@ async function start() {
       return;
     }
   }
-  window.addEventListener("hashchange", render);
+  if (!listening) {
+    window.addEventListener("hashchange", render);
+    listening = true;
+  }
   render();
 }
 

@@ -88,6 +88,26 @@ export function formatDate(value) {
   return date.toLocaleDateString(undefined, { dateStyle: "medium" });
 }
 
+/**
+ * How long ago an RFC 3339 time was, in words ("just now", "5 minutes ago",
+ * "yesterday"); older than a week, the date and time instead. "" when unreadable.
+ */
+export function formatRelative(value, now = Date.now()) {
+  if (!value) return "";
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return "";
+  const seconds = Math.round((date.getTime() - now) / 1000);
+  if (Math.abs(seconds) < 60) return "just now";
+  const words = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  const minutes = Math.round(seconds / 60);
+  if (Math.abs(minutes) < 60) return words.format(minutes, "minute");
+  const hours = Math.round(minutes / 60);
+  if (Math.abs(hours) < 24) return words.format(hours, "hour");
+  const days = Math.round(hours / 24);
+  if (Math.abs(days) < 7) return words.format(days, "day");
+  return formatDateTime(value);
+}
+
 /** Human labels for review statuses, in workflow order. */
 export const STATUS_LABELS = {
   not_started: "Not started",

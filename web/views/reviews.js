@@ -151,5 +151,6 @@ function loadErrorMessage(error) {
   if (error instanceof api.ApiError && error.isNetwork) {
     return "Cannot reach the server. Check your connection and try again.";
   }
+  if (error instanceof api.ApiError && error.status === 429) return api.rateLimitMessage(error);
   return "Your reviews could not be loaded. Please try again.";
 }
