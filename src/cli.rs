@@ -200,7 +200,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 (crate::token::new_token()[..20].to_owned(), true)
             };
             crate::demo::check_password(&password)?;
-            let hash = Hasher::new(bcrypt_cost).hash(&password).await?;
+            let hash = Hasher::new(bcrypt_cost)?.hash(&password).await?;
             let role = match role {
                 RoleArg::Employee => UserRole::Employee,
                 RoleArg::HrAdmin => UserRole::HrAdmin,

@@ -6,13 +6,13 @@
 //! whole. The keyed digest keeps these hashes from being matched against unsalted
 //! SHA-256 lists from other breaches.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, oneshot};
 
 /// The domain-separation key of the pre-hash. Not a secret: its job is to make the digest
 /// specific to Kaizen, and changing it would invalidate every stored password.
@@ -30,13 +30,26 @@ fn prehash(password: &str) -> String {
     STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// Runs bcrypt off the async runtime, at most one job per core at a time, so that a
-/// storm of sign-ins queues here instead of starving every other request of CPU.
+/// Runs bcrypt on its own worker threads, one per core, at a lowered CPU priority.
+///
+/// bcrypt is slow on purpose. On the async runtime it would stall every request; on
+/// tokio's blocking pool a sign-in storm would start a thread per attempt and compete
+/// with the runtime's threads for the cores. Here attempts queue for a fixed set of
+/// workers that the kernel schedules after everything else, so a storm uses idle CPU
+/// only and live updates keep flowing.
 #[derive(Clone)]
 pub struct Hasher {
     cost: u32,
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Sign-ins that may wait for a worker before callers wait to enqueue.
+const QUEUE: usize = 1024;
+
+/// How much lower than the rest of the server the workers run (nice value).
+const NICENESS: i32 = 10;
 
 /// A hash of an unguessable random password, checked when the user does not exist so
 /// that a wrong email costs the same time as a wrong password.
@@ -48,25 +61,61 @@ fn decoy(cost: u32) -> &'static str {
     })
 }
 
+/// Lowers the calling thread's scheduling priority. On Linux `nice` applies to the
+/// calling thread only, which is what the workers want.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: nice(2) takes a plain integer and touches no memory of ours.
+    unsafe {
+        libc::nice(NICENESS);
+    }
+}
+
 impl Hasher {
-    /// A hasher with the given bcrypt cost (at least 10).
-    pub fn new(cost: u32) -> Hasher {
+    /// A hasher with the given bcrypt cost (at least 10) and one worker per core.
+    pub fn new(cost: u32) -> anyhow::Result<Hasher> {
         let cores = std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(2);
-        Hasher {
-            cost: cost.max(10),
-            permits: Arc::new(Semaphore::new(cores)),
+        let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..cores {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("kaizen-bcrypt-{n}"))
+                .spawn(move || {
+                    lower_priority();
+                    // One worker at a time waits on the queue; the others wait for the lock.
+                    // The loop ends when every Hasher is dropped and the queue closes.
+                    loop {
+                        let next = queue.lock().ok().and_then(|mut q| q.blocking_recv());
+                        let Some(job) = next else { break };
+                        job();
+                    }
+                })?;
         }
+        Ok(Hasher {
+            cost: cost.max(10),
+            jobs,
+        })
+    }
+
+    /// Runs `work` on a worker and waits for its result.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = reply.send(work());
+        });
+        self.jobs.send(job).await.ok()?;
+        answer.await.ok()
     }
 
     /// Hashes a new password.
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
         let input = prehash(password);
         let cost = self.cost;
-        let _permit = self.permits.acquire().await?;
-        let hash = tokio::task::spawn_blocking(move || bcrypt::hash(input, cost)).await??;
-        Ok(hash)
+        let hashed = self.run(move || bcrypt::hash(input, cost)).await;
+        Ok(hashed.ok_or_else(|| anyhow::anyhow!("the password workers stopped"))??)
     }
 
     /// Checks a password against a stored hash, or against a decoy when there is none, so
@@ -74,17 +123,15 @@ impl Hasher {
     pub async fn verify(&self, password: &str, stored: Option<String>) -> bool {
         let input = prehash(password);
         let cost = self.cost;
-        let Ok(_permit) = self.permits.acquire().await else {
-            return false;
-        };
-        let checked = tokio::task::spawn_blocking(move || match stored {
-            Some(hash) => bcrypt::verify(input, &hash).unwrap_or(false),
-            None => {
-                let _ = bcrypt::verify(input, decoy(cost));
-                false
-            }
-        })
-        .await;
+        let checked = self
+            .run(move || match stored {
+                Some(hash) => bcrypt::verify(input, &hash).unwrap_or(false),
+                None => {
+                    let _ = bcrypt::verify(input, decoy(cost));
+                    false
+                }
+            })
+            .await;
         checked.unwrap_or(false)
     }
 
@@ -92,7 +139,7 @@ impl Hasher {
     /// answered faster than later ones.
     pub async fn warm_up(&self) {
         let cost = self.cost;
-        let _ = tokio::task::spawn_blocking(move || decoy(cost).len()).await;
+        let _ = self.run(move || decoy(cost).len()).await;
     }
 }
 
@@ -309,7 +356,7 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_longer_than_72_bytes_are_not_truncated() {
-        let hasher = Hasher::new(10);
+        let hasher = Hasher::new(10).unwrap();
         let base = "x".repeat(80);
         let hash = hasher.hash(&format!("{base}a")).await.unwrap();
         assert!(hasher.verify(&format!("{base}a"), Some(hash.clone())).await);
@@ -352,6 +399,6 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_hash_never_verifies() {
-        assert!(!Hasher::new(10).verify("anything", None).await);
+        assert!(!Hasher::new(10).unwrap().verify("anything", None).await);
     }
 }

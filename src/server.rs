@@ -39,7 +39,8 @@ impl Server {
         let db = config.db.open().await.context("cannot open the database")?;
         tracing::info!(backend = ?db.backend(), "database ready, migrations applied");
         let registry = Registry::new(db, config.actor_settings());
-        let hasher = Hasher::new(config.bcrypt_cost);
+        let hasher =
+            Hasher::new(config.bcrypt_cost).context("cannot start the password workers")?;
 
         if config.demo {
             let password = config.demo_password.clone().filter(|p| !p.is_empty());

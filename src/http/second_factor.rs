@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kaizen_actors::company::second_factor::{Method, Renewal, TRUSTED_DEVICE_MS};
-use kaizen_actors::model::Profile;
+use kaizen_actors::model::{Profile, Stage};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -73,6 +73,12 @@ pub async fn verify(
     PartialSession(session): PartialSession,
     ApiJson(request): ApiJson<SecondFactorRequest>,
 ) -> Result<Response, ApiError> {
+    if session.principal.stage != Stage::SecondFactor {
+        return Err(ApiError::Conflict(
+            "no second factor is due for this session".into(),
+        ));
+    }
+
     // Per user, across sessions: signing in again does not buy more guesses.
     let key = format!(
         "{}/{}",
@@ -126,10 +132,10 @@ pub async fn verify(
 pub async fn start_totp(
     PartialSession(session): PartialSession,
 ) -> Result<Json<TotpSetup>, ApiError> {
-    let profile: Profile = match session.principal.stage {
-        kaizen_actors::model::Stage::SecondFactor => return Err(ApiError::SecondFactorRequired),
-        _ => session.company.profile(session.principal.clone()).await?,
-    };
+    if session.principal.stage == Stage::SecondFactor {
+        return Err(ApiError::SecondFactorRequired);
+    }
+    let profile: Profile = session.company.profile(session.principal.clone()).await?;
     let enrollment = session.company.start_totp(session.principal).await?;
     let issuer = format!("Kaizen ({})", profile.company);
     let otpauth_uri = format!(
@@ -161,6 +167,9 @@ pub async fn confirm_totp(
     PartialSession(session): PartialSession,
     ApiJson(request): ApiJson<CodeRequest>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
+    if session.principal.stage == Stage::SecondFactor {
+        return Err(ApiError::SecondFactorRequired);
+    }
     let key = format!(
         "{}/{}",
         session.principal.company_id, session.principal.user_id

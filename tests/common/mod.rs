@@ -41,9 +41,13 @@ fn template() -> &'static Path {
                 .await
                 .expect("the template database opens");
                 let registry = Registry::new(db, Default::default());
-                kaizen::demo::seed_if_empty(&registry, &Hasher::new(10), Some(PASSWORD.into()))
-                    .await
-                    .expect("the demo seeds");
+                kaizen::demo::seed_if_empty(
+                    &registry,
+                    &Hasher::new(10).expect("password workers"),
+                    Some(PASSWORD.into()),
+                )
+                .await
+                .expect("the demo seeds");
                 registry.shutdown().await;
                 // Move everything out of the write-ahead log: only the main file is
                 // copied, and closing the pool does not always checkpoint first.
