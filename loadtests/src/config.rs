@@ -9,6 +9,8 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use reqwest::Url;
 
+use crate::address::SourceAddresses;
+
 /// Upper bounds on the sizes a run may ask for. They keep every loop of the
 /// tool bounded even when a flag is mistyped (`--autosaves 50000`).
 const MAX_COMPANIES: usize = 100;
@@ -130,6 +132,18 @@ pub(crate) struct Args {
     /// Allow a base URL that is not a loopback address.
     #[arg(long, env = "KAIZEN_LOADTEST_ALLOW_REMOTE")]
     allow_remote: bool,
+
+    /// Source address of each simulated person: loopback-range binds
+    /// 127.0.0.2, 127.0.0.3, … one per person, so the server's per-address
+    /// sign-in limit sees distinct clients; single lets the system choose.
+    /// Any host but an IPv4 loopback address falls back to single.
+    #[arg(
+        long,
+        env = "KAIZEN_LOADTEST_SOURCE_ADDRESSES",
+        value_enum,
+        default_value_t = SourceAddresses::LoopbackRange
+    )]
+    source_addresses: SourceAddresses,
 }
 
 /// How the submits are spread over the burst.
@@ -160,6 +174,9 @@ pub(crate) struct Config {
     pub(crate) duration: Duration,
     pub(crate) settle: Duration,
     pub(crate) login_concurrency: usize,
+    /// The mode in effect: the one asked for, or `Single` when the target
+    /// cannot be reached from a loopback range.
+    pub(crate) source_addresses: SourceAddresses,
     pub(crate) request_timeout: Duration,
     pub(crate) seed: u64,
     pub(crate) server_pid: Option<u32>,
@@ -194,6 +211,7 @@ impl Config {
         }
         let live_url = format!("ws{}/api/v1/live", &base_url["http".len()..]);
         let origin = args.origin.unwrap_or_else(|| origin_of(&base));
+        let source_addresses = args.source_addresses.toward(host);
 
         // Sizes and times are bounded so the run always ends by itself.
         let companies: Vec<String> = args
@@ -242,6 +260,7 @@ impl Config {
             duration: seconds("--duration", args.duration)?,
             settle: seconds("--settle-seconds", args.settle_seconds)?,
             login_concurrency: args.login_concurrency,
+            source_addresses,
             request_timeout: seconds("--request-timeout", args.request_timeout)?,
             seed: args.seed,
             server_pid: args.server_pid,
@@ -282,6 +301,14 @@ fn seconds(flag: &str, value: f64) -> Result<Duration> {
     Ok(Duration::from_secs_f64(value))
 }
 
+/// A configuration from the given flags and a password, for unit tests.
+#[cfg(test)]
+pub(crate) fn config_of(flags: &[&str]) -> Result<Config> {
+    let base = ["kaizen-loadtest", "--password", "test-password"];
+    let args = Args::try_parse_from(base.iter().chain(flags))?;
+    Config::from_args(args)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +321,28 @@ mod tests {
         assert!(is_loopback("LocalHost"));
         assert!(!is_loopback("10.0.0.1"));
         assert!(!is_loopback("example.com"));
+    }
+
+    #[test]
+    fn each_person_gets_a_loopback_address_by_default() {
+        let config = config_of(&[]).expect("valid flags");
+        assert_eq!(config.source_addresses, SourceAddresses::LoopbackRange);
+    }
+
+    #[test]
+    fn single_source_address_can_be_asked_for() {
+        let config = config_of(&["--source-addresses", "single"]).expect("valid flags");
+        assert_eq!(config.source_addresses, SourceAddresses::Single);
+        assert!(config_of(&["--source-addresses", "random"]).is_err());
+    }
+
+    #[test]
+    fn remote_and_ipv6_targets_fall_back_to_a_single_source_address() {
+        let remote = ["--base-url", "http://192.0.2.10:8080", "--allow-remote"];
+        let config = config_of(&remote).expect("valid flags");
+        assert_eq!(config.source_addresses, SourceAddresses::Single);
+        let ipv6 = config_of(&["--base-url", "http://[::1]:8080"]).expect("valid flags");
+        assert_eq!(ipv6.source_addresses, SourceAddresses::Single);
     }
 
     #[test]

@@ -1,25 +1,27 @@
 //! An HR dashboard: one WebSocket on `/api/v1/live`, subscribed to the
 //! open cycle's progress topic.
 
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::http::header::{COOKIE, ORIGIN};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::accounting::SocketTracker;
 use crate::config::Config;
 use crate::session::Session;
 use crate::stats::{Kind, Outcome, Recorder};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Socket = WebSocketStream<TcpStream>;
 
 /// How long the upgrade plus the snapshot may take before the dashboard
 /// counts as failed.
@@ -100,7 +102,12 @@ async fn open(
     let cookie = HeaderValue::from_str(&cookie).map_err(|_| Outcome::Failed("bad_cookie"))?;
     headers.insert(COOKIE, cookie);
 
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    // The connection is opened here rather than by the WebSocket library so
+    // that it leaves from the person's own source address.
+    let stream = connect(config, session.source)
+        .await
+        .map_err(|_| Outcome::Failed("ws_connect"))?;
+    let (mut socket, _) = tokio_tungstenite::client_async(request, stream)
         .await
         .map_err(|error| match error {
             WsError::Http(response) => Outcome::Status(response.status().as_u16()),
@@ -135,6 +142,28 @@ async fn open(
         }
     }
     Err(Outcome::Failed("ws_closed"))
+}
+
+/// A TCP connection to the server, bound to `source` when one is given.
+async fn connect(config: &Config, source: Option<IpAddr>) -> io::Result<TcpStream> {
+    let host = config.base.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = config.base.port_or_known_default().unwrap_or(80);
+    let Some(source) = source else {
+        return TcpStream::connect((host, port)).await;
+    };
+
+    // A source address is only given toward an IP literal of the same
+    // family (see `SourceAddresses::toward`), so no name is resolved here.
+    let server: IpAddr = host
+        .parse()
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "host is not an address"))?;
+    let socket = match source {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(SocketAddr::new(server, port)).await
 }
 
 impl Dashboard {
@@ -227,6 +256,40 @@ fn submitted_or_later(progress: &Value) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::config_of;
+
+    /// A listener on 127.0.0.1 and a configuration aimed at it.
+    async fn local_server() -> (tokio::net::TcpListener, Config) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free loopback port");
+        let port = listener.local_addr().expect("bound").port();
+        let base_url = format!("http://127.0.0.1:{port}");
+        let config = config_of(&["--base-url", &base_url]).expect("valid flags");
+        (listener, config)
+    }
+
+    // Only Linux routes the whole of 127.0.0.0/8 to the loopback interface.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_socket_leaves_from_the_person_s_own_address() {
+        let (listener, config) = local_server().await;
+        let source: IpAddr = "127.0.0.9".parse().expect("an address");
+        let (connected, accepted) = tokio::join!(connect(&config, Some(source)), listener.accept());
+        let local = connected.expect("connected").local_addr().expect("bound");
+        let (_, peer) = accepted.expect("accepted");
+        assert_eq!(local.ip(), source);
+        assert_eq!(peer.ip(), source);
+    }
+
+    #[tokio::test]
+    async fn without_a_source_the_system_chooses() {
+        let (listener, config) = local_server().await;
+        let (connected, accepted) = tokio::join!(connect(&config, None), listener.accept());
+        assert!(connected.is_ok());
+        let (_, peer) = accepted.expect("accepted");
+        assert!(peer.ip().is_loopback());
+    }
 
     #[test]
     fn progress_event_counts_submitted_shared_and_signed() {

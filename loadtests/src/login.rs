@@ -1,12 +1,14 @@
 //! Phase 1: every simulated person signs in, a few at a time, politely
 //! paced once the server's sign-in rate limit answers 429.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::address::SourceAddresses;
 use crate::config::Config;
 use crate::session::{Session, SignIn};
 use crate::stats::{Kind, Recorder};
@@ -43,12 +45,14 @@ pub(crate) struct Person {
 
 /// Hands out the instants at which sign-ins may be sent.
 ///
-/// The server limits sign-ins per client address, and a load test signs
-/// everybody in from one address. Retrying each refused attempt after its
-/// own `Retry-After` would send all waiting workers at the same instant,
-/// and all but one would be refused again. Once throttled, the pacer spaces
-/// attempts one `Retry-After` apart instead, widening the spacing a step
-/// at each further refusal, so nearly every retry lands.
+/// The server limits sign-ins per client address and per account. People
+/// who share a limit (everybody, with a single source address; the HR
+/// sessions of one account, with a loopback range) share a pacer. Retrying
+/// each refused attempt after its own `Retry-After` would send all waiting
+/// workers at the same instant, and all but one would be refused again.
+/// Once throttled, the pacer spaces attempts one `Retry-After` apart
+/// instead, widening the spacing a step at each further refusal, so nearly
+/// every retry lands.
 #[derive(Debug)]
 struct Pacer {
     next: Instant,
@@ -93,20 +97,35 @@ pub(crate) async fn sign_in_all(
     deadline: Instant,
 ) -> Vec<Person> {
     let gate = Arc::new(Semaphore::new(config.login_concurrency));
-    let pacer = Arc::new(Mutex::new(Pacer::new(Instant::now())));
+    let mut pacers: HashMap<String, Arc<Mutex<Pacer>>> = HashMap::new();
     let mut tasks = JoinSet::new();
+    let mut index = 0;
     for (company, slug) in config.companies.iter().enumerate() {
         for (role, email) in people_of(config, slug) {
-            let Ok(session) = Session::new(config, slug, email) else {
+            // The index counts every person, failed or not, so nobody's
+            // address depends on what happened to the others. Past the end
+            // of the range (millions of people, beyond the size bounds) a
+            // person is left out rather than sent from a shared address.
+            let source = config.source_addresses.of(index);
+            index += 1;
+            if source.is_none() && config.source_addresses != SourceAddresses::Single {
+                rec.fault(Kind::Login, "no_source_address");
+                continue;
+            }
+            let key = pacing_key(config.source_addresses, slug, &email);
+            let pacer = pacers
+                .entry(key)
+                .or_insert_with(|| Arc::new(Mutex::new(Pacer::new(Instant::now()))));
+            let pacer = Arc::clone(pacer);
+            let Ok(session) = Session::new(config, slug, email, source) else {
                 rec.fault(Kind::Login, "client_build");
                 continue;
             };
             let config = Arc::clone(config);
-            let (rec, gate, pacer) = (rec.clone(), Arc::clone(&gate), Arc::clone(&pacer));
+            let (rec, gate) = (rec.clone(), Arc::clone(&gate));
             tasks.spawn(async move {
-                let _permit = gate.acquire_owned().await.ok()?;
                 let mut session = session;
-                let signed_in = sign_in(&mut session, &config, &rec, &pacer).await;
+                let signed_in = sign_in(&mut session, &config, &rec, &gate, &pacer).await;
                 signed_in.then_some(Person {
                     company,
                     role,
@@ -129,6 +148,17 @@ pub(crate) async fn sign_in_all(
     people
 }
 
+/// Which pacer a person's sign-ins go through: the one limit that can
+/// refuse them. From one address, the per-address limit binds everybody
+/// together; from one address each, only the per-account limit is shared,
+/// by the sessions of one HR admin.
+fn pacing_key(sources: SourceAddresses, slug: &str, email: &str) -> String {
+    match sources {
+        SourceAddresses::Single => String::new(),
+        SourceAddresses::LoopbackRange => format!("{slug}/{email}"),
+    }
+}
+
 /// The lookup and dashboard sessions of the HR admin, then the reviewers.
 fn people_of(config: &Config, slug: &str) -> Vec<(Role, String)> {
     let hr = format!("hr@{slug}.example");
@@ -142,16 +172,33 @@ fn people_of(config: &Config, slug: &str) -> Vec<(Role, String)> {
 }
 
 /// One person's sign-in, retried while the server throttles it.
+///
+/// The permit bounds sign-ins in flight, not people waiting: a person whose
+/// slot lies ahead gives the permit back until then, so an account that is
+/// throttled does not hold up everybody else.
 async fn sign_in(
     session: &mut Session,
     config: &Config,
     rec: &Recorder,
+    gate: &Semaphore,
     pacer: &Mutex<Pacer>,
 ) -> bool {
     for _ in 0..MAX_ATTEMPTS {
+        let Ok(mut permit) = gate.acquire().await else {
+            return false;
+        };
         let at = lock(pacer).slot(Instant::now());
-        tokio::time::sleep_until(at.into()).await;
-        match session.login(config, rec).await {
+        if at > Instant::now() {
+            drop(permit);
+            tokio::time::sleep_until(at.into()).await;
+            let Ok(again) = gate.acquire().await else {
+                return false;
+            };
+            permit = again;
+        }
+        let outcome = session.login(config, rec).await;
+        drop(permit);
+        match outcome {
             SignIn::Accepted => return true,
             SignIn::Failed => return false,
             SignIn::Throttled(retry_after) => {
@@ -215,6 +262,20 @@ mod tests {
         let later = now + Duration::from_secs(10);
         assert_eq!(pacer.slot(later), later);
         assert_eq!(pacer.slot(later), later + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn one_address_each_paces_per_account_and_one_address_paces_everybody() {
+        let range = SourceAddresses::LoopbackRange;
+        let hr = pacing_key(range, "acme", "hr@acme.example");
+        assert_eq!(hr, pacing_key(range, "acme", "hr@acme.example"));
+        assert_ne!(hr, pacing_key(range, "acme", "employee1@acme.example"));
+        assert_ne!(hr, pacing_key(range, "globex", "hr@acme.example"));
+        let single = SourceAddresses::Single;
+        assert_eq!(
+            pacing_key(single, "acme", "hr@acme.example"),
+            pacing_key(single, "globex", "employee1@globex.example")
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! failed requests are counted in the report instead.
 
 mod accounting;
+mod address;
 mod config;
 mod live;
 mod login;

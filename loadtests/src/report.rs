@@ -58,6 +58,8 @@ struct Settings {
     duration_cap_s: f64,
     settle_s: f64,
     login_concurrency: usize,
+    /// `loopback-range` or `single`, as in effect (not as asked for).
+    source_addresses: &'static str,
     seed: u64,
 }
 
@@ -285,7 +287,11 @@ impl Report {
         } else {
             "NOT completed"
         };
-        let _ = writeln!(out, "kaizen-loadtest against {} ({run})", self.target);
+        let _ = writeln!(
+            out,
+            "kaizen-loadtest against {} ({run}, source addresses {})",
+            self.target, self.settings.source_addresses
+        );
         if let Some(fatal) = &self.run.fatal {
             let _ = writeln!(out, "  fatal: {fatal}");
         }
@@ -410,6 +416,7 @@ fn settings(config: &Config) -> Settings {
         duration_cap_s: config.duration.as_secs_f64(),
         settle_s: config.settle.as_secs_f64(),
         login_concurrency: config.login_concurrency,
+        source_addresses: config.source_addresses.name(),
         seed: config.seed,
     }
 }

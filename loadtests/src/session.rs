@@ -1,5 +1,6 @@
 //! One simulated person's connection to the server, and timed requests.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,10 @@ pub(crate) struct Session {
     /// Kept to copy the session cookie into the WebSocket upgrade, which
     /// does not go through reqwest.
     jar: Arc<Jar>,
+    /// The address this person's connections leave from; `None` when the
+    /// system chooses. The WebSocket binds it too, as a browser's would
+    /// come from the same machine.
+    pub(crate) source: Option<IpAddr>,
     pub(crate) company: String,
     pub(crate) email: String,
     /// The user's id as the server spells it (a string, whatever its form).
@@ -47,8 +52,13 @@ pub(crate) enum SignIn {
 }
 
 impl Session {
-    /// A fresh, signed-out person of `company`.
-    pub(crate) fn new(config: &Config, company: &str, email: String) -> Result<Session> {
+    /// A fresh, signed-out person of `company`, connecting from `source`.
+    pub(crate) fn new(
+        config: &Config,
+        company: &str,
+        email: String,
+        source: Option<IpAddr>,
+    ) -> Result<Session> {
         let jar = Arc::new(Jar::default());
 
         // The server's own Origin on every request, as its pages send it:
@@ -63,6 +73,7 @@ impl Session {
             .default_headers(headers)
             .cookie_provider(Arc::clone(&jar))
             .no_proxy()
+            .local_address(source)
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
             .build()
@@ -70,6 +81,7 @@ impl Session {
         Ok(Session {
             http,
             jar,
+            source,
             company: company.to_owned(),
             email,
             user_id: None,
@@ -195,6 +207,46 @@ fn failure_name(error: &reqwest::Error) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::config_of;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Accepts one HTTP request, answers 204 and returns the peer address.
+    async fn answer_once(listener: tokio::net::TcpListener) -> IpAddr {
+        let (mut stream, peer) = listener.accept().await.expect("accepted");
+        let mut request = Vec::new();
+        let mut buffer = [0; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = stream.read(&mut buffer).await.expect("readable");
+            assert!(read > 0, "the client closed before the end of its request");
+            request.extend_from_slice(&buffer[..read]);
+        }
+        let answer = b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n";
+        stream.write_all(answer).await.expect("writable");
+        peer.ip()
+    }
+
+    // Only Linux routes the whole of 127.0.0.0/8 to the loopback interface.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn requests_leave_from_the_person_s_own_address() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free loopback port");
+        let base_url = format!("http://{}", listener.local_addr().expect("bound"));
+        let config = config_of(&["--base-url", &base_url]).expect("valid flags");
+        let source: IpAddr = "127.0.0.7".parse().expect("an address");
+        let email = "employee1@acme.example".to_owned();
+        let session = Session::new(&config, "acme", email, Some(source)).expect("a client");
+        let rec = Recorder::new(Instant::now());
+
+        let server = tokio::spawn(answer_once(listener));
+        let url = config.url("/healthz");
+        let reply = session
+            .send(&rec, Kind::List, Method::GET, &url, None)
+            .await;
+        assert_eq!(reply.map(|r| r.status), Some(StatusCode::NO_CONTENT));
+        assert_eq!(server.await.expect("the server task"), source);
+    }
 
     #[test]
     fn retry_after_reads_whole_seconds_only() {
