@@ -45,6 +45,16 @@ pub struct ServeConfig {
     #[arg(long, env = "KAIZEN_DEMO")]
     pub demo: bool,
 
+    /// How many demo companies to seed (acme, globex, then demo3, demo4, …).
+    #[arg(long, env = "KAIZEN_DEMO_COMPANIES", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub demo_companies: u16,
+
+    /// How many employees report to each demo company's manager.
+    #[arg(long, env = "KAIZEN_DEMO_EMPLOYEES", default_value_t = 20,
+          value_parser = clap::value_parser!(u16).range(1..=5000))]
+    pub demo_employees: u16,
+
     /// The password of every demo user; random ones are printed once when unset.
     #[arg(long, env = "KAIZEN_DEMO_PASSWORD", hide_env_values = true)]
     pub demo_password: Option<String>,
@@ -114,6 +124,8 @@ impl ServeConfig {
             },
             demo: false,
             demo_password: None,
+            demo_companies: 2,
+            demo_employees: 20,
             bcrypt_cost: 10,
             mail_dir: None,
             public_url: None,

@@ -11,11 +11,35 @@ use tokio::task::JoinSet;
 
 use crate::password::{Hasher, MAX_PASSWORD_BYTES};
 
-/// The demo companies: slug and display name.
-const COMPANIES: [(&str, &str); 2] = [("acme", "Acme Corporation"), ("globex", "Globex")];
+/// How big the demo is: the load generator needs more people than a person trying
+/// Kaizen out.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSize {
+    /// Companies: `acme`, `globex`, then `demo3`, `demo4`, …
+    pub companies: usize,
+    /// Employees reporting to each company's `manager@` (`employee1@` … `employeeN@`).
+    pub employees: usize,
+}
 
-/// How many employees report to each demo manager.
-pub const DEMO_EMPLOYEES: usize = 20;
+impl Default for DemoSize {
+    fn default() -> Self {
+        DemoSize {
+            companies: 2,
+            employees: 20,
+        }
+    }
+}
+
+/// The demo companies: slug and display name.
+fn companies(count: usize) -> Vec<(String, String)> {
+    let named = [("acme", "Acme Corporation"), ("globex", "Globex")];
+    (0..count.max(1))
+        .map(|n| match named.get(n) {
+            Some((slug, name)) => ((*slug).to_owned(), (*name).to_owned()),
+            None => (format!("demo{}", n + 1), format!("Demo Company {}", n + 1)),
+        })
+        .collect()
+}
 
 /// The name of the demo's open cycle.
 pub const DEMO_CYCLE: &str = "2026 Annual Review";
@@ -44,7 +68,7 @@ struct Person {
     self_review: ReviewStatus,
 }
 
-fn people() -> Vec<Person> {
+fn people(employees: usize) -> Vec<Person> {
     let person = |local: &str, name: &str, manager, self_review| Person {
         local: local.to_owned(),
         name: name.to_owned(),
@@ -64,7 +88,7 @@ fn people() -> Vec<Person> {
     let firsts = [
         "Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun",
     ];
-    for n in 1..=DEMO_EMPLOYEES {
+    for n in 1..=employees {
         let name = format!("{} Employee{n}", firsts[(n - 1) % firsts.len()]);
         people.push(person(
             &format!("employee{n}"),
@@ -97,6 +121,7 @@ pub async fn seed_if_empty(
     registry: &Registry,
     hasher: &Hasher,
     password: Option<String>,
+    size: DemoSize,
 ) -> anyhow::Result<bool> {
     if !directory::list(registry.db()).await?.is_empty() {
         return Ok(false);
@@ -104,12 +129,12 @@ pub async fn seed_if_empty(
     if let Some(password) = &password {
         check_password(password)?;
     }
-    let people = people();
-    println!(
-        "Seeding demo data: companies {}.",
-        COMPANIES.map(|c| c.0).join(", ")
-    );
-    for (slug, name) in COMPANIES {
+    let people = people(size.employees);
+    let companies = companies(size.companies);
+    let slugs: Vec<&str> = companies.iter().map(|c| c.0.as_str()).collect();
+    println!("Seeding demo data: companies {}.", slugs.join(", "));
+    for (slug, name) in &companies {
+        let slug = slug.as_str();
         let company = directory::create_company(registry.db(), slug, name).await?;
         let handle = registry
             .by_id(&company.id)
@@ -122,7 +147,8 @@ pub async fn seed_if_empty(
     }
     println!(
         "Try company acme as hr@acme.example (HR admin), manager@acme.example (manager) \
-         or employee1@acme.example … employee{DEMO_EMPLOYEES}@acme.example."
+         or employee1@acme.example … employee{}@acme.example.",
+        size.employees
     );
     Ok(true)
 }
@@ -134,22 +160,29 @@ async fn seed_company(
     hasher: &Hasher,
     password: Option<&str>,
 ) -> anyhow::Result<()> {
-    // Hash every password at once: bcrypt runs on the blocking pool, one per core.
-    let mut hashing = JoinSet::new();
-    for (index, _) in people.iter().enumerate() {
-        let hasher = hasher.clone();
-        let password = password
-            .map(str::to_owned)
-            .unwrap_or_else(|| crate::token::new_token()[..16].to_owned());
-        hashing.spawn(async move {
-            let hash = hasher.hash(&password).await;
-            (index, password, hash)
-        });
-    }
+    // One shared demo password is hashed once per company: the hashes are then equal,
+    // which tells nothing the demo does not announce, and a large demo seeds in seconds.
+    // Random passwords are hashed one by one, queued on the bcrypt workers.
     let mut credentials = vec![(String::new(), String::new()); people.len()];
-    while let Some(done) = hashing.join_next().await {
-        let (index, password, hash) = done?;
-        credentials[index] = (password, hash?);
+    if let Some(password) = password {
+        let hash = hasher.hash(password).await?;
+        for slot in &mut credentials {
+            *slot = (password.to_owned(), hash.clone());
+        }
+    } else {
+        let mut hashing = JoinSet::new();
+        for index in 0..people.len() {
+            let hasher = hasher.clone();
+            let password = crate::token::new_token()[..16].to_owned();
+            hashing.spawn(async move {
+                let hash = hasher.hash(&password).await;
+                (index, password, hash)
+            });
+        }
+        while let Some(done) = hashing.join_next().await {
+            let (index, password, hash) = done?;
+            credentials[index] = (password, hash?);
+        }
     }
 
     // Managers come before their reports in `people`, so each manager's id is known.

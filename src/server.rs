@@ -44,7 +44,11 @@ impl Server {
 
         if config.demo {
             let password = config.demo_password.clone().filter(|p| !p.is_empty());
-            if crate::demo::seed_if_empty(&registry, &hasher, password).await? {
+            let size = crate::demo::DemoSize {
+                companies: usize::from(config.demo_companies),
+                employees: usize::from(config.demo_employees),
+            };
+            if crate::demo::seed_if_empty(&registry, &hasher, password, size).await? {
                 tracing::info!("demo data seeded");
             }
         }

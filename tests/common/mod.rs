@@ -45,6 +45,7 @@ fn template() -> &'static Path {
                     &registry,
                     &Hasher::new(10).expect("password workers"),
                     Some(PASSWORD.into()),
+                    kaizen::demo::DemoSize::default(),
                 )
                 .await
                 .expect("the demo seeds");
