@@ -189,6 +189,8 @@ impl Company {
                 "no second factor is due for this session".into(),
             ));
         }
+        // Read before the write transaction starts (see `Company`).
+        let remember_me_allowed = self.policy().await?.policy.remember_me_allowed;
         let mut tx = self.db.begin_write().await?;
         let user = principal.user_id.as_str();
         let spent = match method {
@@ -247,8 +249,7 @@ impl Company {
         .bind(&principal.session_id)
         .fetch_one(&mut *tx)
         .await?;
-        let remember_me =
-            remember_requested != 0 && self.policy().await?.policy.remember_me_allowed;
+        let remember_me = remember_requested != 0 && remember_me_allowed;
         let lifetime = if remember_me {
             self.session_policy.remember_me_ms
         } else {
