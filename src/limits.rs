@@ -187,6 +187,11 @@ pub fn code_checks() -> Limiter<String> {
     Limiter::new(10, Duration::from_secs(30), MAX_KEYS)
 }
 
+/// The limit on SMS messages per user: three at once, then one a minute.
+pub fn sms_sends() -> Limiter<String> {
+    Limiter::new(3, Duration::from_secs(60), MAX_KEYS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,6 +68,7 @@ impl Server {
             reset_limits: Default::default(),
             password_checks: Arc::new(crate::limits::password_checks()),
             code_checks: Arc::new(crate::limits::code_checks()),
+            sms_sends: Arc::new(crate::limits::sms_sends()),
             metrics: Arc::new(Metrics::default()),
             shutdown: shutdown.clone(),
             connections: connections.clone(),

@@ -55,6 +55,8 @@ pub struct AppState {
     pub password_checks: Arc<Limiter<String>>,
     /// Second-factor code checks, per user across all their pending sign-ins.
     pub code_checks: Arc<Limiter<String>>,
+    /// SMS messages sent, per user.
+    pub sms_sends: Arc<Limiter<String>>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Cancelled when shutdown begins; live connections then say goodbye.
@@ -87,6 +89,12 @@ fn api() -> OpenApiRouter<AppState> {
             second_factor::disable_totp
         ))
         .routes(routes!(second_factor::confirm_totp))
+        .routes(routes!(second_factor::send_sign_in_sms))
+        .routes(routes!(
+            second_factor::start_sms,
+            second_factor::disable_sms
+        ))
+        .routes(routes!(second_factor::confirm_sms))
         .routes(routes!(reset::request))
         .routes(routes!(reset::complete))
         .routes(routes!(account::password_strength))

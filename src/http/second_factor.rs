@@ -225,3 +225,113 @@ mod tests {
         assert_eq!(super::percent_encode("a.b@x.example"), "a.b%40x.example");
     }
 }
+
+/// What setting up SMS codes takes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneRequest {
+    /// The phone number in international (E.164) form, e.g. `+15551234567`.
+    pub phone: String,
+}
+
+/// Counts an SMS about to be sent for this user: texts cost money and reach a person.
+fn check_sms_budget(state: &AppState, session: &super::extract::Session) -> Result<(), ApiError> {
+    let key = format!(
+        "{}/{}",
+        session.principal.company_id, session.principal.user_id
+    );
+    state
+        .sms_sends
+        .check(&key, Instant::now())
+        .map_err(ApiError::RateLimited)
+}
+
+/// Sends an SMS code for this pending sign-in to the user's confirmed number. The code
+/// works for ten minutes, for this sign-in only; a new request replaces it.
+#[utoipa::path(post, path = "/api/v1/auth/second-factor/sms", tag = "auth",
+    responses((status = 202), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+pub async fn send_sign_in_sms(
+    State(state): State<AppState>,
+    PartialSession(session): PartialSession,
+) -> Result<StatusCode, ApiError> {
+    if session.principal.stage != Stage::SecondFactor {
+        return Err(ApiError::Conflict(
+            "no second factor is due for this session".into(),
+        ));
+    }
+    check_sms_budget(&state, &session)?;
+    session
+        .company
+        .send_sign_in_code(session.principal, session.client)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Starts setting up SMS codes: sends a code to the number. Needs a reauthentication,
+/// except right after sign-in when the company requires enrollment.
+#[utoipa::path(post, path = "/api/v1/me/second-factor/sms", tag = "account",
+    request_body = PhoneRequest,
+    responses((status = 202), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn start_sms(
+    State(state): State<AppState>,
+    PartialSession(session): PartialSession,
+    ApiJson(request): ApiJson<PhoneRequest>,
+) -> Result<StatusCode, ApiError> {
+    if session.principal.stage == Stage::SecondFactor {
+        return Err(ApiError::SecondFactorRequired);
+    }
+    check_sms_budget(&state, &session)?;
+    session
+        .company
+        .start_sms(session.principal, request.phone, session.client)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Confirms the number with the code sent to it. Answers ten recovery codes, shown only
+/// now. The user's other sessions end.
+#[utoipa::path(post, path = "/api/v1/me/second-factor/sms/confirm", tag = "account",
+    request_body = CodeRequest,
+    responses((status = 200, body = RecoveryCodes), (status = 401, body = ErrorBody)))]
+pub async fn confirm_sms(
+    State(state): State<AppState>,
+    PartialSession(session): PartialSession,
+    ApiJson(request): ApiJson<CodeRequest>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    if session.principal.stage == Stage::SecondFactor {
+        return Err(ApiError::SecondFactorRequired);
+    }
+    let key = format!(
+        "{}/{}",
+        session.principal.company_id, session.principal.user_id
+    );
+    if let Err(retry) = state.code_checks.check(&key, Instant::now()) {
+        return Err(ApiError::RateLimited(retry));
+    }
+    if request.code.len() > MAX_CODE_LEN {
+        return Err(ApiError::WrongCode);
+    }
+    let codes = session
+        .company
+        .confirm_sms(session.principal, request.code, session.client)
+        .await?;
+    state.code_checks.forget(&key);
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
+}
+
+/// Removes SMS codes; needs a reauthentication. Refused when it is the last factor and
+/// the company requires 2-step verification.
+#[utoipa::path(delete, path = "/api/v1/me/second-factor/sms", tag = "account",
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+pub async fn disable_sms(session: Session) -> Result<StatusCode, ApiError> {
+    session
+        .company
+        .disable_sms(session.principal, session.client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -11,6 +11,7 @@ mod reset;
 mod review;
 pub mod second_factor;
 mod session;
+mod sms;
 mod user;
 
 use std::panic::AssertUnwindSafe;

@@ -30,7 +30,7 @@ pub enum Method {
     Totp,
     /// One of the recovery codes.
     Recovery,
-    /// A code sent by SMS (not available yet).
+    /// A code sent by SMS to the user's confirmed number.
     Sms,
 }
 
@@ -77,6 +77,24 @@ fn new_recovery_code() -> String {
 }
 
 impl Company {
+    /// Whether the user has any confirmed second factor.
+    pub(super) async fn has_factor(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        user_id: &str,
+    ) -> Result<bool, ActorError> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM totp_factors WHERE company_id = $1 AND user_id = $2 \
+             AND confirmed = 1) + (SELECT COUNT(*) FROM sms_factors WHERE company_id = $1 \
+             AND user_id = $2 AND confirmed = 1)",
+        )
+        .bind(&self.id)
+        .bind(user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(n > 0)
+    }
+
     pub(super) async fn has_confirmed_totp(
         &self,
         conn: &mut sqlx::AnyConnection,
@@ -196,7 +214,14 @@ impl Company {
         let spent = match method {
             Method::Totp => self.spend_totp(&mut tx, user, &code, true).await?,
             Method::Recovery => self.spend_recovery(&mut tx, user, &code).await?,
-            Method::Sms => Spent::Wrong,
+            Method::Sms => {
+                let session = principal.session_id.as_str();
+                if self.spend_sms(&mut tx, session, &code).await? {
+                    Spent::Accepted
+                } else {
+                    Spent::Wrong
+                }
+            }
         };
         if spent != Spent::Accepted {
             // Count the failure; past the limit the pending sign-in is void.
@@ -359,7 +384,20 @@ impl Company {
             .execute(&mut *tx)
             .await?;
 
-        // Fresh recovery codes replace any earlier ones.
+        self.finish_enrollment(tx, &principal, &client, Method::Totp)
+            .await
+    }
+
+    /// Completes setting up a factor inside `tx`: fresh recovery codes (answered, shown
+    /// once), the user's other sessions ended, an enrolling session made complete; then
+    /// commits, closes the ended sessions' connections, audits and tells the user.
+    pub(super) async fn finish_enrollment(
+        &mut self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        principal: &Principal,
+        client: &Client,
+        method: Method,
+    ) -> Result<Vec<String>, ActorError> {
         sqlx::query("DELETE FROM recovery_codes WHERE company_id = $1 AND user_id = $2")
             .bind(&self.id)
             .bind(&principal.user_id)
@@ -379,10 +417,7 @@ impl Company {
             .execute(&mut *tx)
             .await?;
         }
-
-        // A changed second factor ends the user's other sessions; an enrolling session
-        // is now complete.
-        let others = self.end_other_sessions(&mut tx, &principal).await?;
+        let others = self.end_other_sessions(&mut tx, principal).await?;
         sqlx::query(
             "UPDATE sessions SET stage = 'full', expires_at = $3 WHERE company_id = $1 AND id = $2",
         )
@@ -393,31 +428,33 @@ impl Company {
         .await?;
         tx.commit().await?;
         self.revoke_all(&others);
-        let detail = serde_json::json!({ "method": "totp", "other_sessions_ended": others.len() });
+
+        let method = method_name(method);
+        let detail = serde_json::json!({ "method": method, "other_sessions_ended": others.len() });
         self.audit(
             Some(&principal.user_id),
             "second_factor_enabled",
             None,
-            &client,
+            client,
             detail,
         )
         .await;
-        let body = "An authenticator app was just set up for your account and your other \
-                    sessions were signed out. If this was not you, tell your HR team at once.";
-        self.notify(
-            &principal.user_id,
-            "second_factor_changed",
-            "2-step verification is on",
-            body,
-        )
-        .await;
+        let body = format!(
+            "2-step verification ({method}) was just set up for your account and your other \
+             sessions were signed out. If this was not you, tell your HR team at once."
+        );
+        let subject = "2-step verification is on";
+        self.notify(&principal.user_id, "second_factor_changed", subject, &body)
+            .await;
         Ok(codes)
     }
 
-    async fn disable_totp(
+    /// Removes one factor. The recovery codes and trusted devices go with the last one.
+    pub(super) async fn disable_factor(
         &mut self,
         principal: Principal,
         client: Client,
+        method: Method,
     ) -> Result<(), ActorError> {
         if principal.stage != Stage::Full {
             return Err(ActorError::Forbidden);
@@ -425,25 +462,47 @@ impl Company {
         if !principal.is_elevated() {
             return Err(ActorError::ReauthenticationRequired);
         }
-        if self.policy().await?.policy.second_factor_required {
+        let required = self.policy().await?.policy.second_factor_required;
+        let table = match method {
+            Method::Totp => "totp_factors",
+            Method::Sms => "sms_factors",
+            Method::Recovery => return Err(ActorError::NotFound),
+        };
+        let mut tx = self.db.begin_write().await?;
+        let removed = sqlx::query(&format!(
+            "DELETE FROM {table} WHERE company_id = $1 AND user_id = $2"
+        ))
+        .bind(&self.id)
+        .bind(&principal.user_id)
+        .execute(&mut *tx)
+        .await?;
+        if removed.rows_affected() == 0 {
+            return Err(ActorError::NotFound);
+        }
+        let remaining = self.has_factor(&mut tx, &principal.user_id).await?;
+        if required && !remaining {
             return Err(ActorError::Conflict(
-                "your company requires 2-step verification; set up a new app instead".into(),
+                "your company requires 2-step verification; set up another factor first".into(),
             ));
         }
-        let mut tx = self.db.begin_write().await?;
-        for table in ["totp_factors", "recovery_codes", "trusted_devices"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE company_id = $1 AND user_id = $2"
-            ))
-            .bind(&self.id)
-            .bind(&principal.user_id)
-            .execute(&mut *tx)
-            .await?;
+        if !remaining {
+            for table in ["recovery_codes", "trusted_devices"] {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE company_id = $1 AND user_id = $2"
+                ))
+                .bind(&self.id)
+                .bind(&principal.user_id)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         let others = self.end_other_sessions(&mut tx, &principal).await?;
         tx.commit().await?;
         self.revoke_all(&others);
-        let detail = serde_json::json!({ "method": "totp", "other_sessions_ended": others.len() });
+
+        let method = method_name(method);
+        let detail = serde_json::json!({ "method": method, "other_sessions_ended": others.len(),
+            "factors_left": remaining });
         self.audit(
             Some(&principal.user_id),
             "second_factor_disabled",
@@ -452,15 +511,13 @@ impl Company {
             detail,
         )
         .await;
-        let body = "The authenticator app of your account was just removed. If this was not \
-                    you, reset your password and tell your HR team at once.";
-        self.notify(
-            &principal.user_id,
-            "second_factor_changed",
-            "2-step verification is off",
-            body,
-        )
-        .await;
+        let body = format!(
+            "2-step verification ({method}) was just removed from your account. If this was \
+             not you, reset your password and tell your HR team at once."
+        );
+        let subject = "A 2-step verification method was removed";
+        self.notify(&principal.user_id, "second_factor_changed", subject, &body)
+            .await;
         Ok(())
     }
 
@@ -563,7 +620,7 @@ impl CompanyHandle {
         principal: Principal,
         client: Client,
     ) -> Result<(), ActorError> {
-        self.call(move |c| Box::pin(c.disable_totp(principal, client)))
+        self.call(move |c| Box::pin(c.disable_factor(principal, client, Method::Totp)))
             .await
     }
 }

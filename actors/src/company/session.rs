@@ -172,7 +172,7 @@ impl Company {
 
         // The stage: a user with an authenticator still owes a code unless this browser
         // is trusted; a user without one owes an enrollment if the company requires it.
-        let has_factor = self.has_confirmed_totp(&mut tx, &new.user_id).await?;
+        let has_factor = self.has_factor(&mut tx, &new.user_id).await?;
         let trusted = match &new.device_token_hash {
             Some(hash) if has_factor => self.is_trusted_device(&mut tx, &new.user_id, hash).await?,
             _ => false,
