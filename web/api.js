@@ -193,3 +193,65 @@ export const saveSecurityPolicy = (policy, confirmOwnAddressExcluded = false) =>
   request("PUT", "/admin/security-policy", {
     body: confirmOwnAddressExcluded ? { ...policy, confirm_own_address_excluded: true } : policy,
   });
+
+/**
+ * POST /auth/second-factor: finish a half-done sign-in with a code. A 401
+ * here is an answer, not an ended session: `invalid_credentials` for a wrong
+ * code, `unauthenticated` when the pending sign-in is void.
+ */
+export const verifySecondFactor = (method, code, trustDevice) =>
+  request("POST", "/auth/second-factor", {
+    body: { method, code, trust_device: trustDevice },
+    expect401: true,
+  });
+
+/**
+ * POST /me/second-factor/totp: a new authenticator secret with its QR code.
+ * `enrolling` marks the half-signed-in session that must set one up before
+ * it may do anything else; its 401 is an answer there, not a session ending.
+ */
+export const startTotp = (enrolling = false) =>
+  request("POST", "/me/second-factor/totp", { expect401: enrolling });
+
+/** POST /me/second-factor/totp/confirm: turns the app on; answers the recovery codes. */
+export const confirmTotp = (code, enrolling = false) =>
+  request("POST", "/me/second-factor/totp/confirm", {
+    body: { code },
+    expect401: enrolling ? true : "invalid_credentials",
+  });
+
+/** DELETE /me/second-factor/totp: turns 2-step verification off (reauthenticated). */
+export const disableTotp = () => request("DELETE", "/me/second-factor/totp");
+
+/** POST /auth/password-reset: always 202, whether or not the account exists. */
+export const requestPasswordReset = (company, email) =>
+  request("POST", "/auth/password-reset", { body: { company, email }, expect401: true });
+
+/** POST /auth/password-reset/complete with the token from the emailed link. */
+export const completePasswordReset = (token, newPassword) =>
+  request("POST", "/auth/password-reset/complete", {
+    body: { token, new_password: newPassword },
+    expect401: true,
+  });
+
+/**
+ * POST /password-strength: a 0–4 score with advice, for the live meter.
+ * `company` and `email`, when known, count against the password.
+ */
+export const passwordStrength = (password, { company, email, signal } = {}) =>
+  request("POST", "/password-strength", {
+    body: { password, ...(company ? { company } : {}), ...(email ? { email } : {}) },
+    signal,
+    expect401: true,
+  });
+
+/** GET /admin/users (HR admins). */
+export const listUsers = (signal) => request("GET", "/admin/users", { signal });
+
+/** PATCH /admin/users/{id} with `{role}` and/or `{disabled}` (HR admins, reauthenticated). */
+export const updateUser = (userId, update) =>
+  request("PATCH", `/admin/users/${id(userId)}`, { body: update });
+
+/** DELETE /admin/users/{id}/sessions: signs the user out everywhere (reauthenticated). */
+export const endUserSessions = (userId) =>
+  request("DELETE", `/admin/users/${id(userId)}/sessions`);

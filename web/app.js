@@ -5,8 +5,11 @@
 //   #/reviews        my reviews (and, for HR admins, the cycle dashboards)
 //   #/reviews/<id>   the review editor
 //   #/cycles/<id>    the HR cycle dashboard, live
-//   #/account        the user's sessions and password
+//   #/account        the user's sessions, password and 2-step verification
 //   #/admin/security the company's security policy (HR admins)
+//   #/admin/users    people: roles, disabled accounts, sessions (HR admins)
+//   #/reset-request  ask for a password reset link (no session needed)
+//   #/reset/<token>  choose a new password from the emailed link (no session needed)
 //
 // Each view is a function `(root, context) => cleanup` that renders into
 // `root` and returns a function to run when the route changes (to flush an
@@ -26,6 +29,8 @@ import { editorView } from "./views/editor.js";
 import { dashboardView } from "./views/dashboard.js";
 import { accountView } from "./views/account.js";
 import { securityView } from "./views/security.js";
+import { peopleView } from "./views/people.js";
+import { resetRequestView, resetView } from "./views/reset.js";
 
 const SESSION_ENDED = "Your session has ended. Please sign in again.";
 
@@ -37,7 +42,13 @@ const PAGE_TITLES = {
   dashboard: "Cycle dashboard",
   account: "Your account",
   security: "Security policy",
+  people: "People",
+  "reset-request": "Reset your password",
+  reset: "Choose a new password",
 };
+
+// Routes that work without a session (and, for the reset link, with one).
+const PUBLIC_ROUTES = new Set(["login", "reset-request", "reset"]);
 
 /** What the whole app shares: the signed-in user and a one-time notice. */
 const session = {
@@ -65,6 +76,9 @@ function parseRoute(hash) {
   if (parts.length === 2 && parts[0] === "cycles") return { name: "dashboard", id: parts[1] };
   if (parts.length === 1 && parts[0] === "account") return { name: "account" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "security") return { name: "security" };
+  if (parts.length === 2 && parts[0] === "admin" && parts[1] === "users") return { name: "people" };
+  if (parts.length === 1 && parts[0] === "reset-request") return { name: "reset-request" };
+  if (parts.length === 2 && parts[0] === "reset") return { name: "reset", token: parts[1] };
   return { name: "home" };
 }
 
@@ -92,7 +106,7 @@ function render() {
   const route = parseRoute(location.hash);
 
   // Without a session every route leads to sign-in, remembering the target.
-  if (!session.user && route.name !== "login") {
+  if (!session.user && !PUBLIC_ROUTES.has(route.name)) {
     if (route.name !== "home") session.returnTo = location.hash;
     location.replace("#/login");
     return;
@@ -110,6 +124,8 @@ function render() {
     navigate,
     reload: render,
     signedIn,
+    sessionEnded,
+    refreshUser,
     takeNotice: () => {
       const notice = session.notice;
       session.notice = null;
@@ -127,6 +143,9 @@ function render() {
   else if (route.name === "dashboard") cleanup = dashboardView(root, context, route.id);
   else if (route.name === "account") cleanup = accountView(root, context);
   else if (route.name === "security") cleanup = securityView(root, context);
+  else if (route.name === "people") cleanup = peopleView(root, context);
+  else if (route.name === "reset-request") cleanup = resetRequestView(root, context);
+  else if (route.name === "reset") cleanup = resetView(root, context, route.token);
   current = { controller, cleanup };
   focusHeading(root);
 }
@@ -169,6 +188,36 @@ function signedIn(user) {
   navigate(target && target !== "#/login" ? target : "#/reviews");
 }
 
+/**
+ * The server ended this tab's session on purpose (a password reset, signing
+ * oneself out everywhere). With a `notice`, go to sign-in and show it there;
+ * without, stay on the page, which says what happened itself.
+ */
+function sessionEnded(notice = null) {
+  session.user = null;
+  session.returnTo = null;
+  clearDrafts();
+  renderTopbar();
+  if (notice) {
+    session.notice = notice;
+    navigate("#/login");
+  }
+}
+
+/**
+ * Ask the server who we are again after changing one's own account (e.g. an
+ * HR admin taking their own role away), then show the page for that. A 401
+ * means the change ended this session: sign-in, with `noticeIfEnded`.
+ */
+async function refreshUser(noticeIfEnded = SESSION_ENDED) {
+  try {
+    session.user = await api.me({ expect401: true });
+    render();
+  } catch (error) {
+    if (error instanceof api.ApiError && error.status === 401) sessionEnded(noticeIfEnded);
+  }
+}
+
 /** The top bar: product name, navigation, who is signed in, sign out. */
 function renderTopbar(routeName = null) {
   const user = session.user;
@@ -196,6 +245,7 @@ function renderTopbar(routeName = null) {
     h("nav", { class: "topnav", "aria-label": "Main" },
       link("#/reviews", "My reviews", ["reviews", "editor", "dashboard"], null),
       link("#/account", "Account", ["account"], "nav-account"),
+      isHr ? link("#/admin/users", "People", ["people"], "nav-people") : null,
       isHr ? link("#/admin/security", "Security", ["security"], "nav-security") : null),
     h("div", { class: "who" },
       h("span", { class: "who-name", "data-testid": "user-name", text: user.name || user.email }),

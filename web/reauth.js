@@ -1,6 +1,7 @@
 // Confirming the password again before a sensitive change.
 //
-// Some calls (saving the security policy, later exports) answer 403
+// Some calls (the security policy, people's roles, accounts and sessions,
+// setting up or turning off 2-step verification) answer 403
 // `reauthentication_required` unless the password was confirmed in the last
 // ten minutes. `withReauthentication(action)` runs the call, and on that
 // answer asks for the password in a modal dialog, confirms it with

@@ -1,15 +1,29 @@
-// "Your account": the user's own sessions and the password change.
+// "Your account": the user's own sessions, the password change and 2-step
+// verification.
 //
 // Sessions come from GET /me/sessions; any other one can be ended with
 // DELETE /me/sessions/{id} (there is no bulk call, so "Sign out all other
-// sessions" ends them one by one). Changing the password ends every other
-// session on the server, so the list is reloaded afterwards.
+// sessions" ends them one by one). Changing the password, and turning 2-step
+// verification on or off, end every other session on the server, so the
+// list is reloaded afterwards.
+//
+// The API does not say whether the user already has an authenticator app, so
+// the card offers "Set up" and learns from a 409 that one exists (then offers
+// "Turn off"). Only the fact that this tab has just turned it on is kept, in
+// sessionStorage; secrets and recovery codes never leave the page's memory.
 
 import * as api from "../api.js";
 import { h, replaceChildren, formatDateTime, formatRelative } from "../dom.js";
+import { withReauthentication, ReauthenticationCancelled } from "../reauth.js";
+import { setupPanel, recoveryCodesPanel } from "../authenticator.js";
+import { strengthMeter } from "../strength.js";
 
 // The floor of every company's minimum (the policy allows 8 to 128).
 const DEFAULT_MIN_LENGTH = 8;
+
+// sessionStorage key: the id of the user for whom this tab turned 2-step
+// verification on (so another user signing in in this tab is not misled).
+const TOTP_ENABLED_HERE = "kaizen.totp-enabled-here";
 
 export function accountView(root, context) {
   const { user, signal } = context;
@@ -39,14 +53,21 @@ export function accountView(root, context) {
     "data-testid": "password-submit", text: "Change password" });
   const passwordMessage = h("p", { class: "notice server-text", "data-testid": "password-message",
     hidden: true });
+  const meter = strengthMeter(next, { signal, context: () => ({ company: user.company, email: user.email }) });
   const form = h("form", { class: "card account-form", novalidate: true, "aria-labelledby": "password-heading" },
     // A username field, hidden, lets password managers update the right entry.
     h("input", { type: "text", name: "username", autocomplete: "username", value: user.email || "",
       hidden: true, tabindex: "-1", "aria-hidden": "true" }),
     h("div", { class: "field" }, h("label", { for: "password-current", text: "Current password" }), current),
-    h("div", { class: "field" }, h("label", { for: "password-new", text: "New password" }), next, hint, count),
+    h("div", { class: "field" }, h("label", { for: "password-new", text: "New password" }), next, hint, count,
+      meter.element),
     passwordMessage,
     submit);
+
+  // 2-step verification: one card whose content follows the steps.
+  const twoStepHeading = h("h2", { id: "two-step-heading", tabindex: "-1", text: "2-step verification" });
+  const twoStepCard = h("div", { class: "card account-form two-step" });
+  const twoStepMessage = h("p", { class: "notice server-text", "data-testid": "totp-message", hidden: true });
 
   root.append(
     h("h1", { text: "Your account" }),
@@ -59,7 +80,13 @@ export function accountView(root, context) {
       h("div", { class: "section-actions" }, endOthers)),
     h("section", { class: "section", "aria-labelledby": "password-heading" },
       h("h2", { id: "password-heading", text: "Change password" }),
-      form));
+      form),
+    h("section", { class: "section", "aria-labelledby": "two-step-heading" },
+      twoStepHeading,
+      h("p", { class: "hint", text: "After your password, Kaizen asks for a code from an app on your phone, " +
+        "so a stolen password alone cannot open your account." }),
+      twoStepCard));
+  showTwoStep();
 
   updateHint();
   next.addEventListener("input", updateHint);
@@ -249,6 +276,7 @@ export function accountView(root, context) {
       current.value = "";
       next.value = "";
       updateHint();
+      meter.reset();
       showMessage(passwordMessage, "success",
         "Your password has been changed. You were signed out everywhere else; this device stays signed in.");
       loadSessions();
@@ -275,13 +303,150 @@ export function accountView(root, context) {
     showMessage(passwordMessage, "error", message);
     input.focus();
   }
+
+  /**
+   * The card at rest: "Set up" — or "Turn off" when this tab has just turned
+   * it on, or a 409 said an app is already set up (`known`).
+   */
+  function showTwoStep({ known = false } = {}) {
+    const on = known || enabledHere(user.id);
+    const setupButton = h("button", { type: "button", class: "button button-primary",
+      "data-testid": "totp-setup", text: "Set up authenticator app" });
+    setupButton.addEventListener("click", () => startSetup(setupButton));
+    const disableButton = h("button", { type: "button", class: "button",
+      "data-testid": "totp-disable", text: "Turn off" });
+    disableButton.addEventListener("click", () => turnOff(disableButton));
+
+    replaceChildren(twoStepCard,
+      on
+        ? h("p", { class: "two-step-state", dataset: { state: "on" } },
+          h("span", { class: "badge badge-current", text: "On" }),
+          " An authenticator app is set up for your account.")
+        : h("p", { class: "two-step-state", text: "Use an authenticator app such as the one that came " +
+          "with your phone or your password manager. Setting it up takes a minute." }),
+      twoStepMessage,
+      h("div", { class: "form-actions" }, on ? disableButton : setupButton));
+  }
+
+  /** Ask for a new secret (password dialog first when needed), then show it. */
+  async function startSetup(button) {
+    if (button.getAttribute("aria-disabled") === "true") return;
+    hideMessage(twoStepMessage);
+    button.setAttribute("aria-disabled", "true");
+    button.textContent = "Starting…";
+    try {
+      const setup = await withReauthentication(() => api.startTotp(), {
+        signal, username: user.email, reason: "Setting up 2-step verification needs your password.",
+      });
+      if (signal.aborted) return;
+      const panel = setupPanel({
+        setup,
+        signal,
+        onConfirmed: showRecoveryCodes,
+        onCancel: () => {
+          showTwoStep();
+          twoStepHeading.focus();
+        },
+      });
+      replaceChildren(twoStepCard, panel.element);
+      panel.focus();
+    } catch (error) {
+      if (signal.aborted || error.name === "AbortError") return;
+      if (error instanceof api.ApiError && error.status === 409) {
+        showTwoStep({ known: true });
+        showMessage(twoStepMessage, "info", "An authenticator app is already set up for your account. " +
+          "To set up a new one, turn this one off first.");
+        twoStepCard.querySelector('[data-testid="totp-disable"]').focus();
+        return;
+      }
+      button.removeAttribute("aria-disabled");
+      button.textContent = "Set up authenticator app";
+      showMessage(twoStepMessage, "error", error instanceof ReauthenticationCancelled
+        ? "Not set up: setting up 2-step verification needs your password."
+        : failureMessage(error, "The setup could not be started. Please try again."));
+    }
+  }
+
+  /** The app is on: show the recovery codes once, until "Done". */
+  function showRecoveryCodes(codes) {
+    rememberEnabledHere(user.id);
+    const done = h("button", { type: "button", class: "button button-primary", text: "Done",
+      on: { click: () => {
+        showTwoStep();
+        showMessage(twoStepMessage, "success",
+          "2-step verification is on. You were signed out everywhere else; this device stays signed in.");
+        twoStepHeading.focus();
+      } } });
+    replaceChildren(twoStepCard,
+      h("p", { class: "notice notice-success", role: "status",
+        text: "2-step verification is on. Next time you sign in, Kaizen asks for a code from your app." }),
+      recoveryCodesPanel(codes, { actions: [done], owner: { email: user.email, company: user.company } }));
+    twoStepHeading.focus();
+    loadSessions();
+  }
+
+  async function turnOff(button) {
+    if (button.getAttribute("aria-disabled") === "true") return;
+    hideMessage(twoStepMessage);
+    button.setAttribute("aria-disabled", "true");
+    button.textContent = "Turning off…";
+    try {
+      await withReauthentication(() => api.disableTotp(), {
+        signal, username: user.email, reason: "Turning off 2-step verification needs your password.",
+      });
+      if (signal.aborted) return;
+      forgetEnabledHere();
+      showTwoStep();
+      showMessage(twoStepMessage, "success",
+        "2-step verification is off. You were signed out everywhere else; this device stays signed in.");
+      twoStepHeading.focus();
+      loadSessions();
+    } catch (error) {
+      if (signal.aborted || error.name === "AbortError") return;
+      button.removeAttribute("aria-disabled");
+      button.textContent = "Turn off";
+      if (error instanceof ReauthenticationCancelled) {
+        showMessage(twoStepMessage, "error", "Still on: turning off 2-step verification needs your password.");
+      } else if (error instanceof api.ApiError && error.status === 409) {
+        // The company requires it; the server says so in its own words.
+        showMessage(twoStepMessage, "warning", error.message);
+      } else {
+        showMessage(twoStepMessage, "error", failureMessage(error,
+          "2-step verification could not be turned off. Please try again."));
+      }
+    }
+  }
 }
 
-/** Show a notice line: `kind` is "success" or "error". */
+function enabledHere(userId) {
+  try {
+    return sessionStorage.getItem(TOTP_ENABLED_HERE) === String(userId);
+  } catch {
+    return false;
+  }
+}
+
+function rememberEnabledHere(userId) {
+  try {
+    sessionStorage.setItem(TOTP_ENABLED_HERE, String(userId));
+  } catch {
+    // Storage may be disabled; the card then offers "Set up", and a 409 corrects it.
+  }
+}
+
+function forgetEnabledHere() {
+  try {
+    sessionStorage.removeItem(TOTP_ENABLED_HERE);
+  } catch {
+    // Nothing was stored.
+  }
+}
+
+/** Show a notice line: `kind` is "success", "info", "warning" or "error". */
 function showMessage(el, kind, text) {
-  el.classList.remove("notice-success", "notice-error");
-  el.classList.add(kind === "error" ? "notice-error" : "notice-success");
-  el.setAttribute("role", kind === "error" ? "alert" : "status");
+  el.classList.remove("notice-success", "notice-error", "notice-info", "notice-warning");
+  el.classList.add(`notice-${kind}`);
+  el.setAttribute("role", kind === "error" || kind === "warning" ? "alert" : "status");
   el.dataset.kind = kind;
   el.textContent = text;
   el.hidden = false;
