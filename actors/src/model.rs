@@ -497,6 +497,19 @@ pub struct UserUpdate {
     pub disabled: Option<bool>,
 }
 
+/// Which second factors a user has, for their account page.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FactorStatus {
+    /// Whether an authenticator app is set up.
+    pub totp: bool,
+    /// The confirmed phone number for SMS codes, all but its last two digits hidden.
+    pub sms_phone: Option<String>,
+    /// Recovery codes not yet used.
+    pub recovery_codes_left: i64,
+    /// Browsers trusted to skip the code, still valid.
+    pub trusted_devices: i64,
+}
+
 /// The one form of an email address used for storage, lookups and rate-limit keys:
 /// trimmed, Unicode-normalized (NFKC, so look-alike compositions compare equal) and
 /// lowercased.

@@ -89,6 +89,7 @@ fn api() -> OpenApiRouter<AppState> {
             second_factor::disable_totp
         ))
         .routes(routes!(second_factor::confirm_totp))
+        .routes(routes!(second_factor::status))
         .routes(routes!(second_factor::send_sign_in_sms))
         .routes(routes!(
             second_factor::start_sms,

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kaizen_actors::company::second_factor::{Method, Renewal, TRUSTED_DEVICE_MS};
-use kaizen_actors::model::{Profile, Stage};
+use kaizen_actors::model::{FactorStatus, Profile, Stage};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -334,4 +334,14 @@ pub async fn disable_sms(session: Session) -> Result<StatusCode, ApiError> {
         .disable_sms(session.principal, session.client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Which second factors the signed-in user has: an authenticator, a phone for SMS
+/// (masked), unused recovery codes and trusted browsers.
+#[utoipa::path(get, path = "/api/v1/me/second-factor", tag = "account",
+    responses((status = 200, body = FactorStatus), (status = 401, body = ErrorBody)))]
+pub async fn status(session: Session) -> Result<Json<FactorStatus>, ApiError> {
+    Ok(Json(
+        session.company.factor_status(session.principal).await?,
+    ))
 }

@@ -10,7 +10,7 @@ use super::{Company, CompanyHandle};
 use crate::db::now_ms;
 use crate::error::ActorError;
 use crate::mail::Message;
-use crate::model::{Client, Principal, Stage};
+use crate::model::{Client, FactorStatus, Principal, Stage};
 
 /// How long an SMS code works (ten minutes).
 pub const SMS_CODE_MS: i64 = 10 * 60_000;
@@ -202,7 +202,45 @@ impl Company {
     }
 }
 
+impl Company {
+    async fn factor_status(&mut self, principal: Principal) -> Result<FactorStatus, ActorError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let totp = self
+            .has_confirmed_totp(&mut conn, &principal.user_id)
+            .await?;
+        let phone: Option<(String,)> = sqlx::query_as(
+            "SELECT phone FROM sms_factors WHERE company_id = $1 AND user_id = $2 AND confirmed = 1",
+        )
+        .bind(&self.id)
+        .bind(&principal.user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let (recovery_codes_left, trusted_devices): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM recovery_codes WHERE company_id = $1 AND user_id = $2 \
+             AND used_at IS NULL), (SELECT COUNT(*) FROM trusted_devices WHERE company_id = $1 \
+             AND user_id = $2 AND expires_at > $3)",
+        )
+        .bind(&self.id)
+        .bind(&principal.user_id)
+        .bind(now_ms())
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(FactorStatus {
+            totp,
+            sms_phone: phone.map(|(p,)| masked(&p)),
+            recovery_codes_left,
+            trusted_devices,
+        })
+    }
+}
+
 impl CompanyHandle {
+    /// Which second factors the signed-in user has.
+    pub async fn factor_status(&self, principal: Principal) -> Result<FactorStatus, ActorError> {
+        self.call(move |c| Box::pin(c.factor_status(principal)))
+            .await
+    }
+
     /// Starts setting up SMS codes: sends a code to `phone`.
     pub async fn start_sms(
         &self,
