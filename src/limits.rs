@@ -187,6 +187,12 @@ pub fn code_checks() -> Limiter<String> {
     Limiter::new(10, Duration::from_secs(30), MAX_KEYS)
 }
 
+/// How often a lockout of one account is written to the audit trail: once per five
+/// minutes.
+pub fn lockouts_audited() -> Limiter<String> {
+    Limiter::new(1, Duration::from_secs(300), MAX_KEYS)
+}
+
 /// The limit on SMS messages per user: three at once, then one a minute.
 pub fn sms_sends() -> Limiter<String> {
     Limiter::new(3, Duration::from_secs(60), MAX_KEYS)

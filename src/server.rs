@@ -69,6 +69,7 @@ impl Server {
             password_checks: Arc::new(crate::limits::password_checks()),
             code_checks: Arc::new(crate::limits::code_checks()),
             sms_sends: Arc::new(crate::limits::sms_sends()),
+            lockouts_audited: Arc::new(crate::limits::lockouts_audited()),
             metrics: Arc::new(Metrics::default()),
             shutdown: shutdown.clone(),
             connections: connections.clone(),

@@ -77,6 +77,7 @@ pub async fn login(
         .check(&account, client.ip, Instant::now())
     {
         tracing::warn!(ip = %client.ip, "sign-in rate limited");
+        record_lockout(&state, &slug, &email, client);
         return Err(ApiError::RateLimited(retry));
     }
 
@@ -139,6 +140,30 @@ pub async fn login(
     let user = (opened.stage == Stage::Full).then_some(opened.profile);
     let body = LoginResponse { status, user };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// Writes a lockout to the company's audit trail, at most once per account in a few
+/// minutes (a flood must not write a row per request), after the answer has gone.
+fn record_lockout(state: &AppState, slug: &str, email: &str, client: Client) {
+    let account = format!("{slug}/{email}");
+    if state
+        .lockouts_audited
+        .check(&account, Instant::now())
+        .is_err()
+    {
+        return;
+    }
+    let (registry, slug, email) = (state.registry.clone(), slug.to_owned(), email.to_owned());
+    tokio::spawn(async move {
+        let Ok(Some(company)) = registry.by_slug(&slug).await else {
+            return;
+        };
+        let email: String = email.chars().take(254).collect();
+        let detail = serde_json::json!({ "email": email, "reason": "rate_limited" });
+        let _ = company
+            .audit(None, "sign_in_locked_out", client, detail)
+            .await;
+    });
 }
 
 /// The lifetime of a remember-me cookie, in seconds.

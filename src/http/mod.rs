@@ -57,6 +57,8 @@ pub struct AppState {
     pub code_checks: Arc<Limiter<String>>,
     /// SMS messages sent, per user.
     pub sms_sends: Arc<Limiter<String>>,
+    /// Lockouts written to the audit trail, at most one per account every few minutes.
+    pub lockouts_audited: Arc<Limiter<String>>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Cancelled when shutdown begins; live connections then say goodbye.

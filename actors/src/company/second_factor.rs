@@ -258,6 +258,18 @@ impl Company {
             let detail = serde_json::json!({ "method": method_name(method), "void": void });
             self.audit(Some(user), action, None, &renewal.client, detail)
                 .await;
+            if replayed {
+                let body = "Someone just tried to sign in to your account with a code that was \
+                            already used. If it was not you, change your password and tell \
+                            your HR team.";
+                self.notify(
+                    user,
+                    "second_factor_reused",
+                    "A used code was tried again",
+                    body,
+                )
+                .await;
+            }
             return Err(if void {
                 ActorError::SignInVoid
             } else {
