@@ -54,6 +54,15 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
 
     /// Counts an attempt for `key` at `now`; refuses it when the key is over its limit.
     pub fn check(&self, key: &K, now: Instant) -> Result<(), RetryAfter> {
+        self.decide(key, now, true)
+    }
+
+    /// Whether an attempt would be allowed now, without counting it.
+    pub fn peek(&self, key: &K, now: Instant) -> Result<(), RetryAfter> {
+        self.decide(key, now, false)
+    }
+
+    fn decide(&self, key: &K, now: Instant, spend: bool) -> Result<(), RetryAfter> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         self.prune(&mut state, now);
         let known = state.arrivals.get(key).copied();
@@ -65,7 +74,9 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         if allowed_from > now {
             return Err(RetryAfter(allowed_from - now));
         }
-        state.arrivals.insert(key.clone(), arrival + self.period);
+        if spend {
+            state.arrivals.insert(key.clone(), arrival + self.period);
+        }
         Ok(())
     }
 
@@ -131,6 +142,8 @@ pub struct SignInLimits {
     pub by_account_and_address: Limiter<(String, AddressKey)>,
     /// Attempts per account from anywhere.
     pub by_account: Limiter<String>,
+    /// Held while one attempt is decided against all three limits.
+    deciding: Mutex<()>,
 }
 
 /// How many keys each limiter remembers at most (a few MiB in the worst case).
@@ -142,6 +155,7 @@ impl Default for SignInLimits {
             by_address: Limiter::new(30, Duration::from_secs(2), MAX_KEYS),
             by_account_and_address: Limiter::new(5, Duration::from_secs(30), MAX_KEYS),
             by_account: Limiter::new(20, Duration::from_secs(15), MAX_KEYS),
+            deciding: Mutex::new(()),
         }
     }
 }
@@ -150,22 +164,32 @@ impl SignInLimits {
     /// Counts a sign-in attempt for `account` (the normalized company and email) from
     /// `ip`. All three limits are checked, so the answer does not depend on whether the
     /// account exists.
+    ///
+    /// An attempt counts against the three budgets only when all three allow it: an
+    /// address that has used up its tries on an account must not go on spending that
+    /// account's budget for everyone else.
     pub fn check(&self, account: &str, ip: IpAddr, now: Instant) -> Result<(), RetryAfter> {
         let address = AddressKey::from(ip);
-        let results = [
-            self.by_address.check(&address, now),
-            self.by_account_and_address
-                .check(&(account.to_owned(), address), now),
-            self.by_account.check(&account.to_owned(), now),
+        let pair = (account.to_owned(), address);
+        let account = account.to_owned();
+
+        // One decision at a time, so that parallel attempts cannot both pass the peek.
+        let _deciding = self.deciding.lock().unwrap_or_else(|p| p.into_inner());
+        let refusals = [
+            self.by_address.peek(&address, now),
+            self.by_account_and_address.peek(&pair, now),
+            self.by_account.peek(&account, now),
         ];
-        match results
+        if let Some(retry) = refusals
             .into_iter()
             .filter_map(Result::err)
             .max_by_key(|r| r.0)
         {
-            None => Ok(()),
-            Some(retry) => Err(retry),
+            return Err(retry);
         }
+        self.by_address.check(&address, now)?;
+        self.by_account_and_address.check(&pair, now)?;
+        self.by_account.check(&account, now)
     }
 
     /// Forgets the account-and-address count after a successful sign-in.
@@ -272,10 +296,10 @@ mod tests {
         let now = Instant::now();
         let attacker: IpAddr = "198.51.100.1".parse().unwrap();
         let user: IpAddr = "203.0.113.7".parse().unwrap();
-        let refused = (0..10)
+        let refused = (0..50)
             .filter(|_| limits.check("acme/a@x", attacker, now).is_err())
             .count();
-        assert_eq!(refused, 5);
+        assert_eq!(refused, 45, "five tries, then refusals that spend nothing");
         assert!(limits.check("acme/a@x", user, now).is_ok());
     }
 }
