@@ -282,6 +282,16 @@ pub async fn start_sms(
     if session.principal.stage == Stage::SecondFactor {
         return Err(ApiError::SecondFactorRequired);
     }
+    // Refusals that cost no text come first, so they do not spend the user's budget.
+    if session.principal.stage == Stage::Full && !session.principal.is_elevated() {
+        return Err(ApiError::ReauthenticationRequired);
+    }
+    let phone = request.phone.trim().replace([' ', '-'], "");
+    if !kaizen_actors::company::sms::is_e164(&phone) {
+        return Err(ApiError::Validation(
+            "give the phone number in international form, e.g. +15551234567".into(),
+        ));
+    }
     check_sms_budget(&state, &session)?;
     session
         .company

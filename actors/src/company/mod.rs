@@ -11,7 +11,7 @@ mod reset;
 mod review;
 pub mod second_factor;
 mod session;
-mod sms;
+pub mod sms;
 mod user;
 
 use std::panic::AssertUnwindSafe;
