@@ -16,6 +16,8 @@ mod webdriver;
 
 use std::time::Duration;
 
+use kaizen_actors::db::now_ms;
+use kaizen_actors::totp::{code_at, from_base32, step_of};
 use serde_json::Value;
 use webdriver::{Driver, Result, Session, wait_until};
 
@@ -30,6 +32,9 @@ const EMPLOYEE: &str = "employee1@acme.example";
 
 /// How long the dashboard may take to show a submission pushed to it.
 const LIVE_UPDATE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many recovery codes turning on 2-step verification hands out.
+const RECOVERY_CODES: usize = 10;
 
 /// A CSS selector for the element with this `data-testid`.
 fn testid(id: &str) -> String {
@@ -72,6 +77,95 @@ async fn wrong_password_shows_a_login_error() {
             browser.quit().await
         })
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_employee_enrolls_an_authenticator_and_signs_in_with_it() {
+    const TEST: &str = "an_employee_enrolls_an_authenticator_and_signs_in_with_it";
+    let Some(driver) = Driver::start_or_skip(TEST).await else {
+        return;
+    };
+    let server = common::TestServer::demo().await;
+
+    driver
+        .run(TEST, |driver| {
+            enroll_then_sign_in_with_the_app(driver, &server)
+        })
+        .await;
+}
+
+/// An employee turns on an authenticator app from the account page, as an
+/// app would: the key shown on the page gives the codes. Signing in again
+/// then asks for a code, and the app's next one lets them in.
+async fn enroll_then_sign_in_with_the_app(
+    driver: Driver,
+    server: &common::TestServer,
+) -> Result<()> {
+    let (base, password) = (&server.base, &server.password);
+    let browser = driver.new_session().await?;
+
+    // The employee signs in with the password alone and opens the account page.
+    sign_in(&browser, base, EMPLOYEE, password).await?;
+    browser.wait_for(&testid("reviews-mine")).await?;
+    browser.click(&testid("nav-account")).await?;
+
+    // Setting up the app is a sensitive change: the password is asked again.
+    browser.click(&testid("totp-setup")).await?;
+    browser.wait_for(&testid("reauth-dialog")).await?;
+    browser.fill(&testid("reauth-password"), password).await?;
+    browser.click(&testid("reauth-submit")).await?;
+
+    // The key is shown in groups of four; the app's current code turns it on.
+    let shown = browser
+        .wait_for(&testid("totp-secret"))
+        .await?
+        .text()
+        .await?;
+    let base32: String = shown.split_whitespace().collect();
+    let secret = from_base32(&base32)
+        .unwrap_or_else(|| panic!("totp-secret is not a base32 key: {shown:?}"));
+    let code = code_at(&secret, step_of(now_ms()));
+    browser.fill(&testid("totp-code"), &code).await?;
+    browser.click(&testid("totp-confirm")).await?;
+
+    // The recovery codes are shown once, all of them at the same time.
+    browser.wait_for(&testid("recovery-codes")).await?;
+    let codes = browser.find_all(&testid("recovery-code")).await?;
+    assert_eq!(codes.len(), RECOVERY_CODES, "recovery codes shown");
+    for code in &codes {
+        let text = code.text().await?;
+        assert!(!text.trim().is_empty(), "an empty recovery code is shown");
+    }
+
+    // Signing out and in again now stops at the code step.
+    browser.click(&testid("sign-out")).await?;
+    browser.wait_for(&testid("login-company")).await?;
+    sign_in(&browser, base, EMPLOYEE, password).await?;
+    browser.wait_for(&testid("second-factor-code")).await?;
+
+    // The current step's code was spent turning the app on; the server
+    // accepts one step of clock skew, so the next step's code works now.
+    let code = code_at(&secret, step_of(now_ms()) + 1);
+    browser.fill(&testid("second-factor-code"), &code).await?;
+    browser.click(&testid("second-factor-submit")).await?;
+
+    // The employee is in: their reviews, and the app shown as on.
+    browser.wait_for(&testid("reviews-mine")).await?;
+    let url = browser.current_url().await?;
+    assert!(
+        url.ends_with("#/reviews"),
+        "signed in to {url}, not the reviews"
+    );
+    browser.click(&testid("nav-account")).await?;
+    let status = browser.wait_for(&testid("factor-status")).await?;
+    let totp = status.attribute("data-totp").await?;
+    assert_eq!(
+        totp.as_deref(),
+        Some("true"),
+        "the account page's 2-step status"
+    );
+
+    browser.quit().await
 }
 
 /// HR opens the live dashboard of the open cycle; an employee fills in and

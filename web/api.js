@@ -220,8 +220,40 @@ export const confirmTotp = (code, enrolling = false) =>
     expect401: enrolling ? true : "invalid_credentials",
   });
 
-/** DELETE /me/second-factor/totp: turns 2-step verification off (reauthenticated). */
+/** DELETE /me/second-factor/totp: removes the authenticator app (reauthenticated). */
 export const disableTotp = () => request("DELETE", "/me/second-factor/totp");
+
+/**
+ * GET /me/second-factor: which methods the caller has —
+ * `{totp, sms_phone (masked or null), recovery_codes_left, trusted_devices}`.
+ */
+export const factorStatus = (signal) => request("GET", "/me/second-factor", { signal });
+
+/**
+ * POST /me/second-factor/sms: texts a code to `phone` (international form) to
+ * prove the number; 202. Reauthenticated, except for an enrolling session,
+ * whose 401 is an answer there, as with `startTotp`.
+ */
+export const startSms = (phone, enrolling = false) =>
+  request("POST", "/me/second-factor/sms", { body: { phone }, expect401: enrolling });
+
+/** POST /me/second-factor/sms/confirm: turns text messages on; answers the recovery codes. */
+export const confirmSms = (code, enrolling = false) =>
+  request("POST", "/me/second-factor/sms/confirm", {
+    body: { code },
+    expect401: enrolling ? true : "invalid_credentials",
+  });
+
+/** DELETE /me/second-factor/sms: removes text messages as a method (reauthenticated). */
+export const disableSms = () => request("DELETE", "/me/second-factor/sms");
+
+/**
+ * POST /auth/second-factor/sms: texts a code for this pending sign-in; 202.
+ * A 401 means the pending sign-in is gone, an answer rather than an ended
+ * session; 409 means the user has no phone set up.
+ */
+export const sendSignInSms = () =>
+  request("POST", "/auth/second-factor/sms", { expect401: true });
 
 /** POST /auth/password-reset: always 202, whether or not the account exists. */
 export const requestPasswordReset = (company, email) =>

@@ -1,5 +1,6 @@
 // Setting up an authenticator app, shared by "Your account" and the
-// enrollment step of sign-in (when the company requires 2-step verification).
+// enrollment step of sign-in (when the company requires 2-step verification),
+// and the recovery codes panel, which text messages (sms.js) use as well.
 //
 // The caller starts the setup (POST /me/second-factor/totp, with or without
 // the password dialog) and hands the answer to `setupPanel`, which shows the
@@ -178,7 +179,7 @@ export function recoveryCodesPanel(codes, { actions = [], owner = {} } = {}) {
     h("p", { class: "notice notice-warning", role: "note" },
       h("strong", { text: "These codes are shown only once." }),
       " Save them now, somewhere safe such as a password manager. If your phone is lost, each code " +
-        "signs you in once instead of a code from the app."),
+        "signs you in once instead of a code from it."),
     list,
     h("div", { class: "form-actions" }, copy, download, status),
     actions.length ? h("div", { class: "form-actions recovery-continue" }, ...actions) : null);

@@ -7,23 +7,20 @@
 // verification on or off, end every other session on the server, so the
 // list is reloaded afterwards.
 //
-// The API does not say whether the user already has an authenticator app, so
-// the card offers "Set up" and learns from a 409 that one exists (then offers
-// "Turn off"). Only the fact that this tab has just turned it on is kept, in
-// sessionStorage; secrets and recovery codes never leave the page's memory.
+// 2-step verification shows what GET /me/second-factor says: the
+// authenticator app and text messages, each on or off with its own button,
+// the recovery codes left and the trusted browsers. Secrets, phone numbers
+// as typed and recovery codes never leave the page's memory.
 
 import * as api from "../api.js";
 import { h, replaceChildren, formatDateTime, formatRelative } from "../dom.js";
 import { withReauthentication, ReauthenticationCancelled } from "../reauth.js";
 import { setupPanel, recoveryCodesPanel } from "../authenticator.js";
+import { smsSetupPanel } from "../sms.js";
 import { strengthMeter } from "../strength.js";
 
 // The floor of every company's minimum (the policy allows 8 to 128).
 const DEFAULT_MIN_LENGTH = 8;
-
-// sessionStorage key: the id of the user for whom this tab turned 2-step
-// verification on (so another user signing in in this tab is not misled).
-const TOTP_ENABLED_HERE = "kaizen.totp-enabled-here";
 
 export function accountView(root, context) {
   const { user, signal } = context;
@@ -64,10 +61,17 @@ export function accountView(root, context) {
     passwordMessage,
     submit);
 
-  // 2-step verification: one card whose content follows the steps.
+  // 2-step verification: one card whose content follows the steps. Each
+  // method has a message line of its own, kept across redraws of the card.
   const twoStepHeading = h("h2", { id: "two-step-heading", tabindex: "-1", text: "2-step verification" });
-  const twoStepCard = h("div", { class: "card account-form two-step" });
+  const twoStepCard = h("div", { class: "card account-form two-step" }, loadingLine());
   const twoStepMessage = h("p", { class: "notice server-text", "data-testid": "totp-message", hidden: true });
+  const smsMessage = h("p", { class: "notice server-text", "data-testid": "sms-message", hidden: true });
+  // The last answer of GET /me/second-factor (null until it comes), and what
+  // the card shows: "rest", a "setup" panel or new recovery "codes". Only a
+  // card at rest is redrawn when a fresh answer comes.
+  let factors = null;
+  let twoStepView = "rest";
 
   root.append(
     h("h1", { text: "Your account" }),
@@ -83,10 +87,10 @@ export function accountView(root, context) {
       form),
     h("section", { class: "section", "aria-labelledby": "two-step-heading" },
       twoStepHeading,
-      h("p", { class: "hint", text: "After your password, Kaizen asks for a code from an app on your phone, " +
-        "so a stolen password alone cannot open your account." }),
+      h("p", { class: "hint", text: "After your password, Kaizen asks for a code from an app on your phone " +
+        "or sent to it by text message, so a stolen password alone cannot open your account." }),
       twoStepCard));
-  showTwoStep();
+  loadFactors();
 
   updateHint();
   next.addEventListener("input", updateHint);
@@ -304,34 +308,99 @@ export function accountView(root, context) {
     input.focus();
   }
 
-  /**
-   * The card at rest: "Set up" — or "Turn off" when this tab has just turned
-   * it on, or a 409 said an app is already set up (`known`).
-   */
-  function showTwoStep({ known = false } = {}) {
-    const on = known || enabledHere(user.id);
-    const setupButton = h("button", { type: "button", class: "button button-primary",
-      "data-testid": "totp-setup", text: "Set up authenticator app" });
-    setupButton.addEventListener("click", () => startSetup(setupButton));
-    const disableButton = h("button", { type: "button", class: "button",
-      "data-testid": "totp-disable", text: "Turn off" });
-    disableButton.addEventListener("click", () => turnOff(disableButton));
+  /** Read which methods the user has; redraw the card if it is at rest. */
+  async function loadFactors() {
+    try {
+      const answer = await api.factorStatus(signal);
+      if (signal.aborted) return;
+      factors = readFactors(answer);
+      if (twoStepView === "rest") showTwoStep();
+    } catch (error) {
+      if (signal.aborted || error.name === "AbortError") return;
+      if (twoStepView !== "rest") return;
+      factors = null;
+      replaceChildren(twoStepCard,
+        h("p", { class: "notice notice-error", role: "alert", text: failureMessage(error,
+          "Your 2-step verification settings could not be loaded. Please try again.") }),
+        h("button", { type: "button", class: "button", text: "Try again", on: { click: () => {
+          replaceChildren(twoStepCard, loadingLine());
+          loadFactors();
+        } } }));
+    }
+  }
+
+  /** The card at rest: each method, on or off, with its button and message line. */
+  function showTwoStep() {
+    twoStepView = "rest";
+    if (!factors) return;
+    const appOn = factors.totp;
+    const smsOn = factors.sms_phone !== null;
+    const anyOn = appOn || smsOn;
+
+    const appButton = appOn
+      ? h("button", { type: "button", class: "button", "data-testid": "totp-disable",
+        text: "Turn off authenticator app", on: { click: (event) => turnOff("totp", event.currentTarget) } })
+      : h("button", { type: "button", class: anyOn ? "button" : "button button-primary", "data-testid": "totp-setup",
+        text: "Set up authenticator app", on: { click: (event) => startSetup(event.currentTarget) } });
+    const smsButton = smsOn
+      ? h("button", { type: "button", class: "button", "data-testid": "sms-disable",
+        text: "Turn off text messages", on: { click: (event) => turnOff("sms", event.currentTarget) } })
+      : h("button", { type: "button", class: anyOn ? "button" : "button button-primary",
+        "data-testid": "sms-setup", text: "Set up text messages",
+        on: { click: () => startSmsSetup() } });
+
+    const left = factors.recovery_codes_left;
+    const recovery = !anyOn ? null : left > 3
+      ? h("p", { class: "hint", text: `${plural(left, "recovery code")} left. Each signs you in once ` +
+        "when your phone is not at hand." })
+      : h("p", { class: "notice notice-warning", role: "note", text: `${left === 0 ? "No" : left} ` +
+        `recovery code${left === 1 ? "" : "s"} left. Setting up a method again gives you ten new ones.` });
+    const trusted = factors.trusted_devices > 0
+      ? h("p", { class: "hint", text: `${factors.trusted_devices === 1 ? "1 browser skips" :
+        `${factors.trusted_devices} browsers skip`} the code until its 30 days are up. ` +
+        "Turning off the last method forgets them all." })
+      : null;
 
     replaceChildren(twoStepCard,
-      on
+      h("div", { class: "factor-status", "data-testid": "factor-status",
+        dataset: { totp: String(appOn), sms: String(smsOn) } },
+      anyOn
         ? h("p", { class: "two-step-state", dataset: { state: "on" } },
           h("span", { class: "badge badge-current", text: "On" }),
-          " An authenticator app is set up for your account.")
-        : h("p", { class: "two-step-state", text: "Use an authenticator app such as the one that came " +
-          "with your phone or your password manager. Setting it up takes a minute." }),
-      twoStepMessage,
-      h("div", { class: "form-actions" }, on ? disableButton : setupButton));
+          " 2-step verification is on for your account.")
+        : h("p", { class: "two-step-state", dataset: { state: "off" }, text: "2-step verification is off. " +
+          "Set up one of these; an authenticator app works even without mobile signal." }),
+      h("ul", { class: "factor-list" },
+        factorItem("factor-app", "Authenticator app", appOn, appOn
+          ? "A code from the app on your phone."
+          : "Use the app that came with your phone or your password manager. Setting it up takes a minute.",
+        appButton, twoStepMessage),
+        factorItem("factor-sms", "Text messages", smsOn, smsOn
+          ? `Codes are texted to ${factors.sms_phone}.`
+          : "A code is texted to your mobile phone when you ask for one at sign-in.",
+        smsButton, smsMessage)),
+      recovery,
+      trusted));
+  }
+
+  /** One method of the card: name, on/off, what it does, its button and message. */
+  function factorItem(id, title, on, text, button, message) {
+    button.setAttribute("aria-describedby", `${id}-title`);
+    return h("li", { class: "factor-item" },
+      h("div", { class: "factor-main" },
+        h("span", { class: "factor-heading" },
+          h("span", { class: "factor-title", id: `${id}-title`, text: title }),
+          h("span", { class: on ? "badge badge-current" : "badge", text: on ? "On" : "Off" })),
+        h("span", { class: "factor-text", text })),
+      h("div", { class: "factor-actions" }, button),
+      message);
   }
 
   /** Ask for a new secret (password dialog first when needed), then show it. */
   async function startSetup(button) {
     if (button.getAttribute("aria-disabled") === "true") return;
     hideMessage(twoStepMessage);
+    hideMessage(smsMessage);
     button.setAttribute("aria-disabled", "true");
     button.textContent = "Starting…";
     try {
@@ -342,21 +411,19 @@ export function accountView(root, context) {
       const panel = setupPanel({
         setup,
         signal,
-        onConfirmed: showRecoveryCodes,
-        onCancel: () => {
-          showTwoStep();
-          twoStepHeading.focus();
-        },
+        onConfirmed: (codes) => showRecoveryCodes("totp", codes),
+        onCancel: backToRest,
       });
+      twoStepView = "setup";
       replaceChildren(twoStepCard, panel.element);
       panel.focus();
     } catch (error) {
       if (signal.aborted || error.name === "AbortError") return;
       if (error instanceof api.ApiError && error.status === 409) {
-        showTwoStep({ known: true });
+        await loadFactors();
         showMessage(twoStepMessage, "info", "An authenticator app is already set up for your account. " +
           "To set up a new one, turn this one off first.");
-        twoStepCard.querySelector('[data-testid="totp-disable"]').focus();
+        focusTestId("totp-disable");
         return;
       }
       button.removeAttribute("aria-disabled");
@@ -367,79 +434,132 @@ export function accountView(root, context) {
     }
   }
 
-  /** The app is on: show the recovery codes once, until "Done". */
-  function showRecoveryCodes(codes) {
-    rememberEnabledHere(user.id);
+  /** The phone number, then the code texted to it (password dialog on sending). */
+  function startSmsSetup() {
+    hideMessage(twoStepMessage);
+    hideMessage(smsMessage);
+    const panel = smsSetupPanel({
+      signal,
+      send: (phone) => withReauthentication(() => api.startSms(phone), {
+        signal, username: user.email, reason: "Setting up text messages needs your password.",
+      }),
+      onConfirmed: (codes) => showRecoveryCodes("sms", codes),
+      onAlreadySetUp: async () => {
+        twoStepView = "rest";
+        await loadFactors();
+        showMessage(smsMessage, "info", "Text messages are already set up for your account. " +
+          "To use another number, turn them off first.");
+        focusTestId("sms-disable");
+      },
+      onCancel: backToRest,
+      cancelledMessage: "Not set up: setting up text messages needs your password.",
+    });
+    twoStepView = "setup";
+    replaceChildren(twoStepCard, panel.element);
+    panel.focus();
+  }
+
+  function backToRest() {
+    showTwoStep();
+    twoStepHeading.focus();
+  }
+
+  /** A method is on: show the new recovery codes once, until "Done". */
+  function showRecoveryCodes(method, codes) {
+    const replaced = factors && factors.recovery_codes_left > 0;
+    // Until the server's answer comes: the method is on, the new codes all left.
+    factors = { ...(factors || readFactors(null)), recovery_codes_left: codes.length };
+    if (method === "totp") factors.totp = true;
+    else factors.sms_phone = factors.sms_phone || "your phone";
+    twoStepView = "codes";
+    const message = method === "totp" ? twoStepMessage : smsMessage;
     const done = h("button", { type: "button", class: "button button-primary", text: "Done",
       on: { click: () => {
         showTwoStep();
-        showMessage(twoStepMessage, "success",
-          "2-step verification is on. You were signed out everywhere else; this device stays signed in.");
+        showMessage(message, "success", `${method === "totp" ? "2-step verification" : "Text messages"} ` +
+          "is on. You were signed out everywhere else; this device stays signed in.");
         twoStepHeading.focus();
       } } });
     replaceChildren(twoStepCard,
-      h("p", { class: "notice notice-success", role: "status",
-        text: "2-step verification is on. Next time you sign in, Kaizen asks for a code from your app." }),
+      h("p", { class: "notice notice-success", role: "status", text: method === "totp"
+        ? "2-step verification is on. Next time you sign in, Kaizen asks for a code from your app."
+        : "Text messages are on. When you sign in, Kaizen can text a code to your phone." }),
+      replaced ? h("p", { class: "hint", text: "These codes replace your earlier recovery codes, " +
+        "which no longer work." }) : null,
       recoveryCodesPanel(codes, { actions: [done], owner: { email: user.email, company: user.company } }));
     twoStepHeading.focus();
+
+    // The masked number and the trusted browsers come from the server.
+    loadFactors();
     loadSessions();
   }
 
-  async function turnOff(button) {
+  /** Remove one method ("totp" or "sms"), after the password dialog when needed. */
+  async function turnOff(method, button) {
     if (button.getAttribute("aria-disabled") === "true") return;
+    const app = method === "totp";
+    const message = app ? twoStepMessage : smsMessage;
+    const label = app ? "Turn off authenticator app" : "Turn off text messages";
+    const name = app ? "the authenticator app" : "text messages";
     hideMessage(twoStepMessage);
+    hideMessage(smsMessage);
     button.setAttribute("aria-disabled", "true");
     button.textContent = "Turning off…";
     try {
-      await withReauthentication(() => api.disableTotp(), {
-        signal, username: user.email, reason: "Turning off 2-step verification needs your password.",
+      await withReauthentication(() => (app ? api.disableTotp() : api.disableSms()), {
+        signal, username: user.email, reason: `Turning off ${name} needs your password.`,
       });
       if (signal.aborted) return;
-      forgetEnabledHere();
-      showTwoStep();
-      showMessage(twoStepMessage, "success",
-        "2-step verification is off. You were signed out everywhere else; this device stays signed in.");
+      await loadFactors();
+      if (signal.aborted || !factors) return;
+      const stillOn = factors && (factors.totp || factors.sms_phone !== null);
+      showMessage(message, "success", stillOn
+        ? `${app ? "The authenticator app is" : "Text messages are"} off. You were signed out everywhere ` +
+          "else; this device stays signed in."
+        : "2-step verification is off; your recovery codes and trusted browsers were removed too. " +
+          "You were signed out everywhere else; this device stays signed in.");
       twoStepHeading.focus();
       loadSessions();
     } catch (error) {
       if (signal.aborted || error.name === "AbortError") return;
       button.removeAttribute("aria-disabled");
-      button.textContent = "Turn off";
+      button.textContent = label;
       if (error instanceof ReauthenticationCancelled) {
-        showMessage(twoStepMessage, "error", "Still on: turning off 2-step verification needs your password.");
+        showMessage(message, "error", `Still on: turning off ${name} needs your password.`);
+      } else if (error instanceof api.ApiError && error.status === 404) {
+        // Already removed, elsewhere: the card was out of date.
+        await loadFactors();
+        showMessage(message, "info", `${app ? "The authenticator app was" : "Text messages were"} already off.`);
       } else if (error instanceof api.ApiError && error.status === 409) {
-        // The company requires it; the server says so in its own words.
-        showMessage(twoStepMessage, "warning", error.message);
+        // The company requires 2-step verification; the server says so in its own words.
+        showMessage(message, "warning", error.message);
       } else {
-        showMessage(twoStepMessage, "error", failureMessage(error,
-          "2-step verification could not be turned off. Please try again."));
+        showMessage(message, "error", failureMessage(error,
+          `${app ? "The authenticator app" : "Text messages"} could not be turned off. Please try again.`));
       }
     }
   }
-}
 
-function enabledHere(userId) {
-  try {
-    return sessionStorage.getItem(TOTP_ENABLED_HERE) === String(userId);
-  } catch {
-    return false;
+  function focusTestId(testid) {
+    const target = twoStepCard.querySelector(`[data-testid="${testid}"]`);
+    if (target) target.focus();
   }
 }
 
-function rememberEnabledHere(userId) {
-  try {
-    sessionStorage.setItem(TOTP_ENABLED_HERE, String(userId));
-  } catch {
-    // Storage may be disabled; the card then offers "Set up", and a 409 corrects it.
-  }
+/** GET /me/second-factor's answer, with safe defaults for anything missing. */
+function readFactors(answer) {
+  const count = (n) => (Number.isInteger(n) && n > 0 ? n : 0);
+  const value = answer && typeof answer === "object" ? answer : {};
+  return {
+    totp: value.totp === true,
+    sms_phone: typeof value.sms_phone === "string" && value.sms_phone ? value.sms_phone : null,
+    recovery_codes_left: count(value.recovery_codes_left),
+    trusted_devices: count(value.trusted_devices),
+  };
 }
 
-function forgetEnabledHere() {
-  try {
-    sessionStorage.removeItem(TOTP_ENABLED_HERE);
-  } catch {
-    // Nothing was stored.
-  }
+function loadingLine() {
+  return h("p", { class: "loading", role: "status", text: "Checking your 2-step verification…" });
 }
 
 /** Show a notice line: `kind` is "success", "info", "warning" or "error". */

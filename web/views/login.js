@@ -5,17 +5,19 @@
 // server makes them indistinguishable on purpose.
 //
 // The password can leave the session half signed in:
-// - `second_factor_required`: a code from the authenticator app (or a
-//   recovery code) finishes it, with POST /auth/second-factor;
+// - `second_factor_required`: a code from the authenticator app, a text
+//   message (sent on request with POST /auth/second-factor/sms) or a
+//   recovery code finishes it, with POST /auth/second-factor;
 // - `second_factor_enrollment_required`: the company requires 2-step
-//   verification and this user has none yet, so the user sets up an app
-//   (no password dialog: the password was just given), saves the recovery
-//   codes, and is then signed in.
+//   verification and this user has none yet, so the user sets up an app or
+//   text messages (no password dialog: the password was just given), saves
+//   the recovery codes, and is then signed in.
 // All steps stay on #/login; "Back to sign in" ends the half session.
 
 import * as api from "../api.js";
 import { h, replaceChildren } from "../dom.js";
 import { setupPanel, recoveryCodesPanel, digitsOf } from "../authenticator.js";
+import { smsSetupPanel } from "../sms.js";
 
 // The company slug is not secret and is typed on every sign-in, so the last
 // one used is remembered on this device. Email and password never are.
@@ -46,6 +48,11 @@ export function loginView(root, context) {
   signal.addEventListener("abort", stopCountdown);
 
   passwordStep(null);
+
+  /** The notice that led here ("You have signed out.") is past once the password is right. */
+  function hideNotice() {
+    if (noticeEl) noticeEl.hidden = true;
+  }
 
   /** Step 1: company, email, password. `message` is an error to show at once. */
   function passwordStep(message) {
@@ -152,9 +159,10 @@ export function loginView(root, context) {
     if (!signal.aborted) passwordStep(message);
   }
 
-  /** Step 2: a code from the authenticator app, or a recovery code. */
+  /** Step 2: a code from the authenticator app, a text message, or a recovery code. */
   function codeStep() {
     stopCountdown();
+    hideNotice();
     heading.textContent = "2-step verification";
     document.title = "2-step verification — Kaizen";
     let method = "totp";
@@ -170,10 +178,27 @@ export function loginView(root, context) {
       "data-testid": "second-factor-error", hidden: true });
     const submit = h("button", { type: "submit", class: "button button-primary button-wide",
       "data-testid": "second-factor-submit", text: "Verify" });
-    const switchMethod = h("button", { type: "button", class: "link-button",
+
+    // Text messages: a button that sends a code, and what became of it.
+    const sendSms = h("button", { type: "button", class: "button",
+      "data-testid": "second-factor-send-sms", text: "Text me a code", on: { click: () => textMeACode() } });
+    const smsStatus = h("p", { class: "notice notice-info", role: "status",
+      "data-testid": "second-factor-sms-status", hidden: true });
+    const smsRow = h("div", { class: "field sms-send", hidden: true }, sendSms, smsStatus);
+    let smsWait = null;
+    let smsSent = false;
+    signal.addEventListener("abort", () => clearInterval(smsWait));
+
+    // Each switch goes between the app and its own method.
+    const useRecovery = h("button", { type: "button", class: "link-button",
       "data-testid": "second-factor-use-recovery", on: { click: () => {
-        setMethod(method === "totp" ? "recovery" : "totp");
+        setMethod(method === "recovery" ? "totp" : "recovery");
         code.focus();
+      } } });
+    const useSms = h("button", { type: "button", class: "link-button",
+      "data-testid": "second-factor-use-sms", on: { click: () => {
+        setMethod(method === "sms" ? "totp" : "sms");
+        (method === "sms" ? sendSms : code).focus();
       } } });
     const back = h("button", { type: "button", class: "link-button", text: "Back to sign in",
       on: { click: () => backToPassword() } });
@@ -181,6 +206,7 @@ export function loginView(root, context) {
     const form = h("form", { class: "card login-form", novalidate: true, "aria-labelledby": "second-factor-intro" },
       h("p", { id: "second-factor-intro", text: `Your password was right${typed.email ? ` for ${typed.email}` : ""}. ` +
         "One more step proves it is you." }),
+      smsRow,
       h("div", { class: "field" }, label, code, hint),
       h("div", { class: "check check-top" }, trust,
         h("label", { for: "second-factor-trust", text: "Trust this device for 30 days" })),
@@ -188,7 +214,7 @@ export function loginView(root, context) {
         text: "No code will be asked on this browser for 30 days. Leave it off on a shared computer." }),
       error,
       submit,
-      h("p", { class: "login-links" }, switchMethod, back));
+      h("p", { class: "login-links" }, useSms, useRecovery, back));
     replaceChildren(body, form);
     setMethod("totp");
 
@@ -197,22 +223,24 @@ export function loginView(root, context) {
       code.value = "";
       error.hidden = true;
       code.removeAttribute("aria-invalid");
+      smsRow.hidden = method !== "sms";
+      useRecovery.textContent = method === "recovery" ? "Use a code from your app instead" : "Use a recovery code instead";
+      useSms.textContent = method === "sms" ? "Use a code from your app instead" : "Get a code by text message instead";
       if (method === "totp") {
         label.textContent = "Code from your authenticator app";
         hint.textContent = "The 6 digits your app shows for Kaizen. They change every 30 seconds.";
-        code.setAttribute("inputmode", "numeric");
-        code.setAttribute("autocomplete", "one-time-code");
-        code.setAttribute("maxlength", "9");
-        switchMethod.textContent = "Use a recovery code instead";
+      } else if (method === "sms") {
+        label.textContent = "Code from the text message";
+        hint.textContent = "Ask for a text above; the code in it works for 10 minutes.";
       } else {
         label.textContent = "Recovery code";
         hint.textContent = "One of the codes you saved when you set up 2-step verification, " +
           "like ABCDE-FGHIJ. Each works once.";
-        code.setAttribute("inputmode", "text");
-        code.setAttribute("autocomplete", "off");
-        code.setAttribute("maxlength", "32");
-        switchMethod.textContent = "Use a code from your app instead";
       }
+      const digits = method !== "recovery";
+      code.setAttribute("inputmode", digits ? "numeric" : "text");
+      code.setAttribute("autocomplete", digits ? "one-time-code" : "off");
+      code.setAttribute("maxlength", digits ? "9" : "32");
     }
 
     const showError = (text) => {
@@ -222,6 +250,63 @@ export function loginView(root, context) {
       code.focus();
       code.select();
     };
+
+    /** The result of "Text me a code": `kind` is "info" or "error". */
+    function smsResult(kind, text) {
+      smsStatus.classList.toggle("notice-info", kind === "info");
+      smsStatus.classList.toggle("notice-error", kind === "error");
+      smsStatus.setAttribute("role", kind === "error" ? "alert" : "status");
+      smsStatus.dataset.kind = kind;
+      smsStatus.textContent = text;
+      smsStatus.hidden = false;
+    }
+
+    /** POST /auth/second-factor/sms: a code for this sign-in, to the phone set up. */
+    async function textMeACode() {
+      if (sendSms.getAttribute("aria-disabled") === "true") return;
+      error.hidden = true;
+      smsStatus.hidden = true;
+      sendSms.setAttribute("aria-disabled", "true");
+      sendSms.textContent = "Sending…";
+      let sent = false;
+      let waitSeconds = 0;
+      try {
+        await api.sendSignInSms();
+        if (signal.aborted) return;
+        sent = true;
+        smsResult("info", "We sent a code to your phone.");
+        code.focus();
+      } catch (failure) {
+        if (signal.aborted || failure.name === "AbortError") return;
+        if (failure instanceof api.ApiError && failure.status === 401) {
+          // The pending sign-in is gone (expired, or voided by wrong codes).
+          passwordStep(SIGN_IN_EXPIRED);
+          return;
+        }
+        if (failure instanceof api.ApiError && failure.status === 429) {
+          waitSeconds = Math.max(1, Number(failure.retryAfter) || 60);
+        }
+        smsResult("error", smsSendFailureMessage(failure));
+      } finally {
+        smsSent = smsSent || sent;
+        sendSms.textContent = smsSent ? "Send another code" : "Text me a code";
+        if (waitSeconds) holdSmsButton(waitSeconds);
+        else sendSms.removeAttribute("aria-disabled");
+      }
+    }
+
+    /** After a 429 on sending: no new text until the server's wait is over. */
+    function holdSmsButton(seconds) {
+      clearInterval(smsWait);
+      const until = Date.now() + seconds * 1000;
+      smsWait = setInterval(() => {
+        if (Date.now() < until) return;
+        clearInterval(smsWait);
+        smsWait = null;
+        sendSms.removeAttribute("aria-disabled");
+        smsResult("info", "You can ask for a new code now.");
+      }, 1000);
+    }
 
     let busy = false;
     form.addEventListener("submit", async (event) => {
@@ -235,6 +320,9 @@ export function loginView(root, context) {
       if (method === "totp") {
         value = digitsOf(code.value);
         if (value.length !== 6) return showError("Enter the 6 digits your authenticator app shows.");
+      } else if (method === "sms") {
+        value = digitsOf(code.value);
+        if (value.length !== 6) return showError("Enter the 6 digits from the text message.");
       } else {
         value = code.value.trim();
         if (value.replace(/[^0-9a-z]/gi, "").length < 10) {
@@ -261,7 +349,8 @@ export function loginView(root, context) {
         if (!(failure instanceof api.ApiError)) {
           showError("Something went wrong. Please try again.");
         } else if (failure.code === "invalid_credentials") {
-          showError("That code is not right.");
+          showError(method === "sms" ? "That code is not right, or it is more than 10 minutes old."
+            : "That code is not right.");
         } else if (failure.status === 401) {
           // Five wrong codes void the pending sign-in: the password is due again.
           passwordStep(failure.code === "unauthenticated" ? TOO_MANY_CODES : SIGN_IN_EXPIRED);
@@ -303,23 +392,45 @@ export function loginView(root, context) {
   /** Step 2 when the company requires 2-step verification and the user has none. */
   function enrollStep() {
     stopCountdown();
+    hideNotice();
     heading.textContent = "Set up 2-step verification";
     document.title = "Set up 2-step verification — Kaizen";
-    const content = h("div", {}, h("p", { class: "loading", role: "status", text: "Preparing your setup…" }));
+    const content = h("div", {});
     const why = h("p", { class: "notice notice-info", role: "status",
-      text: "Your company requires 2-step verification. Set up an authenticator app to finish signing in." });
-    replaceChildren(body, h("div", { class: "card enroll" }, why, content));
+      text: "Your company requires 2-step verification. Set up an authenticator app or text messages " +
+        "to finish signing in." });
+
+    // The app is offered first; the switch goes to text messages and back.
+    let method = "totp";
+    const switchMethod = h("button", { type: "button", class: "link-button",
+      "data-testid": "second-factor-use-sms", on: { click: () => {
+        method = method === "totp" ? "sms" : "totp";
+        start();
+      } } });
+    const choice = h("p", { class: "login-links" }, switchMethod);
+    replaceChildren(body, h("div", { class: "card enroll" }, why, content, choice));
+
+    // Counts the starts, so that a setup answered after a switch is dropped.
+    let generation = 0;
     start();
 
-    async function start() {
+    function start() {
+      generation += 1;
+      switchMethod.textContent = method === "totp" ? "Use text messages instead" : "Use an authenticator app instead";
+      if (method === "totp") startApp(generation);
+      else startSms();
+    }
+
+    async function startApp(mine) {
+      replaceChildren(content, h("p", { class: "loading", role: "status", text: "Preparing your setup…" }));
       try {
         const setup = await api.startTotp(true);
-        if (signal.aborted) return;
+        if (signal.aborted || mine !== generation) return;
         const panel = setupPanel({
           setup,
           signal,
           enrolling: true,
-          onConfirmed: showCodes,
+          onConfirmed: (codes) => showCodes("totp", codes),
           onCancel: () => backToPassword(),
           cancelLabel: "Back to sign in",
           onSessionLost: () => passwordStep(SIGN_IN_EXPIRED),
@@ -327,7 +438,7 @@ export function loginView(root, context) {
         replaceChildren(content, panel.element);
         panel.focus();
       } catch (failure) {
-        if (signal.aborted || failure.name === "AbortError") return;
+        if (signal.aborted || failure.name === "AbortError" || mine !== generation) return;
         if (failure instanceof api.ApiError && failure.status === 401) {
           passwordStep(SIGN_IN_EXPIRED);
           return;
@@ -341,9 +452,25 @@ export function loginView(root, context) {
       }
     }
 
-    function showCodes(codes) {
+    // No password dialog here: the password was just given.
+    function startSms() {
+      const panel = smsSetupPanel({
+        signal,
+        enrolling: true,
+        send: (phone) => api.startSms(phone, true),
+        onConfirmed: (codes) => showCodes("sms", codes),
+        onCancel: () => backToPassword(),
+        cancelLabel: "Back to sign in",
+        onSessionLost: () => passwordStep(SIGN_IN_EXPIRED),
+      });
+      replaceChildren(content, panel.element);
+      panel.focus();
+    }
+
+    function showCodes(chosen, codes) {
       heading.textContent = "2-step verification is on";
       why.hidden = true;
+      choice.hidden = true;
       const error = h("p", { class: "notice notice-error", role: "alert", hidden: true });
       const next = h("button", { type: "button", class: "button button-primary",
         "data-testid": "enroll-continue", text: "Continue to Kaizen", on: { click: async () => {
@@ -371,13 +498,25 @@ export function loginView(root, context) {
           }
         } } });
       replaceChildren(content,
-        h("p", { class: "notice notice-success", role: "status",
-          text: "Your authenticator app is set up. From now on, signing in asks for a code from it." }),
+        h("p", { class: "notice notice-success", role: "status", text: chosen === "totp"
+          ? "Your authenticator app is set up. From now on, signing in asks for a code from it."
+          : "Text messages are set up. From now on, signing in asks for a code texted to your phone." }),
         recoveryCodesPanel(codes, { actions: [next], owner: { email: typed.email, company: typed.company } }),
         error);
       heading.focus();
     }
   }
+}
+
+/** The words for a text that could not be sent at sign-in. */
+function smsSendFailureMessage(failure) {
+  if (!(failure instanceof api.ApiError)) return "Something went wrong. Please try again.";
+  if (failure.isNetwork) return "Cannot reach the server. Check your connection and try again.";
+  if (failure.status === 409) {
+    return "No phone number is set up; use your authenticator app or a recovery code.";
+  }
+  if (failure.status === 429) return api.rateLimitMessage(failure);
+  return "The server had a problem. Please try again in a moment.";
 }
 
 function enrollErrorMessage(failure) {
