@@ -295,7 +295,7 @@ pub async fn start_sms(
     check_sms_budget(&state, &session)?;
     session
         .company
-        .start_sms(session.principal, request.phone, session.client)
+        .start_sms(session.principal, phone, session.client)
         .await?;
     Ok(StatusCode::ACCEPTED)
 }
