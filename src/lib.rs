@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod password;
 pub mod server;

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::ServeConfig;
 use crate::http::{AppState, router};
+use crate::listener::{LimitedListener, PeerAddr};
 use crate::metrics::Metrics;
 use crate::password::Hasher;
 
@@ -74,7 +75,7 @@ impl Server {
             shutdown: shutdown.clone(),
             connections: connections.clone(),
         };
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let app = router(state).into_make_service_with_connect_info::<PeerAddr>();
         tracing::info!(%addr, "listening");
 
         let stop = shutdown.clone();
@@ -83,7 +84,7 @@ impl Server {
             async move {
                 // Stop accepting, finish the requests in flight (each of which waits for
                 // its actor command), then let live connections close with "going away".
-                axum::serve(listener, app)
+                axum::serve(LimitedListener::new(listener), app)
                     .with_graceful_shutdown(stop.cancelled_owned())
                     .await
                     .context("the server failed")?;
