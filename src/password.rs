@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::{mpsc, oneshot};
+use unicode_normalization::UnicodeNormalization;
 
 /// The domain-separation key of the pre-hash. Not a secret: its job is to make the digest
 /// specific to Kaizen, and changing it would invalidate every stored password.
@@ -22,6 +23,9 @@ const PREHASH_KEY: &[u8] = b"kaizen password prehash v1";
 pub const MAX_PASSWORD_BYTES: usize = 4096;
 
 fn prehash(password: &str) -> String {
+    // The same password typed on two systems may arrive composed or decomposed (é as
+    // one code point or two); NFC makes them one password.
+    let password: String = password.nfc().collect();
     let mut mac = match Hmac::<Sha256>::new_from_slice(PREHASH_KEY) {
         Ok(mac) => mac,
         Err(_) => unreachable!("HMAC takes keys of any length"),

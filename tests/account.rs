@@ -641,7 +641,12 @@ async fn forwarded_for_from_a_trusted_proxy_names_the_client() {
         (Some("203.0.113.9, 127.0.0.1"), "203.0.113.9"),
         (Some("::ffff:203.0.113.10"), "203.0.113.10"),
         (Some("2001:db8::7"), "2001:db8::7"),
-        (None, "127.0.0.1"),
+        // A trusted proxy that names no client leaves the client unknown, never the
+        // proxy itself; so do unreadable hops. Hops with ports are read.
+        (None, "0.0.0.0"),
+        (Some("unknown"), "0.0.0.0"),
+        (Some("203.0.113.9:5555"), "203.0.113.9"),
+        (Some("[2001:db8::1]:443"), "2001:db8::1"),
     ];
     for (forwarded_for, expected) in cases {
         let visitor = client(&server, forwarded_for, None);

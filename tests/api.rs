@@ -1938,3 +1938,38 @@ async fn secure_cookies_mark_the_session_cookie_secure_and_send_hsts() {
         .expect("ASCII");
     assert!(hsts.contains("max-age="), "{hsts}");
 }
+
+/// HR admins and managers are reviewed too: a review about them stays hidden from them
+/// until it is shared, whatever their role lets them read about others.
+#[tokio::test]
+async fn an_hr_admin_cannot_read_the_unshared_review_about_themselves() {
+    let server = TestServer::demo().await;
+    let hr = server.sign_in(COMPANY, &email("hr", COMPANY)).await;
+    let ceo = server.sign_in(COMPANY, &email("ceo", COMPANY)).await;
+    let hr_id = my_id(&hr).await;
+    let review = manager_review_of(&ceo, &hr_id).await;
+    let path = format!("/api/v1/reviews/{review}");
+
+    let (status, body) = ceo.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "the writer reads it: {body}");
+    let (status, body) = hr.get(&path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(
+        body,
+        hr.get(&format!("/api/v1/reviews/{}", uuid::Uuid::new_v4()))
+            .await
+            .1
+    );
+}
+
+/// A path id that is not even readable text names nothing: the JSON 404, not a bare 400.
+#[tokio::test]
+async fn an_unreadable_path_id_answers_the_json_404() {
+    let server = TestServer::demo().await;
+    let hr = server.sign_in(COMPANY, &email("hr", COMPANY)).await;
+    for path in ["/api/v1/reviews/%ff", "/api/v1/cycles/%ff%fe/progress"] {
+        let (status, body) = hr.get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(code(&body), "not_found", "{path}");
+    }
+}

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use kaizen_actors::model::SessionView;
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, Session};
+use super::extract::{ApiJson, Id, Session};
 use crate::password::{MAX_PASSWORD_BYTES, Strength, check_new_password, strength};
 
 /// What reauthentication takes.
@@ -100,6 +100,11 @@ pub async fn change_password(
     ApiJson(request): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     check_own_password(&state, &session, &request.current_password).await?;
+    if request.new_password == request.current_password {
+        return Err(ApiError::Validation(
+            "choose a password different from the current one".into(),
+        ));
+    }
 
     let profile = session.company.profile(session.principal.clone()).await?;
     let min_chars = session.company.min_password_length().await?;
@@ -139,7 +144,7 @@ pub async fn sessions(session: Session) -> Result<Json<Vec<SessionView>>, ApiErr
 #[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "account",
     params(("id" = String, Path, description = "The session's id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn end_session(session: Session, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn end_session(session: Session, Id(id): Id) -> Result<StatusCode, ApiError> {
     session
         .company
         .end_own_session(session.principal, id, session.client)

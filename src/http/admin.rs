@@ -1,12 +1,11 @@
 //! Company settings for HR admins.
 
 use axum::Json;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use kaizen_actors::model::{PolicyUpdate, SecurityPolicy, UserUpdate, UserView};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, Session};
+use super::extract::{ApiJson, Id, Session};
 
 /// The company's security policy.
 #[utoipa::path(get, path = "/api/v1/admin/security-policy", tag = "admin",
@@ -51,7 +50,7 @@ pub async fn users(session: Session) -> Result<Json<Vec<UserView>>, ApiError> {
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update_user(
     session: Session,
-    Path(id): Path<String>,
+    Id(id): Id,
     ApiJson(update): ApiJson<UserUpdate>,
 ) -> Result<Json<UserView>, ApiError> {
     let updated = session
@@ -64,10 +63,7 @@ pub async fn update_user(
 #[utoipa::path(delete, path = "/api/v1/admin/users/{id}/sessions", tag = "admin",
     params(("id" = String, Path, description = "The user's id")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn end_user_sessions(
-    session: Session,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+pub async fn end_user_sessions(session: Session, Id(id): Id) -> Result<StatusCode, ApiError> {
     session
         .company
         .end_user_sessions(session.principal, id, session.client)

@@ -69,9 +69,7 @@ pub async fn login(
 
     // Count the attempt before anything else, the same way whether or not the account
     // exists.
-    let slug = request.company.trim().to_ascii_lowercase();
-    let email = kaizen_actors::model::normalize_email(&request.email);
-    let account = format!("{slug}/{email}");
+    let (slug, email, account) = account_key(&request.company, &request.email)?;
     if let Err(retry) = state
         .sign_in_limits
         .check(&account, client.ip, Instant::now())
@@ -165,6 +163,27 @@ fn record_lockout(state: &AppState, slug: &str, email: &str, client: Client) {
             .await;
     });
 }
+
+/// The normalized company slug and email of a sign-in or reset, and the key of its
+/// account in the rate limits. Absurd lengths are refused before any limiter keeps them.
+pub(super) fn account_key(
+    company: &str,
+    email: &str,
+) -> Result<(String, String, String), ApiError> {
+    if company.len() > MAX_SLUG_INPUT || email.len() > MAX_EMAIL_INPUT {
+        return Err(ApiError::Validation(
+            "the company or email is too long".into(),
+        ));
+    }
+    let slug = company.trim().to_ascii_lowercase();
+    let email = kaizen_actors::model::normalize_email(email);
+    let account = format!("{slug}/{email}");
+    Ok((slug, email, account))
+}
+
+/// The longest company and email inputs looked at (bytes); real ones are far shorter.
+const MAX_SLUG_INPUT: usize = 64;
+const MAX_EMAIL_INPUT: usize = 320;
 
 /// The lifetime of a remember-me cookie, in seconds.
 pub(super) fn remember_me_seconds(state: &AppState) -> i64 {

@@ -1,12 +1,11 @@
 //! Review cycles.
 
 use axum::Json;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use kaizen_actors::model::{Cycle, NewCycle, Progress};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, Session};
+use super::extract::{ApiJson, Id, Session};
 
 /// The cycles the caller may see: all of them for HR admins, otherwise those the caller
 /// writes or receives reviews in.
@@ -34,10 +33,7 @@ pub async fn create(
     params(("id" = String, Path, description = "The cycle's id")),
     responses((status = 200, body = Progress), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
-pub async fn progress(
-    session: Session,
-    Path(id): Path<String>,
-) -> Result<Json<Progress>, ApiError> {
+pub async fn progress(session: Session, Id(id): Id) -> Result<Json<Progress>, ApiError> {
     Ok(Json(
         session
             .company

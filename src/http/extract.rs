@@ -157,6 +157,21 @@ impl FromRequestParts<AppState> for Client {
     }
 }
 
+/// The id in a route's path. A path that cannot be read as one (bad percent-encoding,
+/// invalid UTF-8) names nothing, so it answers the JSON 404 like any unknown id.
+pub struct Id(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) => Ok(Id(id)),
+            Err(_) => Err(ApiError::NotFound),
+        }
+    }
+}
+
 /// The client's address: the TCP peer, or — only when the peer is a configured trusted
 /// proxy — the last address in `X-Forwarded-For` that is not itself a trusted proxy.
 #[derive(Debug, Clone, Copy)]
@@ -180,9 +195,13 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr 
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
-    let mut client = peer;
+    // A hop that cannot be read, or no hop at all, makes the client unknown: falling
+    // back to the proxy's own address would let every client pass as the proxy.
+    let mut client = UNKNOWN_CLIENT;
     for hop in hops.iter().rev() {
-        let Ok(ip) = hop.parse::<IpAddr>() else { break };
+        let Some(ip) = parse_hop(hop) else {
+            return UNKNOWN_CLIENT;
+        };
         client = canonical(ip);
         if !is_trusted(client) {
             break;
@@ -191,14 +210,26 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr 
     client
 }
 
+/// The address of a client that a trusted proxy did not name readably. It matches no
+/// company's ranges (short of 0.0.0.0/0) and shares one rate-limit budget.
+pub const UNKNOWN_CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+
+/// Reads one hop: an address, or an address with a port (`203.0.113.9:5555`,
+/// `[2001:db8::1]:443`) as some proxies write it.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+}
+
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let peer = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip())
+            .get::<ConnectInfo<crate::listener::PeerAddr>>()
+            .map(|info| info.0.0.ip())
             .ok_or(ApiError::Internal)?;
         Ok(ClientIp(client_ip(
             peer,
@@ -238,11 +269,33 @@ mod tests {
     }
 
     #[test]
-    fn garbage_in_forwarded_for_stops_the_walk() {
+    fn an_unreadable_or_missing_hop_makes_the_client_unknown_not_the_proxy() {
         let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
-        let h = headers(&[("x-forwarded-for", "198.51.100.7, not-an-ip")]);
-        let got = client_ip("10.0.0.1".parse().unwrap(), &h, &trusted);
-        assert_eq!(got, "10.0.0.1".parse::<IpAddr>().unwrap());
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        for value in ["198.51.100.7, not-an-ip", "unknown", "", "_hidden"] {
+            let h = headers(&[("x-forwarded-for", value)]);
+            assert_eq!(client_ip(proxy, &h, &trusted), UNKNOWN_CLIENT, "{value:?}");
+        }
+        assert_eq!(
+            client_ip(proxy, &HeaderMap::new(), &trusted),
+            UNKNOWN_CLIENT
+        );
+    }
+
+    #[test]
+    fn hops_with_ports_are_read() {
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        for (value, client) in [
+            ("203.0.113.9:5555", "203.0.113.9"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+        ] {
+            let h = headers(&[("x-forwarded-for", value)]);
+            assert_eq!(
+                client_ip(proxy, &h, &trusted),
+                client.parse::<IpAddr>().unwrap()
+            );
+        }
     }
 
     #[test]

@@ -179,7 +179,8 @@ async fn connection(state: AppState, session: Session, socket: WebSocket) {
 async fn still_signed_in(session: &Session) -> bool {
     let hash = session.token_hash.clone();
     let ip = session.client.ip;
-    matches!(session.company.authenticate(hash, ip).await, Ok(Some(_)))
+    let principal = session.company.authenticate(hash, ip).await;
+    matches!(principal, Ok(Some(p)) if p.stage == kaizen_actors::model::Stage::Full)
 }
 
 /// Handles one client message; answers an error frame to send back, if any.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -177,7 +177,24 @@ pub fn router(state: AppState) -> Router {
         }),
     )
     .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+    .layer(middleware::map_request(drop_unusable_request_id))
     .with_state(state)
+}
+
+/// Drops a client's `X-Request-Id` unless it is a short plain token, so that a fresh one
+/// is made: ids go into every log line, and a crafted one could forge log records.
+async fn drop_unusable_request_id(mut request: Request) -> Request {
+    let usable = request.headers().get("x-request-id").is_none_or(|id| {
+        let id = id.as_bytes();
+        (1..=64).contains(&id.len())
+            && id
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    });
+    if !usable {
+        request.headers_mut().remove("x-request-id");
+    }
+    request
 }
 
 /// Refuses state-changing requests that a browser sent from another site.
@@ -245,7 +262,18 @@ async fn security_headers(State(state): State<AppState>, request: Request, next:
 /// Counts requests and their latency per route pattern.
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    // Only the standard methods become labels: anything a client makes up would
+    // otherwise add a series that lives as long as the process.
+    let method = match *request.method() {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => request.method().as_str().to_owned(),
+        _ => "other".to_owned(),
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()

@@ -44,9 +44,7 @@ pub async fn request(
     client: Client,
     ApiJson(request): ApiJson<ResetRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let slug = request.company.trim().to_ascii_lowercase();
-    let email = kaizen_actors::model::normalize_email(&request.email);
-    let account = format!("{slug}/{email}");
+    let (slug, email, account) = super::auth::account_key(&request.company, &request.email)?;
     if let Err(retry) = state
         .reset_limits
         .check(&account, client.ip, Instant::now())

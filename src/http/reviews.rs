@@ -1,11 +1,10 @@
 //! Reviews: list, read, save a draft, submit.
 
 use axum::Json;
-use axum::extract::Path;
 use kaizen_actors::model::{DraftUpdate, Review, ReviewSummary, Saved};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, Session};
+use super::extract::{ApiJson, Id, Session};
 
 /// The reviews the caller writes, and the ones about them once shared.
 #[utoipa::path(get, path = "/api/v1/reviews", tag = "reviews",
@@ -19,7 +18,7 @@ pub async fn list(session: Session) -> Result<Json<Vec<ReviewSummary>>, ApiError
 #[utoipa::path(get, path = "/api/v1/reviews/{id}", tag = "reviews",
     params(("id" = String, Path, description = "The review's id")),
     responses((status = 200, body = Review), (status = 404, body = ErrorBody)))]
-pub async fn get(session: Session, Path(id): Path<String>) -> Result<Json<Review>, ApiError> {
+pub async fn get(session: Session, Id(id): Id) -> Result<Json<Review>, ApiError> {
     Ok(Json(
         session.company.get_review(session.principal, id).await?,
     ))
@@ -34,7 +33,7 @@ pub async fn get(session: Session, Path(id): Path<String>) -> Result<Json<Review
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn save_draft(
     session: Session,
-    Path(id): Path<String>,
+    Id(id): Id,
     ApiJson(update): ApiJson<DraftUpdate>,
 ) -> Result<Json<Saved>, ApiError> {
     Ok(Json(
@@ -51,7 +50,7 @@ pub async fn save_draft(
     params(("id" = String, Path, description = "The review's id")),
     responses((status = 200, body = Review), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn submit(session: Session, Path(id): Path<String>) -> Result<Json<Review>, ApiError> {
+pub async fn submit(session: Session, Id(id): Id) -> Result<Json<Review>, ApiError> {
     Ok(Json(
         session.company.submit_review(session.principal, id).await?,
     ))

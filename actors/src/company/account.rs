@@ -97,7 +97,10 @@ fn validate(policy: SecurityPolicy) -> Result<CachedPolicy, ActorError> {
             "at most {MAX_IP_RANGES} address ranges"
         )));
     }
-    CachedPolicy::new(policy)
+    // Store the ranges as read (trimmed, prefix in canonical form).
+    let mut cached = CachedPolicy::new(policy)?;
+    cached.policy.ip_ranges = cached.ranges.iter().map(ToString::to_string).collect();
+    Ok(cached)
 }
 
 impl Company {
@@ -247,6 +250,20 @@ impl Company {
             .execute(&mut *tx)
             .await?;
         }
+
+        // Requiring 2-step verification sends every signed-in user without a factor back
+        // to enrollment at once, not at their next sign-in.
+        if policy.second_factor_required && !before.second_factor_required {
+            sqlx::query(
+                "UPDATE sessions SET stage = 'enrollment' WHERE company_id = $1 \
+                 AND stage = 'full' AND user_id NOT IN ( \
+                   SELECT user_id FROM totp_factors WHERE company_id = $1 AND confirmed = 1 \
+                   UNION SELECT user_id FROM sms_factors WHERE company_id = $1 AND confirmed = 1)",
+            )
+            .bind(&self.id)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         self.policy_cache = Some(cached);
 
@@ -315,6 +332,13 @@ impl Company {
             .bind(&self.id)
             .bind(&principal.user_id)
             .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+
+        // Trusted browsers go too: they were trusted under the old password.
+        sqlx::query("DELETE FROM trusted_devices WHERE company_id = $1 AND user_id = $2")
+            .bind(&self.id)
+            .bind(&principal.user_id)
             .execute(&mut *tx)
             .await?;
 

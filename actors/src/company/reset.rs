@@ -216,6 +216,11 @@ impl Company {
 
         // Every session of the user ends. The reset signs nobody in: the next sign-in
         // still asks for the second factor if the user has one.
+        sqlx::query("DELETE FROM trusted_devices WHERE company_id = $1 AND user_id = $2")
+            .bind(&self.id)
+            .bind(&user)
+            .execute(&mut *tx)
+            .await?;
         let ended = self.end_all_sessions(&mut tx, &user).await?;
         tx.commit().await?;
         self.revoke_all(&ended);

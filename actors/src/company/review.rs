@@ -189,10 +189,14 @@ impl Company {
 
         let me = principal.user_id.as_str();
         let shared = matches!(row.status(), ReviewStatus::Shared | ReviewStatus::Signed);
-        let readable = row.reviewer_id == me
-            || (row.reviewee_id == me && shared)
-            || principal.roles.hr_admin
-            || (principal.roles.manager && self.manages(conn, me, &row.reviewee_id).await?);
+        // A review about oneself stays hidden until it is shared, whatever one's role:
+        // HR admins and managers are reviewed too.
+        let about_me_unshared = row.reviewee_id == me && row.reviewer_id != me && !shared;
+        let readable = !about_me_unshared
+            && (row.reviewer_id == me
+                || (row.reviewee_id == me && shared)
+                || principal.roles.hr_admin
+                || (principal.roles.manager && self.manages(conn, me, &row.reviewee_id).await?));
         if readable {
             Ok(row)
         } else {
