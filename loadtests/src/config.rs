@@ -12,18 +12,39 @@ use reqwest::Url;
 use crate::address::SourceAddresses;
 
 /// Upper bounds on the sizes a run may ask for. They keep every loop of the
-/// tool bounded even when a flag is mistyped (`--autosaves 50000`).
-const MAX_COMPANIES: usize = 100;
-const MAX_REVIEWERS: usize = 1_000;
-const MAX_DASHBOARDS: usize = 50;
+/// tool bounded even when a flag is mistyped (`--autosaves 50000`). The
+/// company and employee bounds are the largest demo `kaizen serve` seeds.
+const MAX_COMPANIES: usize = 500;
+const MAX_EMPLOYEES: usize = 5_000;
+const MAX_DASHBOARDS: usize = 200;
 const MAX_AUTOSAVES: u32 = 100;
 const MAX_SECONDS: f64 = 3_600.0;
+
+/// Upper bound on simulated people (reviewers, HR admins and the storm)
+/// and on dashboard sockets in one run. Each person holds a client and a
+/// connection, and the server one more; beyond this a run measures the
+/// file-descriptor limits of one machine rather than the server.
+const MAX_PEOPLE: usize = 20_000;
+const MAX_SOCKETS: usize = 5_000;
+
+/// The demo's two named companies; the others are `demo3`, `demo4`, …
+const NAMED_DEMO_COMPANIES: [&str; 2] = ["acme", "globex"];
+
+/// Employees per company in a demo seeded without `--demo-employees`.
+const DEFAULT_DEMO_EMPLOYEES: usize = 20;
+
+/// Demo accounts besides `employee1..N@` and `hr@`, each with a password and
+/// no part in the review burst: the storm may use them.
+const OTHER_DEMO_ACCOUNTS: [&str; 7] = [
+    "ceo", "manager", "lead", "report1", "report2", "report3", "report4",
+];
 
 /// Replays a deadline peak against a running Kaizen server.
 ///
 /// Reviewers of every company sign in, autosave their self review a few
 /// times and submit it inside a short burst, while HR dashboards watch the
-/// cycle's progress over WebSocket. The report gives latency percentiles,
+/// cycle's progress over WebSocket and, with --sign-in-storm, other people
+/// sign in and out over and over. The report gives latency percentiles,
 /// throughput, errors, submit-to-dashboard latency, lost events and memory.
 ///
 /// Meant for loopback or servers you run yourself: it refuses any other host
@@ -43,16 +64,18 @@ pub(crate) struct Args {
     #[arg(long, env = "KAIZEN_LOADTEST_PASSWORD", hide_env_values = true)]
     password: Option<String>,
 
-    /// Company slugs to load, comma separated.
-    #[arg(
-        long,
-        env = "KAIZEN_LOADTEST_COMPANIES",
-        value_delimiter = ',',
-        default_value = "acme,globex"
-    )]
-    companies: Vec<String>,
+    /// Company slugs to load, comma separated, or a number N for the first
+    /// N demo companies (acme, globex, demo3, demo4, …).
+    #[arg(long, env = "KAIZEN_LOADTEST_COMPANIES", default_value = "acme,globex")]
+    companies: String,
 
-    /// Reviewers per company: employee1..N@<slug>.example.
+    /// Employees the server seeded per company (its --demo-employees);
+    /// falls back to KAIZEN_DEMO_EMPLOYEES, then to the demo's 20.
+    #[arg(long, env = "KAIZEN_LOADTEST_DEMO_EMPLOYEES")]
+    demo_employees: Option<usize>,
+
+    /// Reviewers per company: employee1..N@<slug>.example, at most
+    /// --demo-employees.
     #[arg(
         long,
         env = "KAIZEN_LOADTEST_REVIEWERS_PER_COMPANY",
@@ -60,7 +83,8 @@ pub(crate) struct Args {
     )]
     reviewers_per_company: usize,
 
-    /// WebSocket dashboards per company, each a separate session of hr@<slug>.example.
+    /// WebSocket dashboards per company, all on one session of
+    /// hr@<slug>.example, like one HR admin's browser tabs.
     #[arg(
         long,
         env = "KAIZEN_LOADTEST_DASHBOARDS_PER_COMPANY",
@@ -90,6 +114,12 @@ pub(crate) struct Args {
     /// Seconds to wait after the last submit for dashboards to catch up.
     #[arg(long, env = "KAIZEN_LOADTEST_SETTLE_SECONDS", default_value_t = 10.0)]
     settle_seconds: f64,
+
+    /// People who sign in and out over and over during the burst, each as
+    /// a demo account outside the burst (the highest-numbered employees
+    /// first, then ceo, manager, lead, report1-4 and hr), to load bcrypt.
+    #[arg(long, env = "KAIZEN_LOADTEST_SIGN_IN_STORM", default_value_t = 0)]
+    sign_in_storm: usize,
 
     /// Sign-ins in flight at once; bcrypt makes each one cost the server
     /// tens to hundreds of milliseconds of CPU.
@@ -167,8 +197,13 @@ pub(crate) struct Config {
     pub(crate) origin: String,
     pub(crate) password: String,
     pub(crate) companies: Vec<String>,
+    /// Employees the server seeded per company; reviewers and the storm
+    /// are drawn from them.
+    pub(crate) demo_employees: usize,
     pub(crate) reviewers_per_company: usize,
     pub(crate) dashboards_per_company: usize,
+    /// Storm accounts as `(company index, email)`, one per storm person.
+    pub(crate) storm: Vec<(usize, String)>,
     pub(crate) autosaves: u32,
     pub(crate) schedule: Schedule,
     pub(crate) duration: Duration,
@@ -214,18 +249,25 @@ impl Config {
         let source_addresses = args.source_addresses.toward(host);
 
         // Sizes and times are bounded so the run always ends by itself.
-        let companies: Vec<String> = args
-            .companies
-            .iter()
-            .map(|slug| slug.trim().to_owned())
-            .filter(|slug| !slug.is_empty())
-            .collect();
+        let companies = company_slugs(&args.companies)?;
         check_range("--companies", companies.len(), 1, MAX_COMPANIES)?;
+        let demo_employees = match args.demo_employees {
+            Some(count) => count,
+            None => demo_employees_from_env()?,
+        };
+        check_range("--demo-employees", demo_employees, 1, MAX_EMPLOYEES)?;
+        if args.reviewers_per_company > demo_employees {
+            bail!(
+                "--reviewers-per-company {} is more than the {demo_employees} employees \
+                 seeded per company; pass the server's --demo-employees",
+                args.reviewers_per_company
+            );
+        }
         check_range(
             "--reviewers-per-company",
             args.reviewers_per_company,
             1,
-            MAX_REVIEWERS,
+            demo_employees,
         )?;
         check_range(
             "--dashboards-per-company",
@@ -233,6 +275,16 @@ impl Config {
             0,
             MAX_DASHBOARDS,
         )?;
+        let storm = storm_accounts(
+            &companies,
+            demo_employees,
+            args.reviewers_per_company,
+            args.sign_in_storm,
+        )?;
+        let people = companies.len() * (1 + args.reviewers_per_company) + storm.len();
+        check_range("people in the run", people, 1, MAX_PEOPLE)?;
+        let sockets = companies.len() * args.dashboards_per_company;
+        check_range("dashboard sockets in the run", sockets, 0, MAX_SOCKETS)?;
         check_range(
             "--autosaves",
             args.autosaves as usize,
@@ -253,8 +305,10 @@ impl Config {
             origin,
             password,
             companies,
+            demo_employees,
             reviewers_per_company: args.reviewers_per_company,
             dashboards_per_company: args.dashboards_per_company,
+            storm,
             autosaves: args.autosaves,
             schedule,
             duration: seconds("--duration", args.duration)?,
@@ -273,6 +327,82 @@ impl Config {
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
+}
+
+/// The companies of `--companies`: a lone whole number N stands for the
+/// first N demo companies, anything else is a comma-separated slug list.
+fn company_slugs(value: &str) -> Result<Vec<String>> {
+    if let Ok(count) = value.trim().parse::<usize>() {
+        check_range("--companies", count, 1, MAX_COMPANIES)?;
+        return Ok((0..count).map(demo_slug).collect());
+    }
+    Ok(value
+        .split(',')
+        .map(|slug| slug.trim().to_owned())
+        .filter(|slug| !slug.is_empty())
+        .collect())
+}
+
+/// The slug of the `index`-th demo company (0-based), as the server names
+/// them: acme, globex, then demo3, demo4, …
+fn demo_slug(index: usize) -> String {
+    match NAMED_DEMO_COMPANIES.get(index) {
+        Some(slug) => (*slug).to_owned(),
+        None => format!("demo{}", index + 1),
+    }
+}
+
+/// `KAIZEN_DEMO_EMPLOYEES`, which the server reads too, so one export
+/// serves both programs; the demo's default when unset.
+fn demo_employees_from_env() -> Result<usize> {
+    match std::env::var("KAIZEN_DEMO_EMPLOYEES") {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .context("KAIZEN_DEMO_EMPLOYEES is not a whole number"),
+        Err(_) => Ok(DEFAULT_DEMO_EMPLOYEES),
+    }
+}
+
+/// The accounts of `count` storm people, spread over the companies in
+/// turn. Each person gets an account of their own, so the server's
+/// per-account limit does not tie two of them together, and none of the
+/// reviewers' accounts, whose sessions the burst is using.
+///
+/// A company offers its employees above the reviewers, highest number
+/// first, then the demo's other accounts, and its HR admin last: the
+/// dashboards' session is already open when the storm starts, and the
+/// storm's logouts end only the storm's own sessions.
+fn storm_accounts(
+    companies: &[String],
+    employees: usize,
+    reviewers: usize,
+    count: usize,
+) -> Result<Vec<(usize, String)>> {
+    let spare = (reviewers + 1..=employees)
+        .rev()
+        .map(|n| format!("employee{n}"));
+    let locals: Vec<String> = spare
+        .chain(OTHER_DEMO_ACCOUNTS.map(str::to_owned))
+        .chain(["hr".to_owned()])
+        .collect();
+    let available = companies.len() * locals.len();
+    if count > available {
+        bail!(
+            "--sign-in-storm {count} needs an account each, but {} companies offer {available} \
+             outside the reviewers ({} each); seed more employees or lower \
+             --reviewers-per-company",
+            companies.len(),
+            locals.len()
+        );
+    }
+    Ok((0..count)
+        .map(|person| {
+            let company = person % companies.len();
+            let local = &locals[person / companies.len()];
+            (company, format!("{local}@{}.example", companies[company]))
+        })
+        .collect())
 }
 
 /// Whether a URL host names this machine.
@@ -343,6 +473,96 @@ mod tests {
         assert_eq!(config.source_addresses, SourceAddresses::Single);
         let ipv6 = config_of(&["--base-url", "http://[::1]:8080"]).expect("valid flags");
         assert_eq!(ipv6.source_addresses, SourceAddresses::Single);
+    }
+
+    #[test]
+    fn a_number_of_companies_means_the_first_demo_slugs() {
+        let config = config_of(&["--companies", "4"]).expect("valid flags");
+        assert_eq!(config.companies, ["acme", "globex", "demo3", "demo4"]);
+        let one = config_of(&["--companies", " 1 "]).expect("valid flags");
+        assert_eq!(one.companies, ["acme"]);
+        assert!(config_of(&["--companies", "0"]).is_err());
+        assert!(config_of(&["--companies", "501"]).is_err());
+    }
+
+    #[test]
+    fn a_list_of_companies_is_taken_as_slugs() {
+        let config = config_of(&["--companies", "globex, demo7,,"]).expect("valid flags");
+        assert_eq!(config.companies, ["globex", "demo7"]);
+        assert!(config_of(&["--companies", " , "]).is_err());
+    }
+
+    #[test]
+    fn reviewers_may_number_up_to_the_seeded_employees() {
+        let flags = ["--demo-employees", "250", "--reviewers-per-company", "250"];
+        let config = config_of(&flags).expect("valid flags");
+        assert_eq!(config.reviewers_per_company, 250);
+        let over = ["--demo-employees", "250", "--reviewers-per-company", "251"];
+        assert!(config_of(&over).is_err());
+        assert!(config_of(&["--demo-employees", "20", "--reviewers-per-company", "21"]).is_err());
+        assert!(config_of(&["--demo-employees", "5001"]).is_err());
+    }
+
+    #[test]
+    fn dashboards_and_people_are_bounded() {
+        assert!(config_of(&["--dashboards-per-company", "200"]).is_ok());
+        assert!(config_of(&["--dashboards-per-company", "201"]).is_err());
+        let crowd = [
+            "--companies",
+            "500",
+            "--demo-employees",
+            "5000",
+            "--reviewers-per-company",
+            "5000",
+        ];
+        assert!(config_of(&crowd).is_err());
+    }
+
+    #[test]
+    fn the_default_storm_is_nobody() {
+        let config = config_of(&[]).expect("valid flags");
+        assert!(config.storm.is_empty());
+    }
+
+    #[test]
+    fn storm_takes_spare_employees_first_then_other_accounts_in_company_turns() {
+        let companies = ["acme".to_owned(), "globex".to_owned()];
+        let storm = storm_accounts(&companies, 22, 20, 6).expect("enough accounts");
+        let expected = [
+            (0, "employee22@acme.example"),
+            (1, "employee22@globex.example"),
+            (0, "employee21@acme.example"),
+            (1, "employee21@globex.example"),
+            (0, "ceo@acme.example"),
+            (1, "ceo@globex.example"),
+        ];
+        let expected: Vec<(usize, String)> = expected
+            .iter()
+            .map(|(company, email)| (*company, (*email).to_owned()))
+            .collect();
+        assert_eq!(storm, expected);
+    }
+
+    #[test]
+    fn storm_accounts_are_distinct_and_never_a_reviewer() {
+        let config = config_of(&["--sign-in-storm", "16"]).expect("16 fit the default demo");
+        let emails: std::collections::HashSet<&str> = config
+            .storm
+            .iter()
+            .map(|(_, email)| email.as_str())
+            .collect();
+        assert_eq!(emails.len(), 16);
+        assert!(emails.iter().all(|email| !email.starts_with("employee")));
+        assert!(emails.contains("hr@acme.example") && emails.contains("report4@globex.example"));
+    }
+
+    #[test]
+    fn a_storm_larger_than_the_spare_accounts_is_refused() {
+        assert!(config_of(&["--sign-in-storm", "17"]).is_err());
+        let roomy = ["--demo-employees", "30", "--sign-in-storm", "36"];
+        assert!(config_of(&roomy).is_ok());
+        let three = ["--companies", "3", "--sign-in-storm", "24"];
+        assert!(config_of(&three).is_ok());
     }
 
     #[test]

@@ -27,11 +27,12 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 const SPACING_STEP: Duration = Duration::from_millis(250);
 
 /// Who a session stands for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
-    /// The HR session that looks up the cycle and reads the final progress.
-    Lookup,
-    Dashboard,
+    /// The company's HR admin: one session that looks up the cycle, opens
+    /// every dashboard socket (like one person's browser tabs) and reads
+    /// the final progress.
+    Hr,
     /// A reviewer, with their 1-based number in the company.
     Reviewer(usize),
 }
@@ -89,8 +90,8 @@ impl Pacer {
     }
 }
 
-/// Signs in every HR and reviewer session with bounded concurrency; only
-/// the sessions the server accepted come back.
+/// Signs in every HR admin and reviewer with bounded concurrency; only the
+/// sessions the server accepted come back.
 pub(crate) async fn sign_in_all(
     config: &Arc<Config>,
     rec: &Recorder,
@@ -150,8 +151,8 @@ pub(crate) async fn sign_in_all(
 
 /// Which pacer a person's sign-ins go through: the one limit that can
 /// refuse them. From one address, the per-address limit binds everybody
-/// together; from one address each, only the per-account limit is shared,
-/// by the sessions of one HR admin.
+/// together; from one address each, only the per-account limit could, and
+/// every account signs in once here.
 fn pacing_key(sources: SourceAddresses, slug: &str, email: &str) -> String {
     match sources {
         SourceAddresses::Single => String::new(),
@@ -159,16 +160,20 @@ fn pacing_key(sources: SourceAddresses, slug: &str, email: &str) -> String {
     }
 }
 
-/// The lookup and dashboard sessions of the HR admin, then the reviewers.
+/// The HR admin, then the reviewers of one company.
 fn people_of(config: &Config, slug: &str) -> Vec<(Role, String)> {
-    let hr = format!("hr@{slug}.example");
-    let mut people = vec![(Role::Lookup, hr.clone())];
-    people.extend((0..config.dashboards_per_company).map(|_| (Role::Dashboard, hr.clone())));
+    let mut people = vec![(Role::Hr, format!("hr@{slug}.example"))];
     people.extend(
         (1..=config.reviewers_per_company)
             .map(|n| (Role::Reviewer(n), format!("employee{n}@{slug}.example"))),
     );
     people
+}
+
+/// How many people `sign_in_all` numbers: the storm's source addresses
+/// start after theirs.
+pub(crate) fn people_signed_in_first(config: &Config) -> usize {
+    config.companies.len() * (1 + config.reviewers_per_company)
 }
 
 /// One person's sign-in, retried while the server throttles it.
@@ -196,11 +201,11 @@ async fn sign_in(
             };
             permit = again;
         }
-        let outcome = session.login(config, rec).await;
+        let outcome = session.login(config, rec, Kind::Login).await;
         drop(permit);
         match outcome {
             SignIn::Accepted => return true,
-            SignIn::Failed => return false,
+            SignIn::Failed | SignIn::Unanswered => return false,
             SignIn::Throttled(retry_after) => {
                 rec.login_retry();
                 lock(pacer).throttled(Instant::now(), retry_after);
@@ -276,6 +281,29 @@ mod tests {
             pacing_key(single, "acme", "hr@acme.example"),
             pacing_key(single, "globex", "employee1@globex.example")
         );
+    }
+
+    #[test]
+    fn each_company_signs_in_its_hr_admin_once_then_its_reviewers() {
+        let flags = [
+            "--reviewers-per-company",
+            "3",
+            "--dashboards-per-company",
+            "25",
+        ];
+        let config = crate::config::config_of(&flags).expect("valid flags");
+        let people = people_of(&config, "acme");
+        let roles: Vec<Role> = people.iter().map(|person| person.0).collect();
+        let expected = [
+            Role::Hr,
+            Role::Reviewer(1),
+            Role::Reviewer(2),
+            Role::Reviewer(3),
+        ];
+        assert_eq!(roles, expected);
+        assert_eq!(people[0].1, "hr@acme.example");
+        assert_eq!(people[3].1, "employee3@acme.example");
+        assert_eq!(people_signed_in_first(&config), 2 * 4);
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod scenario;
 mod schedule;
 mod session;
 mod stats;
+mod storm;
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -313,7 +313,7 @@ fn legend(svg: &mut String, y: f64) {
     let entries = Kind::ALL.iter().map(|kind| (Some(*kind), kind.name()));
     let entries = entries.chain([(None, "submit→dashboard")]);
     for (index, (kind, name)) in entries.enumerate() {
-        let x = LEFT + index as f64 * 120.0;
+        let x = LEFT + index as f64 * 96.0;
         let _ = writeln!(
             svg,
             r#"<rect x="{x}" y="{}" width="10" height="10" fill="{}"/>"#,
@@ -333,6 +333,8 @@ fn colour(kind: Option<Kind>) -> &'static str {
         Some(Kind::Autosave) => "#2ca02c",
         Some(Kind::Submit) => "#ff7f0e",
         Some(Kind::Subscribe) => "#17becf",
+        Some(Kind::StormLogin) => "#e377c2",
+        Some(Kind::Logout) => "#7f7f7f",
         None => "#000000",
     }
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::accounting::{Accepted, SocketCounts, match_submits};
 use crate::config::{Config, Schedule};
 use crate::scenario::{Phases, RunData};
-use crate::stats::{Kind, Summary};
+use crate::stats::{Kind, Outcome, Sample, SubmitRecord, Summary};
 
 /// The matching method, as stated in the report itself so that a reader of
 /// the JSON alone knows what the submit → dashboard figures mean.
@@ -41,6 +41,8 @@ pub(crate) struct Report {
     /// Sign-ins refused with 429 and retried after `Retry-After`.
     login_rate_limit_retries: u64,
     dashboards: Dashboards,
+    /// The sign-in storm during the burst; `None` without `--sign-in-storm`.
+    storm: Option<StormReport>,
     companies: Vec<CompanyReport>,
     memory: Memory,
     /// Kept out of the JSON: the plot's input.
@@ -51,8 +53,11 @@ pub(crate) struct Report {
 #[derive(Serialize)]
 struct Settings {
     companies: Vec<String>,
+    demo_employees: usize,
     reviewers_per_company: usize,
+    /// Sockets per company, all on one session of its HR admin.
     dashboards_per_company: usize,
+    sign_in_storm: usize,
     autosaves: u32,
     schedule: String,
     duration_cap_s: f64,
@@ -79,6 +84,9 @@ struct KindReport {
     latency: Option<Summary>,
 }
 
+/// Throughput of the deadline's own requests; the storm's are in
+/// [`StormReport`], so that the two runs of a comparison count the same
+/// work here.
 #[derive(Serialize)]
 struct Throughput {
     http_requests: usize,
@@ -110,6 +118,29 @@ struct Dashboards {
     submit_to_event_estimate: Option<Summary>,
     submit_to_event_upper_bound: Option<Summary>,
     sockets: Vec<SocketReport>,
+}
+
+/// What the sign-in storm achieved, and what the dashboards saw meanwhile.
+#[derive(Debug, PartialEq, Serialize)]
+struct StormReport {
+    people: usize,
+    /// From the first storm sign-in sent to the last one answered.
+    span_s: f64,
+    sign_ins_accepted: usize,
+    sign_ins_per_s: f64,
+    /// Answered 429 by a sign-in limit, before any password check.
+    sign_ins_throttled: usize,
+    /// Any other failure: refused, timed out, broken.
+    sign_ins_failed: usize,
+    /// Sign-ins answered other than 429: each cost the server one bcrypt
+    /// check, right password or not.
+    password_checks_per_s: f64,
+    logouts_ok: usize,
+    sign_in_latency: Option<Summary>,
+    /// Accepted submits sent while the storm was signing in.
+    submits_during_storm: usize,
+    /// The submit → dashboard estimate of those submits only.
+    submit_to_event_during_storm: Option<Summary>,
 }
 
 #[derive(Serialize)]
@@ -220,6 +251,14 @@ impl Report {
             });
         }
         let estimate_latencies: Vec<Duration> = estimates.iter().map(|e| e.1).collect();
+        let storm = (!config.storm.is_empty()).then(|| {
+            storm_report(
+                config.storm.len(),
+                &recorded.samples,
+                &recorded.submits,
+                &estimates,
+            )
+        });
         let dashboards = Dashboards {
             method: METHOD,
             sockets_planned: config.companies.len() * config.dashboards_per_company,
@@ -273,6 +312,7 @@ impl Report {
             autosave_conflict_retries: recorded.conflict_retries,
             login_rate_limit_retries: recorded.login_retries,
             dashboards,
+            storm,
             companies,
             memory: memory(config, data),
             event_points: estimates,
@@ -310,18 +350,27 @@ impl Report {
             "{:<12}{:>8}{:>8}{:>10}{:>10}{:>10}{:>10}",
             "kind", "ok", "failed", "p50 ms", "p95 ms", "p99 ms", "max ms"
         );
-        for name in Kind::ALL.map(Kind::name) {
-            let Some(kind) = self.latency.get(name) else {
+        for kind in Kind::ALL {
+            // The storm's rows only when there was a storm.
+            let name = kind.name();
+            let row = self.latency.get(name);
+            let Some(row) = row.filter(|row| row.requests > 0 || !kind.is_storm()) else {
                 continue;
             };
-            let _ = write!(out, "{name:<12}{:>8}{:>8}", kind.ok, kind.failed);
-            row_of(&mut out, kind.latency.as_ref());
+            let _ = write!(out, "{name:<12}{:>8}{:>8}", row.ok, row.failed);
+            row_of(&mut out, row.latency.as_ref());
         }
         let d = &self.dashboards;
         let _ = write!(out, "{:<12}{:>8}{:>8}", "submit→ws", estimates_count(d), "");
         row_of(&mut out, d.submit_to_event_estimate.as_ref());
         let _ = write!(out, "{:<12}{:>8}{:>8}", "  (bound)", "", "");
         row_of(&mut out, d.submit_to_event_upper_bound.as_ref());
+        if let Some(storm) = &self.storm {
+            let during = storm.submit_to_event_during_storm;
+            let count = during.map_or(0, |summary| summary.count);
+            let _ = write!(out, "{:<12}{:>8}{:>8}", "  (storm)", count, "");
+            row_of(&mut out, during.as_ref());
+        }
 
         let t = &self.throughput;
         let _ = writeln!(
@@ -347,6 +396,22 @@ impl Report {
             d.closed_early,
             d.unreflected_submits
         );
+        if let Some(storm) = &self.storm {
+            let _ = writeln!(
+                out,
+                "storm: {} people, {} sign-ins in {:.1}s ({:.2}/s; {:.2} password checks/s), \
+                 {} throttled (429), {} failed, {} logouts; {} submits sent during it",
+                storm.people,
+                storm.sign_ins_accepted,
+                storm.span_s,
+                storm.sign_ins_per_s,
+                storm.password_checks_per_s,
+                storm.sign_ins_throttled,
+                storm.sign_ins_failed,
+                storm.logouts_ok,
+                storm.submits_during_storm
+            );
+        }
         let memory = match &self.memory {
             Memory::Measured {
                 pid, peak_rss_kib, ..
@@ -409,8 +474,10 @@ fn settings(config: &Config) -> Settings {
     };
     Settings {
         companies: config.companies.clone(),
+        demo_employees: config.demo_employees,
         reviewers_per_company: config.reviewers_per_company,
         dashboards_per_company: config.dashboards_per_company,
+        sign_in_storm: config.storm.len(),
         autosaves: config.autosaves,
         schedule,
         duration_cap_s: config.duration.as_secs_f64(),
@@ -428,7 +495,7 @@ fn throughput(data: &RunData) -> Throughput {
         .recorded
         .samples
         .iter()
-        .filter(|s| s.kind != Kind::Subscribe);
+        .filter(|s| s.kind != Kind::Subscribe && !s.kind.is_storm());
     let http: Vec<_> = samples.collect();
     let first = http.iter().map(|s| s.at).min().unwrap_or_default();
     let last = http
@@ -472,6 +539,63 @@ fn throughput(data: &RunData) -> Throughput {
             rate(answered.len(), submit_span)
         },
         peak_submits_in_1s: busiest_window(&answered, Duration::from_secs(1)),
+    }
+}
+
+/// The storm's figures, from its own samples. The window "during the
+/// storm" runs from its first sign-in sent to its last one answered.
+fn storm_report(
+    people: usize,
+    samples: &[Sample],
+    submits: &[SubmitRecord],
+    estimates: &[(Duration, Duration)],
+) -> StormReport {
+    let sign_ins: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.kind == Kind::StormLogin)
+        .collect();
+    let accepted: Vec<Duration> = sign_ins
+        .iter()
+        .filter(|s| s.outcome.is_ok())
+        .map(|s| s.latency)
+        .collect();
+    let throttled = sign_ins
+        .iter()
+        .filter(|s| s.outcome == Outcome::Status(429))
+        .count();
+    let unanswered = sign_ins
+        .iter()
+        .filter(|s| matches!(s.outcome, Outcome::Failed(_)))
+        .count();
+    let from = sign_ins.iter().map(|s| s.at).min().unwrap_or_default();
+    let to = sign_ins
+        .iter()
+        .map(|s| s.at + s.latency)
+        .max()
+        .unwrap_or_default();
+    let span = to.saturating_sub(from);
+    let during = |sent: &Duration| !sign_ins.is_empty() && (from..=to).contains(sent);
+    let logouts_ok = samples
+        .iter()
+        .filter(|s| s.kind == Kind::Logout && s.outcome.is_ok())
+        .count();
+    let lags: Vec<Duration> = estimates
+        .iter()
+        .filter(|(sent, _)| during(sent))
+        .map(|(_, lag)| *lag)
+        .collect();
+    StormReport {
+        people,
+        span_s: span.as_secs_f64(),
+        sign_ins_accepted: accepted.len(),
+        sign_ins_per_s: rate(accepted.len(), span),
+        sign_ins_throttled: throttled,
+        sign_ins_failed: sign_ins.len() - accepted.len() - throttled,
+        password_checks_per_s: rate(sign_ins.len() - throttled - unanswered, span),
+        logouts_ok,
+        sign_in_latency: Summary::of(&accepted),
+        submits_during_storm: submits.iter().filter(|s| s.ok && during(&s.sent)).count(),
+        submit_to_event_during_storm: Summary::of(&lags),
     }
 }
 
@@ -527,6 +651,86 @@ mod tests {
         assert_eq!(busiest_window(&ms(&[]), second), 0);
         assert_eq!(busiest_window(&ms(&[0, 999, 1000, 1500, 1600]), second), 4);
         assert_eq!(busiest_window(&ms(&[0, 1000, 2000]), second), 1);
+    }
+
+    fn sample(kind: Kind, at: u64, latency: u64, outcome: Outcome) -> Sample {
+        Sample {
+            kind,
+            at: Duration::from_millis(at),
+            latency: Duration::from_millis(latency),
+            outcome,
+        }
+    }
+
+    fn submit(sent: u64, ok: bool) -> SubmitRecord {
+        SubmitRecord {
+            company: 0,
+            sent: Duration::from_millis(sent),
+            answered: Duration::from_millis(sent + 2),
+            ok,
+        }
+    }
+
+    #[test]
+    fn storm_counts_its_sign_ins_by_outcome_over_its_own_span() {
+        let samples = [
+            sample(Kind::StormLogin, 1_000, 500, Outcome::Status(200)),
+            sample(Kind::Logout, 1_500, 5, Outcome::Status(204)),
+            sample(Kind::StormLogin, 1_200, 800, Outcome::Status(200)),
+            sample(Kind::StormLogin, 1_300, 1, Outcome::Status(429)),
+            sample(Kind::StormLogin, 2_000, 1_000, Outcome::Status(200)),
+            sample(Kind::StormLogin, 2_500, 500, Outcome::Failed("timeout")),
+            sample(Kind::Login, 0, 300, Outcome::Status(200)),
+            sample(Kind::Submit, 1_100, 3, Outcome::Status(200)),
+        ];
+        let storm = storm_report(4, &samples, &[], &[]);
+        assert_eq!(storm.people, 4);
+        assert_eq!(storm.span_s, 2.0);
+        assert_eq!(storm.sign_ins_accepted, 3);
+        assert_eq!(storm.sign_ins_per_s, 1.5);
+        assert_eq!(storm.sign_ins_throttled, 1);
+        assert_eq!(storm.sign_ins_failed, 1);
+        assert_eq!(storm.password_checks_per_s, 1.5);
+        assert_eq!(storm.logouts_ok, 1);
+        let latency = storm.sign_in_latency.expect("three accepted");
+        assert_eq!((latency.count, latency.max_ms), (3, 1_000.0));
+    }
+
+    #[test]
+    fn only_submits_sent_while_the_storm_signed_in_count_as_during_it() {
+        let samples = [
+            sample(Kind::StormLogin, 1_000, 500, Outcome::Status(200)),
+            sample(Kind::StormLogin, 2_000, 1_000, Outcome::Status(200)),
+        ];
+        let submits = [
+            submit(900, true),
+            submit(1_000, true),
+            submit(2_000, false),
+            submit(3_000, true),
+            submit(3_001, true),
+        ];
+        let ms = |value| Duration::from_millis(value);
+        let estimates = [
+            (ms(900), ms(50)),
+            (ms(1_000), ms(7)),
+            (ms(3_000), ms(9)),
+            (ms(3_001), ms(70)),
+        ];
+        let storm = storm_report(2, &samples, &submits, &estimates);
+        assert_eq!(storm.submits_during_storm, 2);
+        let during = storm.submit_to_event_during_storm.expect("two inside");
+        assert_eq!((during.count, during.p50_ms, during.max_ms), (2, 7.0, 9.0));
+    }
+
+    #[test]
+    fn a_storm_that_never_signed_in_reports_nothing_during_it() {
+        let submits = [submit(0, true)];
+        let estimates = [(Duration::ZERO, Duration::from_millis(5))];
+        let storm = storm_report(3, &[], &submits, &estimates);
+        assert_eq!(storm.sign_ins_accepted, 0);
+        assert_eq!(storm.sign_ins_per_s, 0.0);
+        assert_eq!(storm.submits_during_storm, 0);
+        assert_eq!(storm.submit_to_event_during_storm, None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The deadline peak, phase by phase: sign in, open dashboards, burst of
-//! autosaves and submits, let the dashboards catch up, close.
+//! autosaves and submits (with the sign-in storm alongside, if asked for),
+//! let the dashboards catch up, close.
 //!
 //! Every phase is bounded twice: by its own limit (a timeout or a count) and
 //! by the run's `--duration` cap, after which pending work is dropped and
@@ -23,6 +24,7 @@ use crate::reviewer::{self, Plan};
 use crate::schedule::submit_offsets;
 use crate::session::{Session, id_text};
 use crate::stats::{Kind, Recorded, Recorder};
+use crate::storm;
 
 /// Time allowed for reading the final progress after the run.
 const FINAL_PROGRESS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -100,13 +102,11 @@ pub(crate) async fn run(config: Arc<Config>) -> Result<RunData> {
     let people = login::sign_in_all(&config, &rec, deadline).await;
     phases.login_s = phase.elapsed().as_secs_f64();
     let mut cut = Instant::now() >= deadline;
-    let mut lookups: Vec<Option<Session>> = companies.iter().map(|_| None).collect();
-    let mut watchers = Vec::new();
+    let mut hr: Vec<Option<Session>> = companies.iter().map(|_| None).collect();
     let mut reviewers = Vec::new();
     for person in people {
         match person.role {
-            Role::Lookup => lookups[person.company] = Some(person.session),
-            Role::Dashboard => watchers.push(person),
+            Role::Hr => hr[person.company] = Some(person.session),
             Role::Reviewer(number) => {
                 companies[person.company].reviewers_signed_in += 1;
                 reviewers.push((number, person));
@@ -118,8 +118,8 @@ pub(crate) async fn run(config: Arc<Config>) -> Result<RunData> {
     }
 
     // The open cycle of each company, as its HR admin sees it.
-    for (company, lookup) in companies.iter_mut().zip(&lookups) {
-        if let (Some(session), None) = (lookup, &fatal)
+    for (company, session) in companies.iter_mut().zip(&hr) {
+        if let (Some(session), None) = (session, &fatal)
             && let Some((id, name)) = open_cycle(&config, session, &rec).await
         {
             company.cycle_id = Some(id);
@@ -131,11 +131,12 @@ pub(crate) async fn run(config: Arc<Config>) -> Result<RunData> {
     }
 
     // Phase 2: dashboards subscribe and keep watching in the background.
+    // They share their company's HR session, so they cost no sign-in.
     let phase = Instant::now();
     let mut trackers = Vec::new();
     let mut watch_tasks = JoinSet::new();
     if fatal.is_none() && !cut {
-        for (company, dashboard) in subscribe_all(&config, &companies, watchers, &rec).await {
+        for (company, dashboard) in subscribe_all(&config, &companies, &hr, &rec).await {
             companies[company].dashboards_open += 1;
             trackers.push((company, Arc::clone(&dashboard.tracker)));
             watch_tasks.spawn(dashboard.watch(rec.clone(), stopped.clone(), deadline));
@@ -143,11 +144,14 @@ pub(crate) async fn run(config: Arc<Config>) -> Result<RunData> {
     }
     phases.subscribe_s = phase.elapsed().as_secs_f64();
 
-    // Phase 3: the burst. Results land in the recorder, so a cut keeps them.
+    // Phase 3: the burst, and the storm during it. Results land in the
+    // recorder, so a cut keeps them.
     let phase = Instant::now();
     let mut burst_span = None;
+    let mut storm = None;
     if fatal.is_none() && Instant::now() < deadline {
         let from = rec.now();
+        storm = Some(storm::start(&config, &rec, deadline));
         cut |= burst(&config, &companies, reviewers, &rec, deadline).await;
         burst_span = Some((from, rec.now()));
 
@@ -161,11 +165,20 @@ pub(crate) async fn run(config: Arc<Config>) -> Result<RunData> {
     }
     phases.burst_s = phase.elapsed().as_secs_f64();
 
-    // Phase 4: give the dashboards a bounded time to show every submit.
+    // Phase 4: give the dashboards a bounded time to show every submit,
+    // while the storm's last sign-ins (already queued for bcrypt) finish.
     let phase = Instant::now();
-    if !cut && !trackers.is_empty() {
-        settle(&config, &rec, &trackers, deadline).await;
-    }
+    let storm_ends = async {
+        if let Some(storm) = storm {
+            storm.finish(&config, deadline).await;
+        }
+    };
+    let dashboards_settle = async {
+        if !cut && !trackers.is_empty() {
+            settle(&config, &rec, &trackers, deadline).await;
+        }
+    };
+    tokio::join!(storm_ends, dashboards_settle);
     phases.settle_s = phase.elapsed().as_secs_f64();
 
     // Close sockets and the memory sampler; neither may hold the run open.
@@ -187,7 +200,7 @@ pub(crate) async fn run(config: Arc<Config>) -> Result<RunData> {
 
     // Ground truth from the server, to compare with what dashboards saw.
     // It may run past the cap, but only by this bounded moment.
-    let truth = final_progress(&config, &mut companies, &lookups, &rec);
+    let truth = final_progress(&config, &mut companies, &hr, &rec);
     let _ = tokio::time::timeout(FINAL_PROGRESS_TIMEOUT, truth).await;
 
     phases.total_s = start.elapsed().as_secs_f64();
@@ -207,11 +220,11 @@ pub(crate) async fn run(config: Arc<Config>) -> Result<RunData> {
 async fn final_progress(
     config: &Config,
     companies: &mut [CompanyRun],
-    lookups: &[Option<Session>],
+    hr: &[Option<Session>],
     rec: &Recorder,
 ) {
-    for (company, lookup) in companies.iter_mut().zip(lookups) {
-        if let (Some(session), Some(id)) = (lookup, &company.cycle_id) {
+    for (company, session) in companies.iter_mut().zip(hr) {
+        if let (Some(session), Some(id)) = (session, &company.cycle_id) {
             let url = config.url(&format!("/api/v1/cycles/{id}/progress"));
             let reply = session.send(rec, Kind::List, Method::GET, &url, None).await;
             company.final_progress = reply
@@ -266,18 +279,22 @@ async fn open_cycle(
     Some((id, name))
 }
 
-/// Subscribes every dashboard of a company that has an open cycle.
+/// Opens every dashboard of a company that has an open cycle, all on its
+/// HR admin's one session, as tabs of one browser would be.
 async fn subscribe_all(
     config: &Config,
     companies: &[CompanyRun],
-    watchers: Vec<Person>,
+    hr: &[Option<Session>],
     rec: &Recorder,
 ) -> Vec<(usize, Dashboard)> {
-    let attempts = watchers.iter().filter_map(|person| {
-        let cycle_id = companies[person.company].cycle_id.as_deref()?;
+    let tabs = (0..config.dashboards_per_company).map(|_| companies.iter().zip(hr).enumerate());
+    let attempts = tabs.flatten().filter_map(|(company, (run, session))| {
+        let (Some(cycle_id), Some(session)) = (run.cycle_id.as_deref(), session) else {
+            return None;
+        };
         Some(async move {
-            let dashboard = live::subscribe(config, &person.session, cycle_id, rec).await?;
-            Some((person.company, dashboard))
+            let dashboard = live::subscribe(config, session, cycle_id, rec).await?;
+            Some((company, dashboard))
         })
     });
     futures_util::future::join_all(attempts)

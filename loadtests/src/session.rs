@@ -47,8 +47,10 @@ pub(crate) enum SignIn {
     Accepted,
     /// 429: the server asks to wait this long before the next attempt.
     Throttled(Duration),
-    /// Any other answer, or none.
+    /// Any other answer: the server will not let this person in.
     Failed,
+    /// No answer at all (timeout, refused connection).
+    Unanswered,
 }
 
 impl Session {
@@ -88,8 +90,8 @@ impl Session {
         })
     }
 
-    /// Signs in with the demo password.
-    pub(crate) async fn login(&mut self, config: &Config, rec: &Recorder) -> SignIn {
+    /// Signs in with the demo password, recorded under `kind`.
+    pub(crate) async fn login(&mut self, config: &Config, rec: &Recorder, kind: Kind) -> SignIn {
         let body = json!({
             "company": self.company,
             "email": self.email,
@@ -97,11 +99,8 @@ impl Session {
             "remember_me": false,
         });
         let url = config.url("/api/v1/auth/login");
-        let Some(reply) = self
-            .send(rec, Kind::Login, Method::POST, &url, Some(&body))
-            .await
-        else {
-            return SignIn::Failed;
+        let Some(reply) = self.send(rec, kind, Method::POST, &url, Some(&body)).await else {
+            return SignIn::Unanswered;
         };
         if reply.status == StatusCode::TOO_MANY_REQUESTS {
             return SignIn::Throttled(reply.retry_after.unwrap_or(Duration::from_secs(1)));
@@ -111,9 +110,17 @@ impl Session {
         }
         self.user_id = reply.body.pointer("/user/id").and_then(id_text);
         if self.user_id.is_none() {
-            rec.fault(Kind::Login, "no_user_id");
+            rec.fault(kind, "no_user_id");
         }
         SignIn::Accepted
+    }
+
+    /// Signs out, ending the session on the server; true when it answered
+    /// with success.
+    pub(crate) async fn logout(&self, config: &Config, rec: &Recorder) -> bool {
+        let url = config.url("/api/v1/auth/logout");
+        let reply = self.send(rec, Kind::Logout, Method::POST, &url, None).await;
+        reply.is_some_and(|reply| reply.status.is_success())
     }
 
     /// The `Cookie` header the browser would send to the server.

@@ -26,18 +26,30 @@ pub(crate) enum Kind {
     Submit,
     /// WebSocket upgrade plus subscribe, until the snapshot arrives.
     Subscribe,
+    /// `POST /auth/login` of the sign-in storm, during the burst.
+    StormLogin,
+    /// `POST /auth/logout` of the sign-in storm.
+    Logout,
 }
 
 impl Kind {
     /// Every kind, in the order the report prints them.
-    pub(crate) const ALL: [Kind; 6] = [
+    pub(crate) const ALL: [Kind; 8] = [
         Kind::Login,
         Kind::List,
         Kind::Get,
         Kind::Autosave,
         Kind::Submit,
         Kind::Subscribe,
+        Kind::StormLogin,
+        Kind::Logout,
     ];
+
+    /// Whether the exchange belongs to the sign-in storm rather than to
+    /// the deadline itself; the storm is reported on its own.
+    pub(crate) fn is_storm(self) -> bool {
+        matches!(self, Kind::StormLogin | Kind::Logout)
+    }
 
     /// The kind's name in the report and the plot legend.
     pub(crate) fn name(self) -> &'static str {
@@ -48,6 +60,8 @@ impl Kind {
             Kind::Autosave => "autosave",
             Kind::Submit => "submit",
             Kind::Subscribe => "subscribe",
+            Kind::StormLogin => "storm_login",
+            Kind::Logout => "logout",
         }
     }
 }
