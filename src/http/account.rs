@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use kaizen_actors::model::SessionView;
+use kaizen_actors::model::{Profile, SessionView};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -72,6 +72,27 @@ async fn check_own_password(
     }
 }
 
+/// Checks a new password against the company's rules and the user's own details, then
+/// hashes it: shared by password change and reset.
+pub(super) async fn hash_new_password(
+    state: &AppState,
+    password: &str,
+    profile: &Profile,
+    min_chars: i64,
+) -> Result<String, ApiError> {
+    let min_chars = usize::try_from(min_chars).unwrap_or(8);
+    let context = [
+        profile.name.as_str(),
+        profile.email.as_str(),
+        profile.company.as_str(),
+    ];
+    check_new_password(password, min_chars, &context).map_err(ApiError::Validation)?;
+    state.hasher.hash(password).await.map_err(|error| {
+        tracing::error!(%error, "password hashing failed");
+        ApiError::Internal
+    })
+}
+
 /// Confirms the password again; sensitive actions are then allowed for ten minutes.
 #[utoipa::path(post, path = "/api/v1/auth/reauthenticate", tag = "account",
     request_body = Reauthenticate,
@@ -108,22 +129,7 @@ pub async fn change_password(
 
     let profile = session.company.profile(session.principal.clone()).await?;
     let min_chars = session.company.min_password_length().await?;
-    let min_chars = usize::try_from(min_chars).unwrap_or(8);
-    let context = [
-        profile.name.as_str(),
-        profile.email.as_str(),
-        profile.company.as_str(),
-    ];
-    check_new_password(&request.new_password, min_chars, &context).map_err(ApiError::Validation)?;
-
-    let hash = state
-        .hasher
-        .hash(&request.new_password)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "password hashing failed");
-            ApiError::Internal
-        })?;
+    let hash = hash_new_password(&state, &request.new_password, &profile, min_chars).await?;
     session
         .company
         .set_password(session.principal, hash, session.client)

@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
-use crate::password::check_new_password;
 use crate::token;
 
 /// What asking for a reset link takes.
@@ -96,22 +95,13 @@ pub async fn complete(
         .ok_or_else(invalid)?;
 
     let target = company.reset_target(link_token.to_owned()).await?;
-    let min_chars = usize::try_from(target.min_password_length).unwrap_or(8);
-    let profile = &target.profile;
-    let context = [
-        profile.name.as_str(),
-        profile.email.as_str(),
-        profile.company.as_str(),
-    ];
-    check_new_password(&request.new_password, min_chars, &context).map_err(ApiError::Validation)?;
-    let hash = state
-        .hasher
-        .hash(&request.new_password)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "password hashing failed");
-            ApiError::Internal
-        })?;
+    let hash = super::account::hash_new_password(
+        &state,
+        &request.new_password,
+        &target.profile,
+        target.min_password_length,
+    )
+    .await?;
     company
         .complete_password_reset(link_token.to_owned(), hash, client)
         .await?;

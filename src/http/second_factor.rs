@@ -167,27 +167,7 @@ pub async fn confirm_totp(
     PartialSession(session): PartialSession,
     ApiJson(request): ApiJson<CodeRequest>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    if session.principal.stage == Stage::SecondFactor {
-        return Err(ApiError::SecondFactorRequired);
-    }
-    let key = format!(
-        "{}/{}",
-        session.principal.company_id, session.principal.user_id
-    );
-    if let Err(retry) = state.code_checks.check(&key, Instant::now()) {
-        return Err(ApiError::RateLimited(retry));
-    }
-    if request.code.len() > MAX_CODE_LEN {
-        return Err(ApiError::WrongCode);
-    }
-    let codes = session
-        .company
-        .confirm_totp(session.principal, request.code, session.client)
-        .await?;
-    state.code_checks.forget(&key);
-    Ok(Json(RecoveryCodes {
-        recovery_codes: codes,
-    }))
+    confirm(&state, session, request.code, Method::Totp).await
 }
 
 /// Removes the authenticator app, the recovery codes and every trusted device. Needs a
@@ -200,6 +180,36 @@ pub async fn disable_totp(session: Session) -> Result<Response, ApiError> {
         .disable_totp(session.principal, session.client)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Confirms a factor being set up with its code, counting the attempt against the
+/// user's code budget; answers the new recovery codes.
+async fn confirm(
+    state: &AppState,
+    session: super::extract::Session,
+    code: String,
+    method: Method,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    if session.principal.stage == Stage::SecondFactor {
+        return Err(ApiError::SecondFactorRequired);
+    }
+    let key = format!(
+        "{}/{}",
+        session.principal.company_id, session.principal.user_id
+    );
+    if let Err(retry) = state.code_checks.check(&key, Instant::now()) {
+        return Err(ApiError::RateLimited(retry));
+    }
+    if code.len() > MAX_CODE_LEN {
+        return Err(ApiError::WrongCode);
+    }
+    let (company, principal, client) = (session.company, session.principal, session.client);
+    let recovery_codes = match method {
+        Method::Sms => company.confirm_sms(principal, code, client).await?,
+        _ => company.confirm_totp(principal, code, client).await?,
+    };
+    state.code_checks.forget(&key);
+    Ok(Json(RecoveryCodes { recovery_codes }))
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986), for the otpauth URI.
@@ -310,27 +320,7 @@ pub async fn confirm_sms(
     PartialSession(session): PartialSession,
     ApiJson(request): ApiJson<CodeRequest>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    if session.principal.stage == Stage::SecondFactor {
-        return Err(ApiError::SecondFactorRequired);
-    }
-    let key = format!(
-        "{}/{}",
-        session.principal.company_id, session.principal.user_id
-    );
-    if let Err(retry) = state.code_checks.check(&key, Instant::now()) {
-        return Err(ApiError::RateLimited(retry));
-    }
-    if request.code.len() > MAX_CODE_LEN {
-        return Err(ApiError::WrongCode);
-    }
-    let codes = session
-        .company
-        .confirm_sms(session.principal, request.code, session.client)
-        .await?;
-    state.code_checks.forget(&key);
-    Ok(Json(RecoveryCodes {
-        recovery_codes: codes,
-    }))
+    confirm(&state, session, request.code, Method::Sms).await
 }
 
 /// Removes SMS codes; needs a reauthentication. Refused when it is the last factor and
