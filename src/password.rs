@@ -196,6 +196,18 @@ pub fn strength(password: &str, context: &[&str]) -> Strength {
         .filter(|word| word.chars().count() >= 3)
         .chain(context.iter().copied())
         .collect();
+    // Built from the user's own details: as weak as the server's rule says it is.
+    if uses_own_details(password, context) {
+        let warning = Some("Do not build it from your name, email or company.".to_owned());
+        let suggestions = vec!["Use a few unrelated words instead.".to_owned()];
+        return Strength {
+            score: 0,
+            feedback: StrengthFeedback {
+                warning,
+                suggestions,
+            },
+        };
+    }
     let entropy = zxcvbn::zxcvbn(&window, &words);
     let feedback = entropy
         .feedback()
@@ -208,6 +220,22 @@ pub fn strength(password: &str, context: &[&str]) -> Strength {
         score: u8::from(entropy.score()),
         feedback,
     }
+}
+
+/// Whether the password contains a word (four characters or more) of the user's name,
+/// email or company, ignoring case and spaces.
+fn uses_own_details(password: &str, context: &[&str]) -> bool {
+    let folded: String = password
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    context
+        .iter()
+        .flat_map(|item| item.split(|c: char| !c.is_alphanumeric()))
+        .map(str::to_lowercase)
+        .filter(|word| word.chars().count() >= 4)
+        .any(|word| folded.contains(&word))
 }
 
 /// Passwords too common to allow, whatever their length: the most used passwords of
@@ -323,16 +351,8 @@ pub fn check_new_password(
     if COMMON.contains(&folded.as_str()) {
         return Err("this password is one of the most common ones; choose another".into());
     }
-    let words = context
-        .iter()
-        .flat_map(|item| item.split(|c: char| !c.is_alphanumeric()));
-    for word in words
-        .map(str::to_lowercase)
-        .filter(|w| w.chars().count() >= 4)
-    {
-        if folded.contains(&word) {
-            return Err("do not build the password from your name, email or company".into());
-        }
+    if uses_own_details(password, context) {
+        return Err("do not build the password from your name, email or company".into());
     }
     if password
         .chars()

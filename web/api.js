@@ -270,9 +270,14 @@ export const completePasswordReset = (token, newPassword) =>
  * POST /password-strength: a 0–4 score with advice, for the live meter.
  * `company` and `email`, when known, count against the password.
  */
-export const passwordStrength = (password, { company, email, signal } = {}) =>
+export const passwordStrength = (password, { company, email, name, signal } = {}) =>
   request("POST", "/password-strength", {
-    body: { password, ...(company ? { company } : {}), ...(email ? { email } : {}) },
+    body: {
+      password,
+      ...(company ? { company } : {}),
+      ...(email ? { email } : {}),
+      ...(name ? { name } : {}),
+    },
     signal,
     expect401: true,
   });

@@ -74,8 +74,8 @@ export function strengthMeter(input, { signal, context = () => ({}) } = {}) {
     inFlight = controller;
     element.dataset.state = "checking";
     try {
-      const { company, email } = context() || {};
-      const answer = await api.passwordStrength(password, { company, email, signal: controller.signal });
+      const { company, email, name } = context() || {};
+      const answer = await api.passwordStrength(password, { company, email, name, signal: controller.signal });
       if (controller.signal.aborted || inFlight !== controller) return;
       show(answer);
     } catch (error) {

@@ -170,6 +170,9 @@ pub struct StrengthRequest {
     /// The user's email, counted against the password.
     #[serde(default)]
     pub email: Option<String>,
+    /// The user's name, counted against the password.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// Rates a password from 0 to 4 with advice, for the live meter. Nothing is stored or
@@ -186,10 +189,9 @@ pub async fn password_strength(
         )));
     }
     let judged = tokio::task::spawn_blocking(move || {
-        let context: Vec<&str> = request
-            .company
-            .iter()
-            .chain(request.email.iter())
+        let context: Vec<&str> = [&request.company, &request.email, &request.name]
+            .into_iter()
+            .flatten()
             .map(String::as_str)
             .collect();
         strength(&request.password, &context)

@@ -50,7 +50,7 @@ export function accountView(root, context) {
     "data-testid": "password-submit", text: "Change password" });
   const passwordMessage = h("p", { class: "notice server-text", "data-testid": "password-message",
     hidden: true });
-  const meter = strengthMeter(next, { signal, context: () => ({ company: user.company, email: user.email }) });
+  const meter = strengthMeter(next, { signal, context: () => ({ company: user.company, email: user.email, name: user.name }) });
   const form = h("form", { class: "card account-form", novalidate: true, "aria-labelledby": "password-heading" },
     // A username field, hidden, lets password managers update the right entry.
     h("input", { type: "text", name: "username", autocomplete: "username", value: user.email || "",
