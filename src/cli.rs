@@ -199,7 +199,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             } else {
                 (crate::token::new_token()[..20].to_owned(), true)
             };
-            crate::demo::check_password(&password)?;
+            // The same rules as in the app; the company's own minimum may be higher.
+            let min_chars = usize::try_from(handle.min_password_length().await?).unwrap_or(8);
+            let context = [name.as_str(), email.as_str(), company.as_str()];
+            crate::password::check_new_password(&password, min_chars, &context)
+                .map_err(|problem| anyhow::anyhow!("the password is refused: {problem}"))?;
             let hash = Hasher::new(bcrypt_cost)?.hash(&password).await?;
             let role = match role {
                 RoleArg::Employee => UserRole::Employee,
