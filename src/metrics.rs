@@ -146,7 +146,8 @@ impl Metrics {
             for ((method, route, status), n) in requests.iter() {
                 let _ = writeln!(
                     out,
-                    "kaizen_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+                    "kaizen_http_requests_total{{method=\"{method}\",route=\"{route}\",\
+                     status=\"{status}\"}} {n}"
                 );
             }
         }

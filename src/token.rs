@@ -3,7 +3,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 /// A new random token (32 bytes from the OS generator, base64url, 43 characters).
 pub fn new_token() -> String {
@@ -16,8 +15,7 @@ pub fn new_token() -> String {
 /// The stored form of a token: SHA-256, hex. A database leak gives no usable cookie, and
 /// a fast hash is enough because the token has 256 bits of entropy.
 pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    kaizen_actors::db::sha256_hex(token)
 }
 
 /// Whether `text` looks like a token this server issued, before any lookup is spent on it.

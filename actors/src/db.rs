@@ -135,6 +135,17 @@ pub fn now_ms() -> i64 {
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// SHA-256 of a secret, hex: the stored form of every random token and one-time code
+/// (sessions, reset links, recovery and SMS codes, trusted devices). A fast hash is
+/// enough because each input is random or short-lived and limited by rate.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A fresh random id for a new row.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()

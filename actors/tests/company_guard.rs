@@ -121,7 +121,8 @@ async fn corrupt(db: &Db, review_id: &str, foreign_user: &str) {
 
 async fn security_events(db: &Db, company_id: &str) -> i64 {
     let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM security_events WHERE company_id = $1 AND kind = 'cross_company_read'",
+        "SELECT COUNT(*) FROM security_events WHERE company_id = $1 \
+         AND kind = 'cross_company_read'",
     )
     .bind(company_id)
     .fetch_one(db.pool())

@@ -115,7 +115,9 @@ async fn connection(state: AppState, session: Session, socket: WebSocket) {
 
     let close = loop {
         tokio::select! {
-            _ = state.shutdown.cancelled() => break Some((CLOSE_GOING_AWAY, "server shutting down")),
+            _ = state.shutdown.cancelled() => {
+                break Some((CLOSE_GOING_AWAY, "server shutting down"));
+            }
             _ = out.closed() => break None,
             revoked = revocations.recv() => match revoked {
                 Ok(id) if *id == *session.principal.session_id => {

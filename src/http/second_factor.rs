@@ -177,7 +177,7 @@ pub async fn confirm_totp(
 pub async fn disable_totp(session: Session) -> Result<Response, ApiError> {
     session
         .company
-        .disable_totp(session.principal, session.client)
+        .disable_factor(session.principal, session.client, Method::Totp)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -331,7 +331,7 @@ pub async fn confirm_sms(
 pub async fn disable_sms(session: Session) -> Result<StatusCode, ApiError> {
     session
         .company
-        .disable_sms(session.principal, session.client)
+        .disable_factor(session.principal, session.client, Method::Sms)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,5 @@
 //! Password reset by emailed link, and the notices users get after account changes.
 
-use sha2::{Digest, Sha256};
-
 use super::{Company, CompanyHandle};
 use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
@@ -10,13 +8,6 @@ use crate::model::{Client, Profile};
 
 /// How long a reset link works (30 minutes).
 pub const RESET_LINK_MS: i64 = 30 * 60_000;
-
-fn digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// Who a valid reset link is for, and the rules their new password must follow.
 #[derive(Debug, Clone)]
@@ -118,7 +109,7 @@ impl Company {
         .bind(&self.id)
         .bind(new_id())
         .bind(&user_id)
-        .bind(digest(&token))
+        .bind(crate::db::sha256_hex(&token))
         .bind(now)
         .bind(now + RESET_LINK_MS)
         .execute(&mut *tx)
@@ -166,7 +157,7 @@ impl Company {
              AND token_hash = $2 AND used_at IS NULL AND expires_at > $3",
         )
         .bind(&self.id)
-        .bind(digest(token))
+        .bind(crate::db::sha256_hex(token))
         .bind(now_ms())
         .fetch_optional(&mut *conn)
         .await?;
@@ -203,7 +194,7 @@ impl Company {
             "UPDATE password_resets SET used_at = $3 WHERE company_id = $1 AND token_hash = $2",
         )
         .bind(&self.id)
-        .bind(digest(&token))
+        .bind(crate::db::sha256_hex(&token))
         .bind(now)
         .execute(&mut *tx)
         .await?;

@@ -5,7 +5,6 @@
 //! spend one code.
 
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 use super::{Company, CompanyHandle};
 use crate::db::{new_id, now_ms};
@@ -53,13 +52,6 @@ pub struct Enrollment {
 }
 
 /// SHA-256 (hex) of a secret value.
-fn digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Recovery codes are typed by hand: case, spaces and dashes do not matter.
 fn normalize_recovery(code: &str) -> String {
     code.chars()
@@ -184,7 +176,7 @@ impl Company {
         )
         .bind(&self.id)
         .bind(user_id)
-        .bind(digest(&normalize_recovery(code)))
+        .bind(crate::db::sha256_hex(&normalize_recovery(code)))
         .bind(now_ms())
         .execute(&mut *conn)
         .await?;
@@ -424,7 +416,7 @@ impl Company {
             .bind(&self.id)
             .bind(new_id())
             .bind(&principal.user_id)
-            .bind(digest(&normalize_recovery(code)))
+            .bind(crate::db::sha256_hex(&normalize_recovery(code)))
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
@@ -626,13 +618,15 @@ impl CompanyHandle {
             .await
     }
 
-    /// Removes the authenticator app, recovery codes and trusted devices.
-    pub async fn disable_totp(
+    /// Removes one second factor (`totp` or `sms`); recovery codes and trusted devices go
+    /// with the last one.
+    pub async fn disable_factor(
         &self,
         principal: Principal,
         client: Client,
+        method: Method,
     ) -> Result<(), ActorError> {
-        self.call(move |c| Box::pin(c.disable_factor(principal, client, Method::Totp)))
+        self.call(move |c| Box::pin(c.disable_factor(principal, client, method)))
             .await
     }
 }

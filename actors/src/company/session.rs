@@ -239,7 +239,8 @@ impl Company {
         self.check_address(ip).await?;
         let row: Option<SessionRow> = sqlx::query_as(
             "SELECT s.company_id, s.id, s.user_id, s.last_seen_at, s.expires_at, \
-             s.remember_me, s.elevated_until, s.stage, u.company_id AS user_company_id, u.role, u.disabled, \
+             s.remember_me, s.elevated_until, s.stage, u.company_id AS user_company_id, \
+             u.role, u.disabled, \
              (SELECT COUNT(*) FROM users r WHERE r.company_id = s.company_id \
               AND r.manager_id = s.user_id AND r.disabled = 0) AS reports \
              FROM sessions s JOIN users u ON u.id = s.user_id \

@@ -3,7 +3,6 @@
 //! valid ten minutes, and spent once.
 
 use rand::Rng;
-use sha2::{Digest, Sha256};
 
 use super::second_factor::Method;
 use super::{Company, CompanyHandle};
@@ -14,13 +13,6 @@ use crate::model::{Client, FactorStatus, Principal, Stage};
 
 /// How long an SMS code works (ten minutes).
 pub const SMS_CODE_MS: i64 = 10 * 60_000;
-
-fn digest(text: &str) -> String {
-    Sha256::digest(text.trim().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn new_code() -> String {
     format!("{:06}", rand::rng().random_range(0..1_000_000u32))
@@ -99,7 +91,7 @@ impl Company {
         .bind(&self.id)
         .bind(&principal.user_id)
         .bind(&phone)
-        .bind(digest(&code))
+        .bind(crate::db::sha256_hex(code.trim()))
         .bind(now_ms() + SMS_CODE_MS)
         .bind(now_ms())
         .execute(&mut *tx)
@@ -128,7 +120,7 @@ impl Company {
         )
         .bind(&self.id)
         .bind(&principal.user_id)
-        .bind(digest(&code))
+        .bind(crate::db::sha256_hex(code.trim()))
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
@@ -152,7 +144,8 @@ impl Company {
             ));
         }
         let phone: Option<(String,)> = sqlx::query_as(
-            "SELECT phone FROM sms_factors WHERE company_id = $1 AND user_id = $2 AND confirmed = 1",
+            "SELECT phone FROM sms_factors WHERE company_id = $1 AND user_id = $2 \
+             AND confirmed = 1",
         )
         .bind(&self.id)
         .bind(&principal.user_id)
@@ -170,7 +163,7 @@ impl Company {
         )
         .bind(&self.id)
         .bind(&principal.session_id)
-        .bind(digest(&code))
+        .bind(crate::db::sha256_hex(code.trim()))
         .bind(now_ms() + SMS_CODE_MS)
         .execute(self.db.pool())
         .await?;
@@ -194,7 +187,7 @@ impl Company {
         )
         .bind(&self.id)
         .bind(session_id)
-        .bind(digest(code))
+        .bind(crate::db::sha256_hex(code.trim()))
         .bind(now_ms())
         .execute(&mut *conn)
         .await?;
@@ -209,7 +202,8 @@ impl Company {
             .has_confirmed_totp(&mut conn, &principal.user_id)
             .await?;
         let phone: Option<(String,)> = sqlx::query_as(
-            "SELECT phone FROM sms_factors WHERE company_id = $1 AND user_id = $2 AND confirmed = 1",
+            "SELECT phone FROM sms_factors WHERE company_id = $1 AND user_id = $2 \
+             AND confirmed = 1",
         )
         .bind(&self.id)
         .bind(&principal.user_id)
@@ -270,16 +264,6 @@ impl CompanyHandle {
         client: Client,
     ) -> Result<(), ActorError> {
         self.call(move |c| Box::pin(c.send_sign_in_code(principal, client)))
-            .await
-    }
-
-    /// Removes SMS codes as a factor.
-    pub async fn disable_sms(
-        &self,
-        principal: Principal,
-        client: Client,
-    ) -> Result<(), ActorError> {
-        self.call(move |c| Box::pin(c.disable_factor(principal, client, Method::Sms)))
             .await
     }
 }
