@@ -101,10 +101,15 @@ pub struct ServeConfig {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub session_max_hours: u32,
 
-    /// Days a remember-me session lasts.
+    /// Days after sign-in that a remember-me token signs the browser back in.
     #[arg(long, env = "KAIZEN_REMEMBER_ME_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=400))]
     pub remember_me_days: u32,
+
+    /// How long a rotated remember-me token still works (milliseconds); not an option,
+    /// tests shorten it.
+    #[arg(skip = kaizen_actors::company::ROTATION_GRACE_MS)]
+    pub remember_rotation_grace_ms: i64,
 
     /// Mark cookies Secure. Turn on whenever users reach Kaizen over HTTPS (behind a
     /// TLS-terminating proxy).
@@ -134,6 +139,7 @@ impl ServeConfig {
             session_idle_minutes: 120,
             session_max_hours: 12,
             remember_me_days: 30,
+            remember_rotation_grace_ms: kaizen_actors::company::ROTATION_GRACE_MS,
             secure_cookies: false,
         }
     }
@@ -158,6 +164,7 @@ impl ServeConfig {
             idle_timeout_ms: i64::from(self.session_idle_minutes) * MINUTE,
             absolute_timeout_ms: i64::from(self.session_max_hours) * 60 * MINUTE,
             remember_me_ms: i64::from(self.remember_me_days) * 24 * 60 * MINUTE,
+            rotation_grace_ms: self.remember_rotation_grace_ms,
         }
     }
 }

@@ -100,8 +100,12 @@ struct Attempt {
     code: String,
     /// `kz_session=…`, when a session was opened.
     cookie: Option<String>,
-    /// The cookie's `Max-Age`, when it has one.
+    /// The session cookie's `Max-Age`, when it has one.
     max_age: Option<u64>,
+    /// `kz_remember=…`, when a remember-me token was issued.
+    remember: Option<String>,
+    /// The remember-me cookie's `Max-Age`.
+    remember_max_age: Option<u64>,
     /// The `Retry-After` header, when present.
     retry_after: Option<String>,
 }
@@ -140,26 +144,37 @@ async fn attempt(
             .map(str::to_owned)
     };
     let retry_after = header("retry-after");
-    let set_cookie = header("set-cookie");
+    let (cookie, max_age) = set_cookie(response.headers(), "kz_session");
+    let (remember, remember_max_age) = set_cookie(response.headers(), "kz_remember");
     let text = response.text().await.expect("a readable body");
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-
-    let attributes: Vec<&str> = set_cookie
-        .as_deref()
-        .map(|c| c.split(';').map(str::trim).collect())
-        .unwrap_or_default();
-    let cookie = attributes.first().map(|c| (*c).to_owned());
-    let max_age = attributes
-        .iter()
-        .find_map(|a| a.strip_prefix("Max-Age="))
-        .map(|seconds| seconds.parse().expect("Max-Age is a number"));
     Attempt {
         status,
         code: code(&body).to_owned(),
         cookie,
         max_age,
+        remember,
+        remember_max_age,
         retry_after,
     }
+}
+
+/// The `name=value` pair and the `Max-Age` of the cookie `name` that an answer sets.
+fn set_cookie(headers: &reqwest::header::HeaderMap, name: &str) -> (Option<String>, Option<u64>) {
+    let Some(attributes) = headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|c| c.split(';').map(str::trim).collect::<Vec<_>>())
+        .find(|attributes| attributes[0].starts_with(&format!("{name}=")))
+    else {
+        return (None, None);
+    };
+    let max_age = attributes
+        .iter()
+        .find_map(|a| a.strip_prefix("Max-Age="))
+        .map(|seconds| seconds.parse().expect("Max-Age is a number"));
+    (Some(attributes[0].to_owned()), max_age)
 }
 
 /// `from` with the session a successful attempt opened.
@@ -171,6 +186,15 @@ fn with_session(from: &Client, attempt: &Attempt) -> Client {
     );
     Client {
         cookie: Some(attempt.cookie.clone().expect("a session cookie")),
+        ..from.clone()
+    }
+}
+
+/// `from` as a browser that comes back with the remember-me cookie a successful attempt
+/// set, and no session.
+fn returning(from: &Client, attempt: &Attempt) -> Client {
+    Client {
+        cookie: Some(attempt.remember.clone().expect("a remember-me cookie")),
         ..from.clone()
     }
 }
@@ -1018,7 +1042,7 @@ async fn another_companys_policy_is_untouched() {
     let account = email("employee1", OTHER_COMPANY);
     let remembered = attempt(&visitor, OTHER_COMPANY, &account, PASSWORD, true).await;
     assert_eq!(remembered.outcome(), (200, ""), "{remembered:?}");
-    assert_eq!(remembered.max_age, Some(REMEMBER_ME_SECONDS));
+    assert_eq!(remembered.remember_max_age, Some(REMEMBER_ME_SECONDS));
 
     let globex_user = with_session(&visitor, &remembered);
     let (status, body) = change_password(&globex_user, PASSWORD, "tide pool 42").await;
@@ -1227,8 +1251,9 @@ async fn a_new_range_closes_open_sockets_from_addresses_it_excludes() {
 // Remember-me
 // ---------------------------------------------------------------------------------------
 
-/// "Remember me" gives a cookie with `Max-Age` (the configured 30 days) and marks the
-/// session; an ordinary sign-in gives a browser-session cookie.
+/// "Remember me" gives a remember-me cookie with `Max-Age` (the configured 30 days) and
+/// marks the session; an ordinary sign-in gives none. The session cookie itself always
+/// ends with the browser.
 #[tokio::test]
 async fn remember_me_sign_in_sets_a_lasting_cookie_and_an_ordinary_one_does_not() {
     let server = TestServer::demo().await;
@@ -1237,10 +1262,12 @@ async fn remember_me_sign_in_sets_a_lasting_cookie_and_an_ordinary_one_does_not(
 
     for (remember_me, max_age) in [(true, Some(REMEMBER_ME_SECONDS)), (false, None)] {
         let answer = attempt(&visitor, COMPANY, &account, PASSWORD, remember_me).await;
+        assert_eq!(answer.max_age, None, "{answer:?}");
         assert_eq!(
-            answer.max_age, max_age,
+            answer.remember_max_age, max_age,
             "remember_me {remember_me}: {answer:?}"
         );
+        assert_eq!(answer.remember.is_some(), remember_me, "{answer:?}");
         let session = with_session(&visitor, &answer);
         let current = current_session(&session).await;
         assert_eq!(current["remember_me"], remember_me, "{current}");
@@ -1258,15 +1285,22 @@ async fn switching_remember_me_off_ends_every_other_remember_me_session() {
         let visitor = visitor.clone();
         async move {
             let answer = attempt(&visitor, company, &email(local, company), PASSWORD, true).await;
-            assert_eq!(answer.max_age, Some(REMEMBER_ME_SECONDS), "{answer:?}");
-            with_session(&visitor, &answer)
+            assert_eq!(
+                answer.remember_max_age,
+                Some(REMEMBER_ME_SECONDS),
+                "{answer:?}"
+            );
+            (
+                with_session(&visitor, &answer),
+                returning(&visitor, &answer),
+            )
         }
     };
-    let admin = remembered(COMPANY, "hr").await;
-    let admin_elsewhere = remembered(COMPANY, "hr").await;
-    let employee_remembered = remembered(COMPANY, "employee1").await;
+    let (admin, admin_token) = remembered(COMPANY, "hr").await;
+    let (admin_elsewhere, _) = remembered(COMPANY, "hr").await;
+    let (employee_remembered, employee_token) = remembered(COMPANY, "employee1").await;
     let employee_ordinary = acme(&visitor, "employee2").await;
-    let other_company = remembered(OTHER_COMPANY, "employee1").await;
+    let (other_company, other_company_token) = remembered(OTHER_COMPANY, "employee1").await;
     let mut remembered_socket = open_socket(&server, &employee_remembered, None).await;
     let mut ordinary_socket = open_socket(&server, &employee_ordinary, None).await;
 
@@ -1302,6 +1336,14 @@ async fn switching_remember_me_off_ends_every_other_remember_me_session() {
     for (case, session, status, error) in sessions {
         assert_eq!(me(session).await, (status, error.to_owned()), "{case}");
     }
+    let tokens = [
+        ("the admin's own token", &admin_token, 401),
+        ("an employee's token", &employee_token, 401),
+        ("another company's token", &other_company_token, 200),
+    ];
+    for (case, token, status) in tokens {
+        assert_eq!(me(token).await.0, status, "{case}");
+    }
     assert_closes(
         &mut remembered_socket,
         "the ended remember-me session's socket",
@@ -1322,17 +1364,297 @@ async fn switching_remember_me_off_ends_every_other_remember_me_session() {
         true,
     )
     .await;
-    assert_eq!(later.max_age, None, "{later:?}");
+    assert_eq!(later.remember, None, "{later:?}");
     let later = with_session(&visitor, &later);
     assert_eq!(current_session(&later).await["remember_me"], false);
 
     let account = email("employee2", OTHER_COMPANY);
     let elsewhere = attempt(&visitor, OTHER_COMPANY, &account, PASSWORD, true).await;
     assert_eq!(
-        elsewhere.max_age,
+        elsewhere.remember_max_age,
         Some(REMEMBER_ME_SECONDS),
         "{elsewhere:?}"
     );
+}
+
+/// What a browser got when it came back with only its remember-me cookie.
+#[derive(Debug)]
+struct Return {
+    status: StatusCode,
+    /// `kz_session=…` of the session minted for it.
+    session: Option<String>,
+    /// `kz_remember=…` of the rotated token, or an empty value when the cookie is deleted.
+    remember: Option<String>,
+    remember_max_age: Option<u64>,
+}
+
+/// Asks for `/api/v1/me` with whatever cookie `browser` holds.
+async fn come_back(browser: &Client) -> Return {
+    let response = browser
+        .request(Method::GET, "/api/v1/me")
+        .send()
+        .await
+        .expect("the request is answered");
+    let (session, _) = set_cookie(response.headers(), "kz_session");
+    let (remember, remember_max_age) = set_cookie(response.headers(), "kz_remember");
+    Return {
+        status: response.status(),
+        session,
+        remember,
+        remember_max_age,
+    }
+}
+
+/// `browser` holding exactly `cookie`.
+fn holding(browser: &Client, cookie: &str) -> Client {
+    Client {
+        cookie: Some(cookie.to_owned()),
+        ..browser.clone()
+    }
+}
+
+/// A browser that comes back without a session is signed in again by its remember-me
+/// token, which rotates; the minted session ends with the browser; the new token works in
+/// turn, and the chain's end does not move.
+#[tokio::test]
+async fn a_remember_me_token_signs_a_returning_browser_in_and_rotates() {
+    let server = TestServer::demo().await;
+    let visitor = server.anonymous();
+    let account = email("employee1", COMPANY);
+    let answer = attempt(&visitor, COMPANY, &account, PASSWORD, true).await;
+    let first = returning(&visitor, &answer);
+
+    let back = come_back(&first).await;
+    assert_eq!(back.status, StatusCode::OK, "{back:?}");
+    let session = back.session.clone().expect("a new session cookie");
+    let rotated = back.remember.clone().expect("a rotated remember-me cookie");
+    assert_ne!(
+        Some(&rotated),
+        answer.remember.as_ref(),
+        "the token rotated"
+    );
+    let max_age = back.remember_max_age.expect("a lasting cookie");
+    assert!(
+        max_age <= REMEMBER_ME_SECONDS && max_age + 60 > REMEMBER_ME_SECONDS,
+        "rotation keeps the chain's end: {back:?}"
+    );
+
+    let minted = holding(&visitor, &session);
+    let (status, me) = minted.get("/api/v1/me").await;
+    assert_eq!(
+        (status, me["email"].as_str()),
+        (StatusCode::OK, Some(account.as_str()))
+    );
+    let current = current_session(&minted).await;
+    assert_eq!(current["remember_me"], true, "{current}");
+    assert_eq!(
+        own_sessions(&minted).await.len(),
+        2,
+        "the sign-in's session and the minted one"
+    );
+
+    let again = come_back(&holding(&visitor, &rotated)).await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "the rotated token works: {again:?}"
+    );
+    assert!(again.remember.is_some(), "and rotates too: {again:?}");
+
+    let events = audit_events(&server, COMPANY).await;
+    let by_token = events
+        .iter()
+        .filter(|e| {
+            let detail: Value = serde_json::from_str(&e.detail).expect("JSON detail");
+            e.action == "signed_in" && detail["factor"] == "remember_me"
+        })
+        .count();
+    assert_eq!(by_token, 2, "both returns are audited: {events:#?}");
+}
+
+/// A replaced token used again after the grace for parallel requests was copied: it is
+/// refused, its cookie deleted, the whole chain and the sessions it minted end, and the
+/// user is told.
+#[tokio::test]
+async fn a_replaced_remember_me_token_used_again_ends_its_chain() {
+    let server = TestServer::demo_with(|config| config.remember_rotation_grace_ms = 0).await;
+    let visitor = server.anonymous();
+    let account = email("employee1", COMPANY);
+    let answer = attempt(&visitor, COMPANY, &account, PASSWORD, true).await;
+    let signed_in = with_session(&visitor, &answer);
+    let stolen = returning(&visitor, &answer);
+
+    let back = come_back(&stolen).await;
+    assert_eq!(back.status, StatusCode::OK, "{back:?}");
+    let minted = holding(&visitor, &back.session.expect("a session"));
+    let rotated = holding(&visitor, &back.remember.expect("a rotated token"));
+    let mut socket = open_socket(&server, &minted, None).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    let replay = come_back(&stolen).await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "{replay:?}");
+    assert_eq!(replay.session, None, "{replay:?}");
+    assert_eq!(
+        replay.remember.as_deref(),
+        Some("kz_remember="),
+        "the dead cookie is deleted: {replay:?}"
+    );
+    assert_eq!(me(&minted).await.0, 401, "the minted session ended");
+    assert_closes(&mut socket, "the minted session's socket").await;
+    assert_eq!(
+        come_back(&rotated).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the chain's newest token ended too"
+    );
+    assert_eq!(
+        me(&signed_in).await.0,
+        401,
+        "the sign-in that started the chain shared the copied browser: it ends too"
+    );
+
+    let events = audit_events(&server, COMPANY).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "remember_me_reused")
+            .count(),
+        1,
+        "{events:#?}"
+    );
+}
+
+/// Within the grace, a replaced token is a request the browser sent in parallel: it gets
+/// a session of its own and no new token (the browser has the rotated one).
+#[tokio::test]
+async fn a_replaced_remember_me_token_works_within_the_grace_without_rotating() {
+    let server = TestServer::demo().await;
+    let visitor = server.anonymous();
+    let account = email("employee1", COMPANY);
+    let answer = attempt(&visitor, COMPANY, &account, PASSWORD, true).await;
+    let browser = returning(&visitor, &answer);
+
+    let first = come_back(&browser).await;
+    let parallel = come_back(&browser).await;
+    assert_eq!(first.status, StatusCode::OK, "{first:?}");
+    assert_eq!(parallel.status, StatusCode::OK, "{parallel:?}");
+    assert!(parallel.session.is_some(), "{parallel:?}");
+    assert_eq!(parallel.remember, None, "no second rotation: {parallel:?}");
+    let rotated = holding(&visitor, &first.remember.expect("the rotated token"));
+    assert_eq!(come_back(&rotated).await.status, StatusCode::OK);
+}
+
+/// Signing out, or ending a session from the list, makes its remember-me token useless;
+/// another browser's token of the same user keeps working.
+#[tokio::test]
+async fn ending_a_session_ends_its_remember_me_token_and_no_other() {
+    let server = TestServer::demo().await;
+    let visitor = server.anonymous();
+    let account = email("employee1", COMPANY);
+    let sign_in_remembered = || async {
+        let answer = attempt(&visitor, COMPANY, &account, PASSWORD, true).await;
+        let both = format!(
+            "{}; {}",
+            answer.cookie.clone().expect("a session"),
+            answer.remember.clone().expect("a token")
+        );
+        (
+            holding(&visitor, &both),
+            with_session(&visitor, &answer),
+            returning(&visitor, &answer),
+        )
+    };
+    let (laptop, _, laptop_token) = sign_in_remembered().await;
+    let (_, phone, phone_token) = sign_in_remembered().await;
+    let (_, tablet, tablet_token) = sign_in_remembered().await;
+
+    let response = laptop
+        .request(Method::POST, "/api/v1/auth/logout")
+        .send()
+        .await
+        .expect("logout is answered");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (remember, max_age) = set_cookie(response.headers(), "kz_remember");
+    assert_eq!(
+        (remember.as_deref(), max_age),
+        (Some("kz_remember="), Some(0)),
+        "signing out deletes the cookie"
+    );
+    assert_eq!(
+        come_back(&laptop_token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let tablet_id = current_session_id(&tablet).await;
+    let (status, _) = delete(&phone, &format!("/api/v1/me/sessions/{tablet_id}")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        come_back(&tablet_token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    assert_eq!(come_back(&phone_token).await.status, StatusCode::OK);
+}
+
+/// Changing the password ends the remember-me tokens of the user's other browsers, not
+/// the one of the browser that changed it.
+#[tokio::test]
+async fn a_password_change_ends_the_other_browsers_remember_me_tokens() {
+    let server = TestServer::demo().await;
+    let visitor = server.anonymous();
+    let account = email("employee1", COMPANY);
+    let laptop = attempt(&visitor, COMPANY, &account, PASSWORD, true).await;
+    let phone = attempt(&visitor, COMPANY, &account, PASSWORD, true).await;
+    let colleague = attempt(
+        &visitor,
+        COMPANY,
+        &email("employee2", COMPANY),
+        PASSWORD,
+        true,
+    )
+    .await;
+
+    let changer = with_session(&visitor, &phone);
+    let (status, body) = change_password(&changer, PASSWORD, "quiet harbor lantern 4217").await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    let laptop_back = come_back(&returning(&visitor, &laptop)).await;
+    assert_eq!(
+        laptop_back.status,
+        StatusCode::UNAUTHORIZED,
+        "{laptop_back:?}"
+    );
+    let phone_back = come_back(&returning(&visitor, &phone)).await;
+    assert_eq!(phone_back.status, StatusCode::OK, "{phone_back:?}");
+    let colleague_back = come_back(&returning(&visitor, &colleague)).await;
+    assert_eq!(colleague_back.status, StatusCode::OK, "{colleague_back:?}");
+}
+
+/// A disabled user's token signs nobody in.
+#[tokio::test]
+async fn a_disabled_users_remember_me_token_signs_nobody_in() {
+    let server = TestServer::demo().await;
+    let visitor = server.anonymous();
+    let answer = attempt(
+        &visitor,
+        COMPANY,
+        &email("employee1", COMPANY),
+        PASSWORD,
+        true,
+    )
+    .await;
+    let user_id = my_id(&with_session(&visitor, &answer)).await;
+    let hr = acme(&visitor, "hr").await;
+    elevate(&hr).await;
+    let (status, body) = hr
+        .send(
+            hr.request(Method::PATCH, &format!("/api/v1/admin/users/{user_id}"))
+                .json(&json!({ "disabled": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let back = come_back(&returning(&visitor, &answer)).await;
+    assert_eq!(back.status, StatusCode::UNAUTHORIZED, "{back:?}");
 }
 
 // ---------------------------------------------------------------------------------------

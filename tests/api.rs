@@ -301,21 +301,50 @@ async fn sign_in_answers_the_user_and_sets_an_http_only_same_site_cookie() {
 }
 
 #[tokio::test]
-async fn remember_me_gives_the_cookie_a_lifetime() {
+async fn remember_me_adds_a_lasting_cookie_beside_the_browser_session_one() {
     let server = TestServer::demo().await;
 
-    let (status, _, cookie) = login(
-        &server,
-        json!({"company": COMPANY, "email": email("employee1", COMPANY),
-               "password": server.password, "remember_me": true}),
-    )
-    .await;
-
-    assert_eq!(status, StatusCode::OK);
-    let cookie = cookie.expect("a session cookie");
+    let response = server
+        .anonymous()
+        .request(Method::POST, "/api/v1/auth/login")
+        .json(
+            &json!({"company": COMPANY, "email": email("employee1", COMPANY),
+                      "password": server.password, "remember_me": true}),
+        )
+        .send()
+        .await
+        .expect("the login request is answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("an ASCII cookie").to_owned())
+        .collect();
+    let named = |name: &str| {
+        cookies
+            .iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("a {name} cookie in {cookies:?}"))
+    };
+    let session = named("kz_session");
     assert!(
-        cookie.contains(&format!("Max-Age={}", 30 * 24 * 3600)),
-        "the demo's 30 remember-me days: {cookie}"
+        !session.contains("Max-Age") && !session.contains("Expires"),
+        "the session itself still ends with the browser: {session}"
+    );
+    let remember = named("kz_remember");
+    assert!(
+        remember.contains(&format!("Max-Age={}", 30 * 24 * 3600)),
+        "the demo's 30 remember-me days: {remember}"
+    );
+    for wanted in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(remember.contains(wanted), "{wanted} in {remember}");
+    }
+    let token = |cookie: &str| cookie.split(';').next().unwrap_or("").to_owned();
+    assert_ne!(
+        token(session).split_once('=').map(|(_, v)| v.to_owned()),
+        token(remember).split_once('=').map(|(_, v)| v.to_owned()),
+        "the remember-me token is not the session token"
     );
 }
 
@@ -415,16 +444,20 @@ async fn logout_ends_the_session_on_the_server_and_only_that_one() {
         .await
         .expect("logout is answered");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let cleared = response
+    let cleared: Vec<&str> = response
         .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    assert!(
-        cleared.starts_with("kz_session=;") && cleared.contains("Max-Age=0"),
-        "the browser is told to drop the cookie: {cleared}"
-    );
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    for name in ["kz_session", "kz_remember"] {
+        assert!(
+            cleared
+                .iter()
+                .any(|c| c.starts_with(&format!("{name}=;")) && c.contains("Max-Age=0")),
+            "the browser is told to drop {name}: {cleared:?}"
+        );
+    }
 
     // The old cookie, replayed as if it had been kept, is dead on the server.
     let (status, body) = leaving.get("/api/v1/me").await;

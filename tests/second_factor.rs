@@ -1068,9 +1068,8 @@ async fn remember_me_is_granted_only_once_the_second_factor_is_given() {
         "second_factor_required",
         "{answer:?}"
     );
-    assert_eq!(
-        answer.session().max_age(),
-        None,
+    assert!(
+        answer.cookie("kz_remember").is_none(),
         "a pending sign-in is not remembered: {answer:?}"
     );
 
@@ -1079,9 +1078,24 @@ async fn remember_me_is_granted_only_once_the_second_factor_is_given() {
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     assert_eq!(
         answer.session().max_age(),
-        Some(REMEMBER_ME_SECONDS),
-        "the completed sign-in is: {answer:?}"
+        None,
+        "the session ends with the browser: {answer:?}"
     );
+    let remember = answer
+        .cookie("kz_remember")
+        .unwrap_or_else(|| panic!("the completed sign-in is remembered: {answer:?}"));
+    assert_eq!(remember.max_age(), Some(REMEMBER_ME_SECONDS), "{answer:?}");
+    assert!(remember.has("HttpOnly"), "{answer:?}");
+
+    // The remembered browser comes back without its session and is signed in again, with
+    // no second factor asked: the token was issued only after it.
+    let returning = Client {
+        cookie: Some(remember.pair.clone()),
+        ..pending.clone()
+    };
+    let (status, me) = returning.get("/api/v1/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["email"], email("employee1"));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{
-    ApiJson, PartialSession, SESSION_COOKIE, Session, cookie, session_cookie_value,
+    ApiJson, PartialSession, REMEMBER_COOKIE, SESSION_COOKIE, Session, cookie, session_cookie_value,
 };
 use crate::password::MAX_PASSWORD_BYTES;
 use crate::token;
@@ -108,6 +108,7 @@ pub async fn login(
 
     // A fresh token for every sign-in; only its hash is stored.
     let token = token::new_token();
+    let remember_token = request.remember_me.then(token::new_token);
     let device_token_hash = cookie(&headers, DEVICE_COOKIE)
         .filter(|t| token::is_well_formed(t))
         .map(token::hash_token);
@@ -115,7 +116,7 @@ pub async fn login(
         .open_session(NewSession {
             user_id: candidate.user_id,
             token_hash: token::hash_token(&token),
-            remember_me: request.remember_me,
+            remember_token_hash: remember_token.as_deref().map(token::hash_token),
             client: client.clone(),
             device_token_hash,
         })
@@ -129,15 +130,26 @@ pub async fn login(
     tracing::info!(user_id = %opened.profile.id, company_id = %company.company_id(), status,
         "password accepted");
 
-    let max_age = opened.remember_me.then(|| remember_me_seconds(&state));
-    let cookie = session_cookie(
-        &session_cookie_value(company.company_id(), &token),
-        max_age,
-        state.config.secure_cookies,
-    );
+    let secure = state.config.secure_cookies;
+    let session_value = session_cookie_value(company.company_id(), &token);
     let user = (opened.stage == Stage::Full).then_some(opened.profile);
-    let body = LoginResponse { status, user };
-    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+    let mut response = Json(LoginResponse { status, user }).into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        session_cookie(&session_value, None, secure),
+    );
+    if let Some(remember) = remember_token.filter(|_| opened.remember_me) {
+        let value = session_cookie_value(company.company_id(), &remember);
+        let cookie = named_cookie(
+            REMEMBER_COOKIE,
+            &value,
+            Some(remember_me_seconds(&state)),
+            secure,
+        );
+        headers.append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 /// Writes a lockout to the company's audit trail, at most once per account in a few
@@ -185,7 +197,7 @@ pub(super) fn account_key(
 const MAX_SLUG_INPUT: usize = 64;
 const MAX_EMAIL_INPUT: usize = 320;
 
-/// The lifetime of a remember-me cookie, in seconds.
+/// The lifetime of a remember-me token and its cookie, in seconds.
 pub(super) fn remember_me_seconds(state: &AppState) -> i64 {
     i64::from(state.config.remember_me_days) * 24 * 3600
 }
@@ -216,7 +228,8 @@ pub(super) fn named_cookie(
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Signs out: the session ends on the server and its live connections close.
+/// Signs out: the session and its remember-me token end on the server, and its live
+/// connections close.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(
@@ -227,8 +240,13 @@ pub async fn logout(
         .company
         .end_session(session.principal, session.client)
         .await?;
-    let cookie = session_cookie("", Some(0), state.config.secure_cookies);
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+    let secure = state.config.secure_cookies;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, session_cookie("", Some(0), secure));
+    let forget = named_cookie(REMEMBER_COOKIE, "", Some(0), secure);
+    headers.append(header::SET_COOKIE, forget);
+    Ok(response)
 }
 
 /// The signed-in user.

@@ -2,22 +2,30 @@
 //! address.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use kaizen_actors::CompanyHandle;
+use kaizen_actors::company::Redemption;
 use kaizen_actors::model::{Client, Principal, Stage};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
+use super::auth::{named_cookie, session_cookie};
 use super::error::ApiError;
 use crate::net::{Cidr, canonical};
 use crate::token;
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "kz_session";
+
+/// The name of the remember-me cookie.
+pub const REMEMBER_COOKIE: &str = "kz_remember";
 
 /// A JSON body. Malformed JSON is a 400 `bad_request`; well-formed JSON of the wrong
 /// shape (unknown field, wrong type, missing field) is a 422 `validation_failed`.
@@ -72,10 +80,11 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, value)| value)
 }
 
-/// Splits a cookie value into the company id and the token. The company travels in the
-/// cookie so that the session is looked up by that company's actor and no other.
-fn parse_session_cookie(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = cookie(headers, SESSION_COOKIE)?;
+/// Splits the value of a session or remember-me cookie into the company id and the token.
+/// The company travels in the cookie so that the token is looked up by that company's
+/// actor and no other.
+fn parse_token_cookie(headers: &HeaderMap, name: &str) -> Option<(String, String)> {
+    let value = cookie(headers, name)?;
     let (company, token) = value.split_once('.')?;
     let plausible_company =
         company.len() == 36 && company.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
@@ -85,9 +94,107 @@ fn parse_session_cookie(headers: &HeaderMap) -> Option<(String, String)> {
     Some((company.to_owned(), token.to_owned()))
 }
 
-/// The cookie value for a new session.
+/// The cookie value for a new session or remember-me token.
 pub fn session_cookie_value(company_id: &str, token: &str) -> String {
     format!("{company_id}.{token}")
+}
+
+/// Cookies an extractor wants set on the response: a session minted from a remember-me
+/// token, the rotated token. The `mint_cookies` middleware puts an empty one into every
+/// request and copies what it holds into the response.
+#[derive(Clone, Default)]
+pub struct CookieSlot(Arc<Mutex<Vec<HeaderValue>>>);
+
+impl CookieSlot {
+    fn push(&self, cookie: HeaderValue) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(cookie);
+    }
+
+    fn take(&self) -> Vec<HeaderValue> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Middleware: lets extractors set cookies (see [`CookieSlot`]).
+pub async fn mint_cookies(mut request: Request, next: Next) -> Response {
+    let slot = CookieSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    for cookie in slot.take() {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The live session the session cookie names, if any.
+async fn live_session(
+    parts: &Parts,
+    state: &AppState,
+    client: &Client,
+) -> Result<Option<Session>, ApiError> {
+    let Some((company_id, token)) = parse_token_cookie(&parts.headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let Some(company) = state.registry.by_id(&company_id).await? else {
+        return Ok(None);
+    };
+    let token_hash = token::hash_token(&token);
+    let principal = company.authenticate(token_hash.clone(), client.ip).await?;
+    Ok(principal.map(|principal| Session {
+        principal,
+        company,
+        token_hash,
+        client: client.clone(),
+    }))
+}
+
+/// Signs a browser that has no live session back in with its remember-me cookie: a new
+/// session, and the token rotated. A token that no longer works has its cookie deleted.
+async fn redeem_remembered(
+    parts: &Parts,
+    state: &AppState,
+    client: &Client,
+) -> Result<Option<Session>, ApiError> {
+    let Some((company_id, token)) = parse_token_cookie(&parts.headers, REMEMBER_COOKIE) else {
+        return Ok(None);
+    };
+    // Without a way to hand out the rotated token, rotating would sign the browser out.
+    let Some(slot) = parts.extensions.get::<CookieSlot>() else {
+        return Ok(None);
+    };
+    let secure = state.config.secure_cookies;
+    let Some(company) = state.registry.by_id(&company_id).await? else {
+        slot.push(named_cookie(REMEMBER_COOKIE, "", Some(0), secure));
+        return Ok(None);
+    };
+    let (next_token, session_token) = (token::new_token(), token::new_token());
+    let redemption = Redemption {
+        token_hash: token::hash_token(&token),
+        next_token_hash: token::hash_token(&next_token),
+        session_token_hash: token::hash_token(&session_token),
+        client: client.clone(),
+    };
+    let Some(redeemed) = company.redeem_remember(redemption).await? else {
+        slot.push(named_cookie(REMEMBER_COOKIE, "", Some(0), secure));
+        return Ok(None);
+    };
+    let session_value = session_cookie_value(&company_id, &session_token);
+    slot.push(session_cookie(&session_value, None, secure));
+    if redeemed.rotated {
+        let seconds = (redeemed.expires_at - kaizen_actors::db::now_ms()).max(0) / 1000;
+        let value = session_cookie_value(&company_id, &next_token);
+        slot.push(named_cookie(REMEMBER_COOKIE, &value, Some(seconds), secure));
+    }
+    tracing::info!(user_id = %redeemed.principal.user_id, "signed in with remember-me");
+    Ok(Some(Session {
+        principal: redeemed.principal,
+        company,
+        token_hash: token::hash_token(&session_token),
+        client: client.clone(),
+    }))
 }
 
 /// A session at any stage of sign-in, for the few routes a half-signed-in session may
@@ -98,28 +205,16 @@ impl FromRequestParts<AppState> for PartialSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (company_id, token) =
-            parse_session_cookie(&parts.headers).ok_or(ApiError::Unauthenticated)?;
-        let company = state
-            .registry
-            .by_id(&company_id)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
         let client = Client::from_request_parts(parts, state).await?;
-        let token_hash = token::hash_token(&token);
-        let principal = company
-            .authenticate(token_hash.clone(), client.ip)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
+        let mut session = live_session(parts, state, &client).await?;
+        if session.is_none() {
+            session = redeem_remembered(parts, state, &client).await?;
+        }
+        let session = session.ok_or(ApiError::Unauthenticated)?;
         let span = tracing::Span::current();
-        span.record("company_id", principal.company_id.as_str());
-        span.record("user_id", principal.user_id.as_str());
-        Ok(PartialSession(Session {
-            principal,
-            company,
-            token_hash,
-            client,
-        }))
+        span.record("company_id", session.principal.company_id.as_str());
+        span.record("user_id", session.principal.user_id.as_str());
+        Ok(PartialSession(session))
     }
 }
 
@@ -307,14 +402,17 @@ mod tests {
             &format!("x=1; {SESSION_COOKIE}={company}.{token}"),
         )]);
         assert_eq!(
-            parse_session_cookie(&good),
+            parse_token_cookie(&good, SESSION_COOKIE),
             Some((company.into(), token.clone()))
         );
         for bad in [
             format!("{SESSION_COOKIE}={company}"),
             format!("{SESSION_COOKIE}=x.{token}"),
         ] {
-            assert_eq!(parse_session_cookie(&headers(&[("cookie", &bad)])), None);
+            assert_eq!(
+                parse_token_cookie(&headers(&[("cookie", &bad)]), SESSION_COOKIE),
+                None
+            );
         }
     }
 }

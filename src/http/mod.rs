@@ -141,6 +141,7 @@ pub fn router(state: AppState) -> Router {
     .merge(web::router())
     .fallback(|| async { ApiError::NotFound })
     .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    .layer(middleware::from_fn(extract::mint_cookies))
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
     // A panicking handler is a bug: log it and answer a plain 500, keep the connection.
     .layer(CatchPanicLayer::custom(|_| {

@@ -16,7 +16,7 @@ use super::auth::{
     DEVICE_COOKIE, LoginResponse, named_cookie, remember_me_seconds, session_cookie,
 };
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, PartialSession, Session, session_cookie_value};
+use super::extract::{ApiJson, PartialSession, REMEMBER_COOKIE, Session, session_cookie_value};
 use crate::token;
 
 /// What the second step of sign-in takes.
@@ -93,9 +93,11 @@ pub async fn verify(
 
     let token = token::new_token();
     let device_token = request.trust_device.then(token::new_token);
+    let remember_token = token::new_token();
     let renewal = Renewal {
         token_hash: token::hash_token(&token),
         trust_device_hash: device_token.as_deref().map(token::hash_token),
+        remember_token_hash: token::hash_token(&remember_token),
         client: session.client.clone(),
     };
     let verified = session
@@ -105,7 +107,6 @@ pub async fn verify(
     state.code_checks.forget(&key);
 
     let secure = state.config.secure_cookies;
-    let max_age = verified.remember_me.then(|| remember_me_seconds(&state));
     let mut response = Json(LoginResponse {
         status: "signed_in",
         user: Some(verified.profile),
@@ -113,7 +114,15 @@ pub async fn verify(
     .into_response();
     let headers = response.headers_mut();
     let value = session_cookie_value(session.company.company_id(), &token);
-    headers.append(header::SET_COOKIE, session_cookie(&value, max_age, secure));
+    headers.append(header::SET_COOKIE, session_cookie(&value, None, secure));
+    if verified.remember_me {
+        let value = session_cookie_value(session.company.company_id(), &remember_token);
+        let seconds = remember_me_seconds(&state);
+        headers.append(
+            header::SET_COOKIE,
+            named_cookie(REMEMBER_COOKIE, &value, Some(seconds), secure),
+        );
+    }
     if let Some(device) = device_token {
         let seconds = TRUSTED_DEVICE_MS / 1000;
         headers.append(

@@ -220,10 +220,15 @@ impl Company {
         .execute(&mut *tx)
         .await?;
 
-        // Switching remember-me off makes existing remember-me sessions useless at once;
-        // the admin's own session carries on as an ordinary one.
+        // Switching remember-me off makes every remember-me token useless and ends the
+        // sessions signed in with one; the admin's own session carries on as an ordinary
+        // one.
         let mut ended = Vec::new();
         if !policy.remember_me_allowed {
+            sqlx::query("DELETE FROM remember_tokens WHERE company_id = $1")
+                .bind(&self.id)
+                .execute(&mut *tx)
+                .await?;
             ended = sqlx::query_as::<_, (String,)>(
                 "SELECT id FROM sessions WHERE company_id = $1 AND remember_me = 1 AND id <> $2",
             )
@@ -238,15 +243,12 @@ impl Company {
             .bind(&principal.session_id)
             .execute(&mut *tx)
             .await?;
-            let ordinary_end = now_ms() + self.session_policy.absolute_timeout_ms;
             sqlx::query(
-                "UPDATE sessions SET remember_me = 0, \
-                 expires_at = CASE WHEN expires_at < $3 THEN expires_at ELSE $3 END \
+                "UPDATE sessions SET remember_me = 0, remember_id = NULL \
                  WHERE company_id = $1 AND id = $2",
             )
             .bind(&self.id)
             .bind(&principal.session_id)
-            .bind(ordinary_end)
             .execute(&mut *tx)
             .await?;
         }
@@ -400,6 +402,17 @@ impl Company {
         session_id: String,
         client: Client,
     ) -> Result<(), ActorError> {
+        let mut conn = self.db.pool().acquire().await?;
+        sqlx::query(
+            "DELETE FROM remember_tokens WHERE company_id = $1 AND user_id = $2 AND id IN \
+             (SELECT remember_id FROM sessions WHERE company_id = $1 AND id = $3)",
+        )
+        .bind(&self.id)
+        .bind(&principal.user_id)
+        .bind(&session_id)
+        .execute(&mut *conn)
+        .await?;
+        drop(conn);
         let ended =
             sqlx::query("DELETE FROM sessions WHERE company_id = $1 AND user_id = $2 AND id = $3")
                 .bind(&self.id)

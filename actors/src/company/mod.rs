@@ -7,6 +7,7 @@
 
 mod account;
 mod cycle;
+mod remember;
 mod reset;
 mod review;
 pub mod second_factor;
@@ -32,6 +33,7 @@ use crate::mail::Mailer;
 use crate::model::Principal;
 
 pub use account::ELEVATION_MS;
+pub use remember::{ROTATION_GRACE_MS, Redeemed, Redemption};
 pub use reset::{RESET_LINK_MS, ResetTarget};
 pub use session::{LoginCandidate, NewSession, Opened, SessionPolicy};
 pub use user::NewUser;

@@ -279,25 +279,23 @@ impl Company {
         .fetch_one(&mut *tx)
         .await?;
         let remember_me = remember_requested != 0 && remember_me_allowed;
-        let lifetime = if remember_me {
-            self.session_policy.remember_me_ms
-        } else {
-            self.session_policy.absolute_timeout_ms
-        };
         let now = now_ms();
         sqlx::query(
-            "UPDATE sessions SET stage = 'full', token_hash = $3, remember_me = $4, \
-             expires_at = $5, last_seen_at = $6, factor_failures = 0 \
-             WHERE company_id = $1 AND id = $2",
+            "UPDATE sessions SET stage = 'full', token_hash = $3, expires_at = $4, \
+             last_seen_at = $5, factor_failures = 0 WHERE company_id = $1 AND id = $2",
         )
         .bind(&self.id)
         .bind(&principal.session_id)
         .bind(&renewal.token_hash)
-        .bind(i64::from(remember_me))
-        .bind(now + lifetime)
+        .bind(now + self.session_policy.absolute_timeout_ms)
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if remember_me {
+            let session = principal.session_id.as_str();
+            self.issue_remember(&mut tx, user, session, &renewal.remember_token_hash)
+                .await?;
+        }
         if let Some(device) = &renewal.trust_device_hash {
             sqlx::query(
                 "INSERT INTO trusted_devices (company_id, id, user_id, token_hash, user_agent, \
@@ -540,6 +538,9 @@ impl Company {
         .bind(&principal.session_id)
         .fetch_all(&mut *conn)
         .await?;
+        let keep = Some(principal.session_id.as_str());
+        self.forget_user_chains(conn, &principal.user_id, keep)
+            .await?;
         sqlx::query("DELETE FROM sessions WHERE company_id = $1 AND user_id = $2 AND id <> $3")
             .bind(&self.id)
             .bind(&principal.user_id)
@@ -584,6 +585,9 @@ pub struct Renewal {
     pub token_hash: String,
     /// SHA-256 of the new trusted-device token, when "trust this device" was ticked.
     pub trust_device_hash: Option<String>,
+    /// SHA-256 of a remember-me token, issued if remember-me was asked for at sign-in and
+    /// the company allows it.
+    pub remember_token_hash: String,
     /// Where the request came from.
     pub client: Client,
 }

@@ -19,8 +19,11 @@ pub struct SessionPolicy {
     pub idle_timeout_ms: i64,
     /// A session ends this long after sign-in whatever its use (milliseconds).
     pub absolute_timeout_ms: i64,
-    /// A remember-me session ends this long after sign-in (milliseconds).
+    /// A remember-me token mints sessions for this long after sign-in (milliseconds).
     pub remember_me_ms: i64,
+    /// How long a rotated remember-me token still works, for requests the browser sent in
+    /// parallel (milliseconds); used later, it is taken for a copy.
+    pub rotation_grace_ms: i64,
 }
 
 impl Default for SessionPolicy {
@@ -30,6 +33,7 @@ impl Default for SessionPolicy {
             idle_timeout_ms: 2 * HOUR,
             absolute_timeout_ms: 12 * HOUR,
             remember_me_ms: 30 * 24 * HOUR,
+            rotation_grace_ms: super::ROTATION_GRACE_MS,
         }
     }
 }
@@ -50,8 +54,9 @@ pub struct NewSession {
     pub user_id: String,
     /// SHA-256 (hex) of the random cookie token.
     pub token_hash: String,
-    /// Whether the session should outlive the browser (if the company allows it).
-    pub remember_me: bool,
+    /// SHA-256 (hex) of a remember-me token to issue, if the user asked for one; it is
+    /// issued only if the company allows it and sign-in is complete.
+    pub remember_token_hash: Option<String>,
     /// Where the sign-in came from.
     pub client: Client,
     /// SHA-256 of the browser's trusted-device cookie, if it sent one.
@@ -65,7 +70,7 @@ pub struct Opened {
     pub profile: Profile,
     /// Whether sign-in is complete or a second factor is still due.
     pub stage: Stage,
-    /// Whether the session is a remember-me one.
+    /// Whether the remember-me token was issued.
     pub remember_me: bool,
 }
 
@@ -101,7 +106,6 @@ struct SessionRow {
     user_id: String,
     last_seen_at: i64,
     expires_at: i64,
-    remember_me: i64,
     elevated_until: i64,
     stage: String,
     user_company_id: String,
@@ -186,32 +190,35 @@ impl Company {
         };
 
         // Remember-me is granted only to a complete sign-in; a pending one lives minutes.
-        let remember_requested = new.remember_me && policy.remember_me_allowed;
+        let remember_requested = new.remember_token_hash.is_some() && policy.remember_me_allowed;
         let remember_me = remember_requested && stage == Stage::Full;
         let now = now_ms();
-        let lifetime = match (stage, remember_me) {
-            (Stage::Full, true) => self.session_policy.remember_me_ms,
-            (Stage::Full, false) => self.session_policy.absolute_timeout_ms,
+        let lifetime = match stage {
+            Stage::Full => self.session_policy.absolute_timeout_ms,
             _ => PENDING_SIGN_IN_MS,
         };
+        let session_id = new_id();
         sqlx::query(
             "INSERT INTO sessions (company_id, id, user_id, token_hash, created_at, \
              last_seen_at, expires_at, remember_me, ip, user_agent, stage, remember_requested) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11)",
+             VALUES ($1, $2, $3, $4, $5, $5, $6, 0, $7, $8, $9, $10)",
         )
         .bind(&self.id)
-        .bind(new_id())
+        .bind(&session_id)
         .bind(&new.user_id)
         .bind(&new.token_hash)
         .bind(now)
         .bind(now + lifetime)
-        .bind(i64::from(remember_me))
         .bind(new.client.ip.to_string())
         .bind(&new.client.user_agent)
         .bind(stage.as_str())
         .bind(i64::from(remember_requested))
         .execute(&mut *tx)
         .await?;
+        if let Some(remember) = new.remember_token_hash.as_deref().filter(|_| remember_me) {
+            self.issue_remember(&mut tx, &new.user_id, &session_id, remember)
+                .await?;
+        }
         let profile = self.load_profile(&mut tx, &new.user_id).await?;
         tx.commit().await?;
 
@@ -239,7 +246,7 @@ impl Company {
         self.check_address(ip).await?;
         let row: Option<SessionRow> = sqlx::query_as(
             "SELECT s.company_id, s.id, s.user_id, s.last_seen_at, s.expires_at, \
-             s.remember_me, s.elevated_until, s.stage, u.company_id AS user_company_id, \
+             s.elevated_until, s.stage, u.company_id AS user_company_id, \
              u.role, u.disabled, \
              (SELECT COUNT(*) FROM users r WHERE r.company_id = s.company_id \
               AND r.manager_id = s.user_id AND r.disabled = 0) AS reports \
@@ -253,13 +260,10 @@ impl Company {
         let Some(row) = row else { return Ok(None) };
         self.check(&row)?;
 
-        // An expired or idle session, or one of a disabled user, is ended for good.
+        // An expired or idle session, or one of a disabled user, is ended for good. (A
+        // remember-me token may mint the browser a new one.)
         let now = now_ms();
-        let idle_limit = if row.remember_me != 0 {
-            self.session_policy.remember_me_ms
-        } else {
-            self.session_policy.idle_timeout_ms
-        };
+        let idle_limit = self.session_policy.idle_timeout_ms;
         if row.expires_at <= now || row.last_seen_at + idle_limit <= now || row.disabled != 0 {
             self.delete_session(&row.id).await?;
             return Ok(None);
@@ -386,6 +390,9 @@ impl CompanyHandle {
     ) -> Result<(), ActorError> {
         self.call(move |c| -> BoxFuture<'_, _> {
             Box::pin(async move {
+                let mut conn = c.db.pool().acquire().await?;
+                c.forget_chain_of(&mut conn, &principal.session_id).await?;
+                drop(conn);
                 c.delete_session(&principal.session_id).await?;
                 let detail = serde_json::json!({});
                 c.audit(

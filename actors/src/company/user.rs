@@ -288,6 +288,7 @@ impl Company {
                 .bind(user_id)
                 .fetch_all(&mut *conn)
                 .await?;
+        self.forget_user_chains(conn, user_id, None).await?;
         sqlx::query("DELETE FROM sessions WHERE company_id = $1 AND user_id = $2")
             .bind(&self.id)
             .bind(user_id)
