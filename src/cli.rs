@@ -1,6 +1,7 @@
 //! The command line: `serve` (the default) and the operator's administration commands.
 
 use std::io::BufRead;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -54,6 +55,25 @@ enum Command {
     /// Add users to a company.
     #[command(subcommand)]
     User(UserCommand),
+    /// Take a consistent backup of the whole installation, also while it serves.
+    Backup {
+        /// The backup file to write (must not exist); a manifest is written beside it.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Restore a backup into a new, empty database (never over existing data).
+    Restore {
+        /// The backup file; its manifest is read from beside it.
+        file: PathBuf,
+        /// Check the restored database against the backup's manifest: integrity, schema
+        /// version, and the rows of every table per company.
+        #[arg(long)]
+        verify: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +187,49 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(config) => crate::server::serve_until_signal(config).await,
         Command::Company(command) => company(command).await,
+        Command::Backup { out, db } => {
+            // Not `db.open()`: a backup must not migrate the database it copies.
+            let handle = match &db.database_url {
+                Some(url) => kaizen_actors::Db::connect(url).await?,
+                None => {
+                    let file = db.data_dir.join(kaizen_actors::db::SQLITE_FILE);
+                    if !file.exists() {
+                        anyhow::bail!("no database in {}", db.data_dir.display());
+                    }
+                    kaizen_actors::Db::open_sqlite(&db.data_dir).await?
+                }
+            };
+            let manifest = crate::backup::backup(&handle, db.database_url.as_deref(), &out).await;
+            handle.close().await;
+            let manifest = manifest?;
+            println!(
+                "backup written to {} (schema version {}, {} rows in {} tables); manifest {}",
+                out.display(),
+                manifest.census.schema_version,
+                manifest.census.total_rows(),
+                manifest.census.tables.len(),
+                crate::backup::manifest_path(&out).display()
+            );
+            Ok(())
+        }
+        Command::Restore { file, verify, db } => {
+            match crate::backup::restore(&file, &db, verify).await? {
+                Some(checked) => println!(
+                    "restored {} and verified it: schema version {}, {} tables, {} rows of {} \
+                     companies match the backup; integrity checks pass",
+                    file.display(),
+                    checked.schema_version,
+                    checked.tables,
+                    checked.rows,
+                    checked.companies
+                ),
+                None => println!(
+                    "restored {} (not verified; run with --verify to check it)",
+                    file.display()
+                ),
+            }
+            Ok(())
+        }
         Command::User(UserCommand::Add {
             company,
             email,

@@ -111,6 +111,19 @@ pub struct ServeConfig {
     #[arg(skip = kaizen_actors::company::ROTATION_GRACE_MS)]
     pub remember_rotation_grace_ms: i64,
 
+    /// Take a backup this often while serving, e.g. `24h`, `6h`, `30m` (off by default).
+    #[arg(long, env = "KAIZEN_BACKUP_EVERY", value_parser = crate::backup::parse_period)]
+    pub backup_every: Option<std::time::Duration>,
+
+    /// Where scheduled backups go (default: `backups/` in the data directory).
+    #[arg(long, env = "KAIZEN_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// How many scheduled backups to keep; older ones are deleted.
+    #[arg(long, env = "KAIZEN_BACKUP_KEEP", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub backup_keep: u32,
+
     /// Mark cookies Secure. Turn on whenever users reach Kaizen over HTTPS (behind a
     /// TLS-terminating proxy).
     #[arg(long, env = "KAIZEN_SECURE_COOKIES")]
@@ -140,8 +153,23 @@ impl ServeConfig {
             session_max_hours: 12,
             remember_me_days: 30,
             remember_rotation_grace_ms: kaizen_actors::company::ROTATION_GRACE_MS,
+            backup_every: None,
+            backup_dir: None,
+            backup_keep: 7,
             secure_cookies: false,
         }
+    }
+
+    /// The backup schedule, when `--backup-every` asks for one.
+    pub fn backup_schedule(&self) -> Option<crate::backup::Schedule> {
+        Some(crate::backup::Schedule {
+            every: self.backup_every?,
+            dir: self
+                .backup_dir
+                .clone()
+                .unwrap_or_else(|| self.db.data_dir.join("backups")),
+            keep: self.backup_keep as usize,
+        })
     }
 
     /// What every company actor is configured with.

@@ -1,6 +1,7 @@
 //! Kaizen's server: the command line, configuration, HTTP and WebSocket delivery, sign-in
 //! and the web app. Company data is reached only through the actors of `kaizen-actors`.
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -61,6 +61,8 @@ impl Server {
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let connections = TaskTracker::new();
+        let schedule = config.backup_schedule();
+        let database_url = config.db.database_url.clone();
         let state = AppState {
             registry: registry.clone(),
             config: Arc::new(config),
@@ -78,6 +80,17 @@ impl Server {
         let app = router(state).into_make_service_with_connect_info::<PeerAddr>();
         tracing::info!(%addr, "listening");
 
+        let backups = schedule.map(|schedule| {
+            tracing::info!(every = ?schedule.every, dir = %schedule.dir.display(),
+                keep = schedule.keep, "scheduled backups on");
+            let db = registry.db().clone();
+            tokio::spawn(crate::backup::run_schedule(
+                db,
+                database_url,
+                schedule,
+                shutdown.clone(),
+            ))
+        });
         let stop = shutdown.clone();
         let task = tokio::spawn({
             let registry = registry.clone();
@@ -96,8 +109,12 @@ impl Server {
                     tracing::warn!("some live connections did not close in time");
                 }
 
-                // Actors drain their mailboxes before they stop; then the pool closes.
+                // Actors drain their mailboxes before they stop, a backup in progress
+                // finishes; then the pool closes.
                 registry.shutdown().await;
+                if let Some(backups) = backups {
+                    let _ = backups.await;
+                }
                 registry.db().close().await;
                 tracing::info!("shut down cleanly");
                 Ok(())

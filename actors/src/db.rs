@@ -27,6 +27,9 @@ pub struct Db {
     backend: Backend,
 }
 
+/// The name of the SQLite database file in the data directory.
+pub const SQLITE_FILE: &str = "kaizen.sqlite3";
+
 /// How many connections the pool keeps. SQLite serializes writers anyway (each company's
 /// writes are already serialized by its actor), so a handful of connections is enough for
 /// readers of several companies to go on in parallel.
@@ -36,13 +39,22 @@ impl Db {
     /// Opens (creating if needed) the SQLite database in `data_dir`.
     pub async fn open_sqlite(data_dir: &Path) -> Result<Db, sqlx::Error> {
         std::fs::create_dir_all(data_dir).map_err(sqlx::Error::Io)?;
-        let file = data_dir.join("kaizen.sqlite3");
+        let file = data_dir.join(SQLITE_FILE);
         let url = format!("sqlite://{}?mode=rwc", file.display());
         Db::connect(&url).await
     }
 
+    /// Opens a SQLite file read-only (a backup being checked), changing nothing in it.
+    pub async fn open_sqlite_read_only(file: &Path) -> Result<Db, sqlx::Error> {
+        Db::connect_with(&format!("sqlite://{}?mode=ro", file.display()), false).await
+    }
+
     /// Connects to a database URL (`sqlite://…` or `postgres://…`).
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        Db::connect_with(url, true).await
+    }
+
+    async fn connect_with(url: &str, writable: bool) -> Result<Db, sqlx::Error> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
@@ -74,7 +86,7 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        if backend == Backend::Sqlite {
+        if backend == Backend::Sqlite && writable {
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
         Ok(Db { pool, backend })
@@ -90,6 +102,15 @@ impl Db {
                     .await
             }
         }
+    }
+
+    /// The newest schema version this binary's migrations reach.
+    pub fn newest_schema_version(&self) -> i64 {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
+        };
+        migrator.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
     /// The pool, for the actors and the directory.

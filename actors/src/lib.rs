@@ -7,6 +7,7 @@
 //! company's data: a mismatch aborts the whole command and is recorded as a security
 //! event.
 
+pub mod backup;
 pub mod company;
 pub mod db;
 pub mod directory;
