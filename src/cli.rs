@@ -107,6 +107,15 @@ enum CompanyCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Issue a one-time master password that lets the company's HR admins wipe all its
+    /// content (needed once the company is older than four weeks). Works for an hour;
+    /// earlier ones stop working.
+    IssueWipePassword {
+        /// The company's slug.
+        slug: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -293,6 +302,28 @@ async fn run(command: Command) -> anyhow::Result<()> {
 
 async fn company(command: CompanyCommand) -> anyhow::Result<()> {
     match command {
+        CompanyCommand::IssueWipePassword { slug, db } => {
+            let db = db.open().await?;
+            let registry = Registry::new(db.clone(), Default::default());
+            let handle = registry
+                .by_slug(&slug)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no company has the slug {slug:?}"))?;
+            let password = crate::token::new_token();
+            let hash = kaizen_actors::db::sha256_hex(&password);
+            let expires_at = handle.issue_wipe_password(hash).await;
+            registry.shutdown().await;
+            let expires_at = expires_at?;
+            let until = time::OffsetDateTime::from_unix_timestamp(expires_at / 1000)
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_default();
+            println!("wipe master password for {slug} (works once, until {until}):");
+            println!("{password}");
+        }
         CompanyCommand::Create { slug, name, db } => {
             let db = db.open().await?;
             let company = directory::create_company(&db, &slug, &name).await?;

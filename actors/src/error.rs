@@ -42,6 +42,11 @@ pub enum ActorError {
     #[error("security violation: {0}")]
     SecurityViolation(crate::guard::Violation),
 
+    /// Wiping a company older than four weeks needs the operator's master password; it
+    /// was missing, wrong, spent or expired.
+    #[error("wiping this company needs a valid master password from the operator")]
+    MasterPasswordRequired,
+
     /// The company's actor stopped or panicked while handling the command.
     #[error("the company's actor is unavailable")]
     Unavailable,

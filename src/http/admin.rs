@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::http::StatusCode;
+use kaizen_actors::company::wipe::WipeOutcome;
 use kaizen_actors::model::{PolicyUpdate, SecurityPolicy, UserUpdate, UserView};
 
 use super::error::{ApiError, ErrorBody};
@@ -69,4 +70,59 @@ pub async fn end_user_sessions(session: Session, Id(id): Id) -> Result<StatusCod
         .end_user_sessions(session.principal, id, session.client)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Asks to wipe all of the company's content.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WipeRequest {
+    /// The operator's one-time master password; needed when the company is older than
+    /// four weeks.
+    #[serde(default)]
+    pub master_password: Option<String>,
+}
+
+/// Wipes all of the company's content (reviews, cycles and every other written or
+/// reviewed object); people, settings and the audit trail stay and every session ends.
+/// HR admins, reauthenticated. With more than one active HR admin it answers 202 and
+/// waits for another admin's confirmation within an hour. A company older than four
+/// weeks also needs the operator's master password (403 `master_password_required`).
+#[utoipa::path(post, path = "/api/v1/admin/wipe", tag = "admin", request_body = WipeRequest,
+    responses((status = 200, body = WipeOutcome), (status = 202, body = WipeOutcome),
+              (status = 403, body = ErrorBody)))]
+pub async fn wipe(
+    session: Session,
+    ApiJson(request): ApiJson<WipeRequest>,
+) -> Result<(StatusCode, Json<WipeOutcome>), ApiError> {
+    let master = request.master_password.filter(|p| p.len() <= 256);
+    let outcome = session
+        .company
+        .request_wipe(session.principal, master, session.client)
+        .await?;
+    Ok(wipe_answer(outcome))
+}
+
+/// Confirms another HR admin's wipe request, which wipes at once. HR admins,
+/// reauthenticated, not the admin who asked; 409 once the hour has passed.
+#[utoipa::path(post, path = "/api/v1/admin/wipe/{id}/confirm", tag = "admin",
+    params(("id" = String, Path, description = "The wipe request's id")),
+    responses((status = 200, body = WipeOutcome), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn confirm_wipe(
+    session: Session,
+    Id(id): Id,
+) -> Result<(StatusCode, Json<WipeOutcome>), ApiError> {
+    let outcome = session
+        .company
+        .confirm_wipe(session.principal, id, session.client)
+        .await?;
+    Ok(wipe_answer(outcome))
+}
+
+fn wipe_answer(outcome: WipeOutcome) -> (StatusCode, Json<WipeOutcome>) {
+    let status = match outcome {
+        WipeOutcome::Wiped { .. } => StatusCode::OK,
+        WipeOutcome::AwaitingConfirmation { .. } => StatusCode::ACCEPTED,
+    };
+    (status, Json(outcome))
 }

@@ -37,6 +37,13 @@ pub enum ApiError {
     /// 403 `reauthentication_required`: confirm the password first.
     #[error("confirm your password first (POST /api/v1/auth/reauthenticate)")]
     ReauthenticationRequired,
+    /// 403 `master_password_required`: wiping a company older than four weeks needs the
+    /// operator's one-time master password.
+    #[error(
+        "wiping this company needs a valid master password from the operator \
+             (kaizen company issue-wipe-password)"
+    )]
+    MasterPasswordRequired,
     /// 404 `not_found`: no such object for this caller.
     #[error("not found")]
     NotFound,
@@ -100,6 +107,7 @@ impl ApiError {
             ApiError::ReauthenticationRequired => {
                 (StatusCode::FORBIDDEN, "reauthentication_required")
             }
+            ApiError::MasterPasswordRequired => (StatusCode::FORBIDDEN, "master_password_required"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -147,6 +155,7 @@ impl From<ActorError> for ApiError {
             ActorError::Validation(message) => ApiError::Validation(message),
             ActorError::Unavailable => ApiError::Unavailable,
             ActorError::IpNotAllowed => ApiError::IpNotAllowed,
+            ActorError::MasterPasswordRequired => ApiError::MasterPasswordRequired,
             ActorError::WrongCode => ApiError::WrongCode,
             ActorError::SignInVoid => ApiError::SignInVoid,
             ActorError::ReauthenticationRequired => ApiError::ReauthenticationRequired,

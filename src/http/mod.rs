@@ -109,6 +109,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::users))
         .routes(routes!(admin::update_user))
         .routes(routes!(admin::end_user_sessions))
+        .routes(routes!(admin::wipe))
+        .routes(routes!(admin::confirm_wipe))
         .routes(routes!(cycles::list, cycles::create))
         .routes(routes!(cycles::progress))
         .routes(routes!(reviews::list))

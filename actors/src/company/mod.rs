@@ -14,6 +14,7 @@ pub mod second_factor;
 mod session;
 pub mod sms;
 mod user;
+pub mod wipe;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
