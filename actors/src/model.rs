@@ -481,6 +481,8 @@ pub struct UserView {
     pub role: UserRole,
     /// The user's manager, if any.
     pub manager_id: Option<String>,
+    /// The user's department, if set.
+    pub department: Option<String>,
     /// Whether the account is disabled (cannot sign in).
     pub disabled: bool,
 }

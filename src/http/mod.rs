@@ -9,6 +9,7 @@ pub mod extract;
 pub mod live;
 pub mod ops;
 pub mod origin;
+pub mod people;
 pub mod reset;
 pub mod reviews;
 pub mod second_factor;
@@ -110,6 +111,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::update_user))
         .routes(routes!(admin::end_user_sessions))
         .routes(routes!(admin::wipe))
+        .routes(routes!(people::import_people))
         .routes(routes!(admin::confirm_wipe))
         .routes(routes!(cycles::list, cycles::create))
         .routes(routes!(cycles::progress))

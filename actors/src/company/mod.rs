@@ -7,6 +7,7 @@
 
 mod account;
 mod cycle;
+pub mod people;
 mod remember;
 mod reset;
 mod review;

@@ -24,16 +24,20 @@ pub struct NewUser {
 /// The longest email address accepted (RFC 5321's path limit).
 const MAX_EMAIL_LEN: usize = 254;
 
+/// Whether a normalized email address looks usable: one `@`, a dotted domain, no spaces.
+pub(super) fn plausible_email(email: &str) -> bool {
+    email.len() <= MAX_EMAIL_LEN
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        })
+        && !email.chars().any(char::is_whitespace)
+}
+
 impl Company {
     async fn add_user(&mut self, new: NewUser) -> Result<String, ActorError> {
         let email = crate::model::normalize_email(&new.email);
         let name = new.name.trim().to_owned();
-        let plausible = email.len() <= MAX_EMAIL_LEN
-            && email.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.contains('@')
-            })
-            && !email.chars().any(char::is_whitespace);
-        if !plausible {
+        if !plausible_email(&email) {
             return Err(ActorError::Validation(
                 "the email address is not valid".into(),
             ));
@@ -111,6 +115,7 @@ struct UserRow {
     name: String,
     role: String,
     manager_id: Option<String>,
+    department: Option<String>,
     disabled: i64,
 }
 
@@ -136,12 +141,13 @@ impl UserRow {
                 UserRole::Employee
             },
             manager_id: self.manager_id,
+            department: self.department,
             disabled: self.disabled != 0,
         }
     }
 }
 
-const USER_COLUMNS: &str = "company_id, id, email, name, role, manager_id, disabled";
+const USER_COLUMNS: &str = "company_id, id, email, name, role, manager_id, department, disabled";
 
 impl Company {
     async fn list_users(&mut self, principal: Principal) -> Result<Vec<UserView>, ActorError> {
