@@ -8,6 +8,7 @@
 //! event.
 
 pub mod company;
+pub mod crypto;
 pub mod db;
 pub mod directory;
 pub mod error;
