@@ -9,7 +9,7 @@ use kaizen_actors::company::NewUser;
 use kaizen_actors::model::UserRole;
 use kaizen_actors::{Registry, directory};
 
-use crate::config::{DbArgs, ServeConfig};
+use crate::config::{DbArgs, KeyArgs, ServeConfig};
 use crate::password::Hasher;
 
 #[derive(Debug, Parser)]
@@ -54,6 +54,28 @@ enum Command {
     /// Add users to a company.
     #[command(subcommand)]
     User(UserCommand),
+    /// Inspect and rotate the keys of field encryption.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// List the key versions and how many stored values use each (never the keys).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Add a new key version to the keyring file and re-encrypt every encrypted value with
+    /// it, while servers keep serving.
+    Rotate {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +189,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(config) => crate::server::serve_until_signal(config).await,
         Command::Company(command) => company(command).await,
+        Command::Keys(KeysCommand::List { db, keys }) => crate::keys::list(&keys, &db).await,
+        Command::Keys(KeysCommand::Rotate { db, keys }) => crate::keys::rotate(&keys, &db).await,
         Command::User(UserCommand::Add {
             company,
             email,

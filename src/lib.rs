@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod keys;
 pub mod limits;
 pub mod listener;
 pub mod metrics;

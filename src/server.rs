@@ -39,7 +39,12 @@ impl Server {
     pub async fn start(config: ServeConfig) -> anyhow::Result<RunningServer> {
         let db = config.db.open().await.context("cannot open the database")?;
         tracing::info!(backend = ?db.backend(), "database ready, migrations applied");
-        let registry = Registry::new(db, config.actor_settings());
+        let keyring = crate::keys::for_serve(&config.keys, &config.db, &db)
+            .await
+            .context("cannot use the field-encryption keys")?;
+        let mut settings = config.actor_settings();
+        settings.keyring = keyring;
+        let registry = Registry::new(db, settings);
         let hasher =
             Hasher::new(config.bcrypt_cost).context("cannot start the password workers")?;
 
