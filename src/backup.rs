@@ -22,7 +22,8 @@ use kaizen_actors::db::{Backend, now_ms};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::DbArgs;
+use crate::config::{DbArgs, KeyArgs};
+use kaizen_actors::crypto::{Keyring, store};
 
 /// The manifest's format marker.
 const FORMAT: &str = "kaizen-backup/1";
@@ -170,6 +171,8 @@ pub struct Verified {
     pub rows: i64,
     /// Companies with rows.
     pub companies: usize,
+    /// Encrypted values that opened.
+    pub decrypted: u64,
 }
 
 /// Restores `file` into the empty database `target` names and, with `verify`, checks it
@@ -177,6 +180,7 @@ pub struct Verified {
 pub async fn restore(
     file: &Path,
     target: &DbArgs,
+    keys: &KeyArgs,
     verify: bool,
 ) -> anyhow::Result<Option<Verified>> {
     let manifest = read_manifest(file, verify)?;
@@ -195,7 +199,7 @@ pub async fn restore(
         Some(url) => restore_postgres(file, url, manifest.as_ref()).await?,
     };
     let result = match manifest.filter(|_| verify) {
-        Some(manifest) => Some(check(&db, &manifest).await),
+        Some(manifest) => Some(check(&db, &manifest, crate::keys::existing(keys, target)).await),
         None => None,
     };
     db.close().await;
@@ -286,9 +290,14 @@ async fn restore_postgres(
     Ok(db)
 }
 
-/// Checks a restored database: its own integrity, a schema this binary knows, and every
-/// table's rows per company as the manifest recorded them.
-async fn check(db: &Db, manifest: &Manifest) -> anyhow::Result<Verified> {
+/// Checks a restored database: its own integrity, a schema this binary knows, every
+/// table's rows per company as the manifest recorded them, and that every encrypted value
+/// opens with the keyring.
+async fn check(
+    db: &Db,
+    manifest: &Manifest,
+    keyring: anyhow::Result<Keyring>,
+) -> anyhow::Result<Verified> {
     let problems = integrity_problems(db).await?;
     if !problems.is_empty() {
         bail!("the restored database is damaged: {}", problems.join("; "));
@@ -309,6 +318,23 @@ async fn check(db: &Db, manifest: &Manifest) -> anyhow::Result<Verified> {
             differences.join("\n  ")
         );
     }
+    let mut decrypted = 0;
+    if store::has_registered_keys(db).await? {
+        let keyring = keyring.context(
+            "the backup holds encrypted content; give its keyring (--keyring or KAIZEN_KEYS) \
+             to verify that every value decrypts",
+        )?;
+        let (opened, failed) = store::open_all(db, &keyring).await?;
+        if !failed.is_empty() {
+            let shown: Vec<&String> = failed.iter().take(10).collect();
+            bail!(
+                "{} encrypted values do not decrypt with the keyring given (wrong keyring, or \
+                 damaged values), e.g. {shown:?}",
+                failed.len()
+            );
+        }
+        decrypted = opened;
+    }
     let companies: std::collections::BTreeSet<&String> = found
         .tables
         .values()
@@ -320,6 +346,7 @@ async fn check(db: &Db, manifest: &Manifest) -> anyhow::Result<Verified> {
         tables: found.tables.len(),
         rows: found.total_rows(),
         companies: companies.len(),
+        decrypted,
     })
 }
 

@@ -10,7 +10,7 @@ use kaizen_actors::company::NewUser;
 use kaizen_actors::model::UserRole;
 use kaizen_actors::{Registry, directory};
 
-use crate::config::{DbArgs, ServeConfig};
+use crate::config::{DbArgs, KeyArgs, ServeConfig};
 use crate::password::Hasher;
 
 #[derive(Debug, Parser)]
@@ -68,11 +68,36 @@ enum Command {
         /// The backup file; its manifest is read from beside it.
         file: PathBuf,
         /// Check the restored database against the backup's manifest: integrity, schema
-        /// version, and the rows of every table per company.
+        /// version, the rows of every table per company, and that every encrypted value
+        /// decrypts with the keyring.
         #[arg(long)]
         verify: bool,
         #[command(flatten)]
         db: DbArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Inspect and rotate the keys of field encryption.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// List the key versions and how many stored values use each (never the keys).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Add a new key version to the keyring file and re-encrypt every encrypted value with
+    /// it, while servers keep serving.
+    Rotate {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
 }
 
@@ -221,16 +246,23 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Restore { file, verify, db } => {
-            match crate::backup::restore(&file, &db, verify).await? {
+        Command::Restore {
+            file,
+            verify,
+            db,
+            keys,
+        } => {
+            match crate::backup::restore(&file, &db, &keys, verify).await? {
                 Some(checked) => println!(
                     "restored {} and verified it: schema version {}, {} tables, {} rows of {} \
-                     companies match the backup; integrity checks pass",
+                     companies match the backup; integrity checks pass; {} encrypted values \
+                     decrypt",
                     file.display(),
                     checked.schema_version,
                     checked.tables,
                     checked.rows,
-                    checked.companies
+                    checked.companies,
+                    checked.decrypted
                 ),
                 None => println!(
                     "restored {} (not verified; run with --verify to check it)",
@@ -239,6 +271,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Keys(KeysCommand::List { db, keys }) => crate::keys::list(&keys, &db).await,
+        Command::Keys(KeysCommand::Rotate { db, keys }) => crate::keys::rotate(&keys, &db).await,
         Command::User(UserCommand::Add {
             company,
             email,

@@ -31,6 +31,31 @@ impl DbArgs {
     }
 }
 
+/// Where the keys of field encryption come from (see [`crate::keys`]).
+#[derive(Clone, Default, Args)]
+pub struct KeyArgs {
+    /// The keyring file: `version:base64key` entries, one a line. Without it and without
+    /// KAIZEN_KEYS, `<data-dir>/keyring` is used; the first start of a new SQLite database
+    /// creates it.
+    #[arg(long, env = "KAIZEN_KEYRING")]
+    pub keyring: Option<PathBuf>,
+
+    /// Keys given directly, from the environment variable KAIZEN_KEYS only (a flag would
+    /// show them in process lists): `version:base64key` entries separated by commas or
+    /// spaces.
+    #[arg(skip = std::env::var("KAIZEN_KEYS").ok().filter(|keys| !keys.trim().is_empty()))]
+    pub keys: Option<String>,
+}
+
+impl std::fmt::Debug for KeyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyArgs")
+            .field("keyring", &self.keyring)
+            .field("keys", &self.keys.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
+}
+
 /// How `kaizen serve` runs.
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
@@ -40,6 +65,9 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub db: DbArgs,
+
+    #[command(flatten)]
+    pub keys: KeyArgs,
 
     /// Seed the demo companies when the database is empty.
     #[arg(long, env = "KAIZEN_DEMO")]
@@ -132,7 +160,9 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     /// A configuration for tests and embedding: loopback on an ephemeral port, the given
-    /// data directory, the cheapest bcrypt cost allowed.
+    /// data directory, the cheapest bcrypt cost allowed. No keyring is named: a new data
+    /// directory gets its own keyring file on start, and a test that brings a database
+    /// sets `keys.keyring` to the keyring that goes with it.
     pub fn for_tests(data_dir: PathBuf) -> ServeConfig {
         ServeConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -140,6 +170,7 @@ impl ServeConfig {
                 data_dir,
                 database_url: None,
             },
+            keys: KeyArgs::default(),
             demo: false,
             demo_password: None,
             demo_companies: 2,
@@ -172,7 +203,8 @@ impl ServeConfig {
         })
     }
 
-    /// What every company actor is configured with.
+    /// What every company actor is configured with, but for the keyring, which
+    /// [`crate::keys::for_serve`] gives once it is checked.
     pub fn actor_settings(&self) -> kaizen_actors::company::Settings {
         let public_url = self
             .public_url
@@ -182,6 +214,8 @@ impl ServeConfig {
             sessions: self.session_policy(),
             mailer: kaizen_actors::mail::Mailer::new(self.mail_dir.clone()),
             public_url: public_url.trim_end_matches('/').into(),
+            // No keys until the server has checked its keyring against the database.
+            keyring: Default::default(),
         }
     }
 

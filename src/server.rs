@@ -36,10 +36,17 @@ pub struct RunningServer {
 impl Server {
     /// Opens and migrates the database, seeds the demo if asked and the database is
     /// empty, binds the listener and starts serving.
-    pub async fn start(config: ServeConfig) -> anyhow::Result<RunningServer> {
+    pub async fn start(mut config: ServeConfig) -> anyhow::Result<RunningServer> {
         let db = config.db.open().await.context("cannot open the database")?;
         tracing::info!(backend = ?db.backend(), "database ready, migrations applied");
-        let registry = Registry::new(db, config.actor_settings());
+        let keyring = crate::keys::for_serve(&config.keys, &config.db, &db)
+            .await
+            .context("cannot use the field-encryption keys")?;
+        // The keyring has them now; the configuration lives on in the HTTP state.
+        config.keys.keys = None;
+        let mut settings = config.actor_settings();
+        settings.keyring = keyring;
+        let registry = Registry::new(db, settings);
         let hasher =
             Hasher::new(config.bcrypt_cost).context("cannot start the password workers")?;
 

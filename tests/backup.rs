@@ -116,12 +116,48 @@ async fn a_backup_taken_while_serving_restores_and_verifies() {
     );
 
     let restored = scratch.path().join("restored");
+    // Without the keyring the encrypted answers cannot be checked: refused.
+    let blind = scratch.path().join("blind");
+    let restore = kaizen(&[
+        "restore",
+        path(&file),
+        "--data-dir",
+        path(&blind),
+        "--verify",
+    ])
+    .await;
+    assert!(!restore.status.success(), "{}", text(&restore));
+    assert!(text(&restore).contains("keyring"), "{}", text(&restore));
+    // With another keyring nothing decrypts: refused, naming the place, not the content.
+    let stranger = scratch.path().join("stranger.keyring");
+    kaizen_actors::crypto::Keyring::create(&stranger).expect("a new keyring");
+    let wrong = scratch.path().join("wrong");
+    let restore = kaizen(&[
+        "restore",
+        path(&file),
+        "--data-dir",
+        path(&wrong),
+        "--verify",
+        "--keyring",
+        path(&stranger),
+    ])
+    .await;
+    assert!(!restore.status.success(), "{}", text(&restore));
+    assert!(
+        text(&restore).contains("do not decrypt") && !text(&restore).contains("draft "),
+        "{}",
+        text(&restore)
+    );
+
+    let keyring = path(&server.keyring);
     let restore = kaizen(&[
         "restore",
         path(&file),
         "--data-dir",
         path(&restored),
         "--verify",
+        "--keyring",
+        keyring,
     ])
     .await;
     assert!(restore.status.success(), "{}", text(&restore));
@@ -132,7 +168,8 @@ async fn a_backup_taken_while_serving_restores_and_verifies() {
     );
 
     // The restored installation works on its own.
-    let config = ServeConfig::for_tests(restored.clone());
+    let mut config = ServeConfig::for_tests(restored.clone());
+    config.keys.keyring = Some(server.keyring.clone());
     let running = Server::start(config)
         .await
         .expect("a server on the restored data");

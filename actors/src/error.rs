@@ -47,6 +47,15 @@ pub enum ActorError {
     #[error("wiping this company needs a valid master password from the operator")]
     MasterPasswordRequired,
 
+    /// A stored field did not decrypt: a wrong or missing key, or a value altered or
+    /// moved. Logged with its place by the actor; never answered with a blank instead.
+    #[error("a stored field could not be decrypted")]
+    DecryptionFailed,
+
+    /// A field could not be encrypted (the keyring holds no key). Logged by the actor.
+    #[error("a field could not be encrypted")]
+    EncryptionFailed,
+
     /// The company's actor stopped or panicked while handling the command.
     #[error("the company's actor is unavailable")]
     Unavailable,

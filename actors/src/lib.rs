@@ -9,6 +9,7 @@
 
 pub mod backup;
 pub mod company;
+pub mod crypto;
 pub mod db;
 pub mod directory;
 pub mod error;

@@ -3,6 +3,7 @@
 //! the whole command, leaves nothing written and is recorded as a security event.
 
 use kaizen_actors::company::NewUser;
+use kaizen_actors::crypto::{KeySet, Keyring, REVIEW_ANSWERS};
 use kaizen_actors::model::{
     Answer, DraftUpdate, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind, Roles, Stage,
     UserRole,
@@ -13,6 +14,7 @@ use kaizen_actors::{ActorError, CompanyHandle, Db, Registry, directory};
 struct World {
     _dir: tempfile::TempDir,
     db: Db,
+    keyring: std::sync::Arc<Keyring>,
     registry: std::sync::Arc<Registry>,
     acme: CompanyHandle,
     manager: Principal,
@@ -57,7 +59,12 @@ async fn world() -> World {
     let b = directory::create_company(&db, "globex", "Globex")
         .await
         .unwrap();
-    let registry = Registry::new(db.clone(), Default::default());
+    let keyring = std::sync::Arc::new(Keyring::from_keys(KeySet::generate()));
+    let settings = kaizen_actors::company::Settings {
+        keyring: keyring.clone(),
+        ..Default::default()
+    };
+    let registry = Registry::new(db.clone(), settings);
     let acme = registry.by_id(&a.id).await.unwrap().unwrap();
     let globex = registry.by_id(&b.id).await.unwrap().unwrap();
 
@@ -98,6 +105,7 @@ async fn world() -> World {
     World {
         _dir: dir,
         db,
+        keyring,
         registry,
         acme,
         manager,
@@ -262,6 +270,10 @@ async fn a_stale_version_is_a_conflict_and_changes_nothing() {
     assert!(matches!(stale, Err(ActorError::Conflict(_))), "{stale:?}");
     let (_, version, answers) = review_state(&w.db, &review.id).await;
     assert_eq!(version, 2);
+    let answers = w
+        .keyring
+        .open(w.acme.company_id(), REVIEW_ANSWERS, &review.id, &answers)
+        .unwrap();
     assert!(answers.contains("first") && !answers.contains("second"));
     w.registry.shutdown().await;
 }

@@ -69,6 +69,11 @@ pub enum ApiError {
     /// 429 `rate_limited`, with `Retry-After`.
     #[error("too many attempts; try again in {} seconds", .0.seconds())]
     RateLimited(crate::limits::RetryAfter),
+    /// 500 `decryption_failed`: stored content did not decrypt (a wrong or missing key,
+    /// or a value altered in the database). The actor logged where; never a blank
+    /// answer in its place.
+    #[error("this content cannot be decrypted; the server's operator must check its keys")]
+    DecryptionFailed,
     /// 503 `unavailable`: shutting down, or the company's actor is gone.
     #[error("the service is unavailable; try again shortly")]
     Unavailable,
@@ -118,6 +123,7 @@ impl ApiError {
             }
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::DecryptionFailed => (StatusCode::INTERNAL_SERVER_ERROR, "decryption_failed"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -159,6 +165,9 @@ impl From<ActorError> for ApiError {
             ActorError::WrongCode => ApiError::WrongCode,
             ActorError::SignInVoid => ApiError::SignInVoid,
             ActorError::ReauthenticationRequired => ApiError::ReauthenticationRequired,
+            // Logged with the field's place by the actor.
+            ActorError::DecryptionFailed => ApiError::DecryptionFailed,
+            ActorError::EncryptionFailed => ApiError::Internal,
             // Already logged and recorded by the actor; the client learns nothing more.
             ActorError::SecurityViolation(_) => ApiError::Internal,
             ActorError::Database(cause) => {

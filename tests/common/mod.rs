@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use kaizen::config::DbArgs;
+use kaizen::config::{DbArgs, KeyArgs};
 use kaizen::password::Hasher;
 use kaizen::{RunningServer, ServeConfig, Server};
 use kaizen_actors::Registry;
@@ -15,7 +15,11 @@ use serde_json::Value;
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// The database file's name inside a data directory.
-const DB_FILE: &str = "kaizen.sqlite3";
+pub const DB_FILE: &str = "kaizen.sqlite3";
+
+/// The keyring file the template's database was sealed with, created in the template's
+/// data directory on its first start; each test server gets a copy.
+const KEYRING_FILE: &str = "keyring";
 
 /// A demo database seeded once per test process and copied for each server: seeding
 /// hashes dozens of passwords, copying a file takes a millisecond.
@@ -33,14 +37,20 @@ fn template() -> &'static Path {
                 .build()
                 .expect("a runtime for seeding");
             runtime.block_on(async {
-                let db = DbArgs {
+                let db_args = DbArgs {
                     data_dir: seeded,
                     database_url: None,
-                }
-                .open()
-                .await
-                .expect("the template database opens");
-                let registry = Registry::new(db, Default::default());
+                };
+                let db = db_args.open().await.expect("the template database opens");
+                // As a first `serve` would: a new keyring in the data directory.
+                let keyring = kaizen::keys::for_serve(&KeyArgs::default(), &db_args, &db)
+                    .await
+                    .expect("the template gets a keyring");
+                let settings = kaizen_actors::company::Settings {
+                    keyring,
+                    ..Default::default()
+                };
+                let registry = Registry::new(db, settings);
                 kaizen::demo::seed_if_empty(
                     &registry,
                     &Hasher::new(10).expect("password workers"),
@@ -65,6 +75,17 @@ fn template() -> &'static Path {
     })
 }
 
+/// Copies the seeded demo database into `dir` and its keyring to `dir/test.keyring`
+/// (readable by its owner only: the copy keeps the mode); answers both paths. The
+/// keyring is not named `keyring`, so only an explicit `--keyring` finds it.
+pub fn copy_template(dir: &Path) -> (PathBuf, PathBuf) {
+    let database = dir.join(DB_FILE);
+    std::fs::copy(template().join(DB_FILE), &database).expect("the template database copies");
+    let keyring = dir.join("test.keyring");
+    std::fs::copy(template().join(KEYRING_FILE), &keyring).expect("the template keyring copies");
+    (database, keyring)
+}
+
 /// A running server with its own copy of the demo data.
 pub struct TestServer {
     /// `http://127.0.0.1:<port>`.
@@ -73,6 +94,8 @@ pub struct TestServer {
     pub password: String,
     /// The data directory, removed when the server is dropped.
     pub data_dir: tempfile::TempDir,
+    /// The server's keyring file, a copy of the template's.
+    pub keyring: PathBuf,
     server: Option<RunningServer>,
 }
 
@@ -85,15 +108,16 @@ impl TestServer {
     /// Starts a server on the demo data with a changed configuration.
     pub async fn demo_with(change: impl FnOnce(&mut ServeConfig)) -> TestServer {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
-        std::fs::copy(template().join(DB_FILE), data_dir.path().join(DB_FILE))
-            .expect("the template database copies");
+        let (_, keyring) = copy_template(data_dir.path());
         let mut config = ServeConfig::for_tests(data_dir.path().to_path_buf());
+        config.keys.keyring = Some(keyring.clone());
         change(&mut config);
         let server = Server::start(config).await.expect("the server starts");
         TestServer {
             base: format!("http://{}", server.addr()),
             password: PASSWORD.to_owned(),
             data_dir,
+            keyring,
             server: Some(server),
         }
     }

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{Company, CompanyHandle};
+use crate::crypto::REVIEW_ANSWERS;
 use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
 use crate::guard::Owned;
@@ -286,17 +287,20 @@ impl Company {
             let writers = std::iter::once((ReviewKind::SelfReview, participant.id.as_str()))
                 .chain(manager.map(|m| (ReviewKind::Manager, m)));
             for (kind, reviewer) in writers {
+                let review_id = new_id();
+                let answers = self.seal(REVIEW_ANSWERS, &review_id, "{}")?;
                 sqlx::query(
                     "INSERT INTO reviews (company_id, id, cycle_id, reviewee_id, reviewer_id, \
                      kind, status, answers, version, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'not_started', '{}', 1, $7)",
+                     VALUES ($1, $2, $3, $4, $5, $6, 'not_started', $7, 1, $8)",
                 )
                 .bind(&self.id)
-                .bind(new_id())
+                .bind(&review_id)
                 .bind(&cycle_id)
                 .bind(&participant.id)
                 .bind(reviewer)
                 .bind(kind.as_str())
+                .bind(&answers)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;

@@ -27,6 +27,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::crypto::{self, Field, Keyring};
 use crate::db::{Db, new_id, now_ms};
 use crate::error::ActorError;
 use crate::guard::{self, Owned, Violation};
@@ -63,6 +64,10 @@ pub struct Settings {
     pub mailer: Mailer,
     /// The address users reach the server at, for links in emails.
     pub public_url: Arc<str>,
+    /// The keys that seal written content and secrets. The default holds none, so a
+    /// tool that was not given keys fails to write an encrypted field instead of
+    /// writing it in clear.
+    pub keyring: Arc<Keyring>,
 }
 
 impl Default for Settings {
@@ -71,6 +76,7 @@ impl Default for Settings {
             sessions: SessionPolicy::default(),
             mailer: Mailer::default(),
             public_url: "http://127.0.0.1:8080".into(),
+            keyring: Arc::new(Keyring::empty()),
         }
     }
 }
@@ -111,6 +117,7 @@ impl CompanyHandle {
             session_policy: settings.sessions,
             mailer: settings.mailer,
             public_url: settings.public_url,
+            keyring: settings.keyring,
             topics: Topics::default(),
             revocations: revocations.clone(),
             stats: stats.clone(),
@@ -188,6 +195,7 @@ pub struct Company {
     session_policy: SessionPolicy,
     mailer: Mailer,
     public_url: Arc<str>,
+    keyring: Arc<Keyring>,
     topics: Topics,
     revocations: broadcast::Sender<Arc<str>>,
     stats: Arc<ActorStats>,
@@ -236,6 +244,37 @@ impl Company {
     /// Checks one row against this company.
     fn check<T: Owned>(&self, row: &T) -> Result<(), ActorError> {
         guard::check(&self.id, row).map_err(ActorError::SecurityViolation)
+    }
+
+    /// Seals `plaintext` for a field of one of this company's rows. Every encrypted
+    /// column is written through here.
+    fn seal(&self, field: Field, row_id: &str, plaintext: &str) -> Result<String, ActorError> {
+        self.keyring
+            .seal(&self.id, field, row_id, plaintext)
+            .map_err(|error| {
+                tracing::error!(table = field.table, column = field.column, row_id, %error,
+                    "a field could not be encrypted");
+                ActorError::EncryptionFailed
+            })
+    }
+
+    /// Opens a sealed field of one of this company's rows. A failure is logged with the
+    /// place (never content) and fails the whole command: the caller never sees an
+    /// empty or garbled value in its place.
+    fn open(&self, field: Field, row_id: &str, stored: &str) -> Result<String, ActorError> {
+        self.keyring
+            .open(&self.id, field, row_id, stored)
+            .map_err(|error: crypto::Error| {
+                tracing::error!(
+                    company_id = %self.id,
+                    table = field.table,
+                    column = field.column,
+                    row_id,
+                    %error,
+                    "a stored field could not be decrypted"
+                );
+                ActorError::DecryptionFailed
+            })
     }
 
     /// Records a cross-company read. Written outside the command's own transaction, which

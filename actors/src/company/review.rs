@@ -3,6 +3,7 @@
 use futures_util::future::BoxFuture;
 
 use super::{Company, CompanyHandle};
+use crate::crypto::REVIEW_ANSWERS;
 use crate::db::now_ms;
 use crate::error::ActorError;
 use crate::guard::Owned;
@@ -13,7 +14,8 @@ use crate::model::{
 
 /// The columns of a review with its cycle and both people, each with its own company so
 /// the guard sees them all. Joins match on ids alone on purpose (see [`crate::guard`]).
-/// `{answers}` is the answers column, or an empty object where a list doesn't need it.
+/// `{answers}` is the answers column (sealed), or an empty text where a list doesn't need
+/// it.
 const REVIEW_SELECT: &str = "SELECT r.company_id, r.id, r.cycle_id, r.reviewee_id, \
      r.reviewer_id, r.kind, r.status, {answers} AS answers, r.version, r.updated_at, \
      c.company_id AS cycle_company_id, c.name AS cycle_name, \
@@ -65,10 +67,6 @@ impl ReviewRow {
         ReviewStatus::parse(&self.status).unwrap_or(ReviewStatus::NotStarted)
     }
 
-    fn answers(&self) -> Answers {
-        serde_json::from_str(&self.answers).unwrap_or_default()
-    }
-
     fn summary(&self) -> ReviewSummary {
         ReviewSummary {
             id: self.id.clone(),
@@ -91,7 +89,7 @@ impl ReviewRow {
 }
 
 fn review_select(with_answers: bool) -> String {
-    REVIEW_SELECT.replace("{answers}", if with_answers { "r.answers" } else { "'{}'" })
+    REVIEW_SELECT.replace("{answers}", if with_answers { "r.answers" } else { "''" })
 }
 
 /// Applies a draft update to the stored answers, checking each against its question.
@@ -149,6 +147,19 @@ fn unanswered(answers: &Answers, questions: &[Question]) -> Vec<String> {
 }
 
 impl Company {
+    /// The answers of a review row read with its answers column.
+    fn answers(&self, row: &ReviewRow) -> Result<Answers, ActorError> {
+        let json = self.open(REVIEW_ANSWERS, &row.id, &row.answers)?;
+        Ok(serde_json::from_str(&json).unwrap_or_default())
+    }
+
+    /// The stored form of a review's answers: JSON, sealed for that review.
+    fn sealed_answers(&self, review_id: &str, answers: &Answers) -> Result<String, ActorError> {
+        let json = serde_json::to_string(answers)
+            .map_err(|_| ActorError::Validation("the answers could not be stored".into()))?;
+        self.seal(REVIEW_ANSWERS, review_id, &json)
+    }
+
     async fn list_reviews(
         &mut self,
         principal: Principal,
@@ -234,7 +245,7 @@ impl Company {
         let questions = self.load_questions(&mut conn, &row.cycle_id).await?;
         Ok(Review {
             summary: row.summary(),
-            answers: row.answers(),
+            answers: self.answers(&row)?,
             questions,
         })
     }
@@ -275,9 +286,8 @@ impl Company {
             ));
         }
         let expected_version = update.version;
-        let answers = merge_answers(row.answers(), update, &questions)?;
-        let answers = serde_json::to_string(&answers)
-            .map_err(|_| ActorError::Validation("the answers could not be stored".into()))?;
+        let answers = merge_answers(self.answers(&row)?, update, &questions)?;
+        let answers = self.sealed_answers(&id, &answers)?;
 
         let now = now_ms();
         let saved = sqlx::query(
@@ -313,7 +323,7 @@ impl Company {
     async fn submit(&mut self, principal: Principal, id: String) -> Result<Review, ActorError> {
         let mut tx = self.db.begin_write().await?;
         let (row, questions) = self.load_writable(&mut tx, &principal, &id).await?;
-        let missing = unanswered(&row.answers(), &questions);
+        let missing = unanswered(&self.answers(&row)?, &questions);
         if !missing.is_empty() {
             return Err(ActorError::Validation(format!(
                 "answer every question before submitting; missing: {}",
@@ -338,7 +348,7 @@ impl Company {
         self.publish_progress(&row.cycle_id).await;
         Ok(Review {
             summary: row.summary(),
-            answers: row.answers(),
+            answers: self.answers(&row)?,
             questions,
         })
     }
@@ -351,8 +361,7 @@ impl Company {
         status: ReviewStatus,
         answers: Answers,
     ) -> Result<(), ActorError> {
-        let answers = serde_json::to_string(&answers)
-            .map_err(|_| ActorError::Validation("the answers could not be stored".into()))?;
+        let answers = self.sealed_answers(&id, &answers)?;
         let now = now_ms();
         let submitted_at = (!status.is_editable()).then_some(now);
         sqlx::query(

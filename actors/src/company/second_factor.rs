@@ -7,6 +7,7 @@
 use rand::RngCore;
 
 use super::{Company, CompanyHandle};
+use crate::crypto::TOTP_SECRET;
 use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
 use crate::model::{Client, Principal, Profile, Stage};
@@ -144,6 +145,7 @@ impl Company {
         let Some((secret, last_step)) = row else {
             return Ok(Spent::Wrong);
         };
+        let secret = self.open(TOTP_SECRET, user_id, &secret)?;
         let secret = totp::from_base32(&secret).unwrap_or_default();
         let Some(step) = totp::matching_step(&secret, code, now_ms()) else {
             return Ok(Spent::Wrong);
@@ -351,7 +353,7 @@ impl Company {
         )
         .bind(&self.id)
         .bind(&principal.user_id)
-        .bind(&secret)
+        .bind(self.seal(TOTP_SECRET, &principal.user_id, &secret)?)
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
