@@ -2,13 +2,13 @@
 
 use futures_util::future::BoxFuture;
 
-use super::{Company, CompanyHandle};
+use super::{Company, CompanyHandle, ExportedReview};
 use crate::db::now_ms;
 use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::{
-    Answer, Answers, DraftUpdate, MAX_TEXT_ANSWER_CHARS, Principal, Question, QuestionKind, Review,
-    ReviewKind, ReviewStatus, ReviewSummary, Saved, rfc3339,
+    Answer, Answers, Client, DraftUpdate, MAX_TEXT_ANSWER_CHARS, Principal, Question, QuestionKind,
+    Review, ReviewKind, ReviewStatus, ReviewSummary, Saved, rfc3339,
 };
 
 /// The columns of a review with its cycle and both people, each with its own company so
@@ -16,7 +16,7 @@ use crate::model::{
 /// `{answers}` is the answers column, or an empty object where a list doesn't need it.
 const REVIEW_SELECT: &str = "SELECT r.company_id, r.id, r.cycle_id, r.reviewee_id, \
      r.reviewer_id, r.kind, r.status, {answers} AS answers, r.version, r.updated_at, \
-     c.company_id AS cycle_company_id, c.name AS cycle_name, \
+     r.submitted_at, c.company_id AS cycle_company_id, c.name AS cycle_name, \
      ee.company_id AS reviewee_company_id, ee.name AS reviewee_name, \
      er.company_id AS reviewer_company_id, er.name AS reviewer_name \
      FROM reviews r JOIN cycles c ON c.id = r.cycle_id \
@@ -37,6 +37,7 @@ struct ReviewRow {
     answers: String,
     version: i64,
     updated_at: i64,
+    submitted_at: Option<i64>,
     cycle_company_id: String,
     cycle_name: String,
     reviewee_company_id: String,
@@ -266,6 +267,7 @@ impl Company {
         principal: Principal,
         id: String,
         update: DraftUpdate,
+        client: Client,
     ) -> Result<Saved, ActorError> {
         let mut tx = self.db.begin_write().await?;
         let (row, questions) = self.load_writable(&mut tx, &principal, &id).await?;
@@ -296,6 +298,17 @@ impl Company {
                 "the review was changed meanwhile".into(),
             ));
         }
+        let detail = serde_json::json!({ "version": expected_version + 1 });
+        let (actor, target) = (Some(principal.user_id.as_str()), Some(id.as_str()));
+        self.record_audit(
+            &mut *tx,
+            actor,
+            "review_draft_saved",
+            target,
+            &client,
+            detail,
+        )
+        .await?;
         tx.commit().await?;
 
         // The first save moves the review from not started to draft: the dashboard counts
@@ -310,7 +323,12 @@ impl Company {
         })
     }
 
-    async fn submit(&mut self, principal: Principal, id: String) -> Result<Review, ActorError> {
+    async fn submit(
+        &mut self,
+        principal: Principal,
+        id: String,
+        client: Client,
+    ) -> Result<Review, ActorError> {
         let mut tx = self.db.begin_write().await?;
         let (row, questions) = self.load_writable(&mut tx, &principal, &id).await?;
         let missing = unanswered(&row.answers(), &questions);
@@ -334,6 +352,10 @@ impl Company {
         // Read the review back inside the transaction: what the caller is told is what
         // was committed, and a foreign row found here still rolls the submit back.
         let row = self.load_readable(&mut tx, &principal, &id).await?;
+        let (actor, target) = (Some(principal.user_id.as_str()), Some(id.as_str()));
+        let detail = serde_json::json!({ "cycle_id": row.cycle_id });
+        self.record_audit(&mut *tx, actor, "review_submitted", target, &client, detail)
+            .await?;
         tx.commit().await?;
         self.publish_progress(&row.cycle_id).await;
         Ok(Review {
@@ -341,6 +363,37 @@ impl Company {
             answers: row.answers(),
             questions,
         })
+    }
+
+    /// One page of a cycle's reviews with their answers, in id order after `after`, for
+    /// the export. The caller has checked that the principal may export the cycle.
+    pub(super) async fn review_export_page(
+        &self,
+        cycle_id: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ExportedReview>, ActorError> {
+        let sql = format!(
+            "{} WHERE r.company_id = $1 AND r.cycle_id = $2 AND r.id > $3 \
+             ORDER BY r.id LIMIT $4",
+            review_select(true)
+        );
+        let rows: Vec<ReviewRow> = sqlx::query_as(&sql)
+            .bind(&self.id)
+            .bind(cycle_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.db.pool())
+            .await?;
+        self.check_all(&rows)?;
+        Ok(rows
+            .iter()
+            .map(|row| ExportedReview {
+                summary: row.summary(),
+                submitted_at: row.submitted_at.map(rfc3339),
+                answers: row.answers(),
+            })
+            .collect())
     }
 
     /// Puts a review into a status with given answers, without the usual rules. Only
@@ -393,8 +446,9 @@ impl CompanyHandle {
         principal: Principal,
         id: String,
         update: DraftUpdate,
+        client: Client,
     ) -> Result<Saved, ActorError> {
-        self.call(move |c| Box::pin(c.save_draft(principal, id, update)))
+        self.call(move |c| Box::pin(c.save_draft(principal, id, update, client)))
             .await
     }
 
@@ -403,8 +457,10 @@ impl CompanyHandle {
         &self,
         principal: Principal,
         id: String,
+        client: Client,
     ) -> Result<Review, ActorError> {
-        self.call(move |c| Box::pin(c.submit(principal, id))).await
+        self.call(move |c| Box::pin(c.submit(principal, id, client)))
+            .await
     }
 
     /// Demo seeding only: sets a review's status and answers directly.
