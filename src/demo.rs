@@ -3,8 +3,8 @@
 
 use kaizen_actors::company::NewUser;
 use kaizen_actors::model::{
-    Answer, Answers, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind, ReviewStatus,
-    Roles, Stage, UserRole,
+    Answer, Answers, Client, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind,
+    ReviewStatus, Roles, Stage, UserRole,
 };
 use kaizen_actors::{CompanyHandle, Registry, directory};
 use tokio::task::JoinSet;
@@ -242,6 +242,7 @@ async fn seed_company(
                 participants: None,
                 due_at: Some("2026-12-18T17:00:00Z".to_owned()),
             },
+            Client::system(),
         )
         .await?;
 

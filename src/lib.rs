@@ -5,6 +5,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod http;
 pub mod keys;
 pub mod limits;

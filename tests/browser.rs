@@ -94,6 +94,66 @@ async fn an_employee_enrolls_an_authenticator_and_signs_in_with_it() {
         .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hr_filters_the_audit_log_and_downloads_it_after_the_password() {
+    const TEST: &str = "hr_filters_the_audit_log_and_downloads_it_after_the_password";
+    let Some(driver) = Driver::start_or_skip(TEST).await else {
+        return;
+    };
+    let server = common::TestServer::demo().await;
+
+    driver
+        .run(TEST, |driver| walk_the_audit_log(driver, &server))
+        .await;
+}
+
+/// HR opens the audit log from the top bar, narrows it to sign-ins, and
+/// downloads it as CSV: the password is asked first, and the download is
+/// then in the trail itself.
+async fn walk_the_audit_log(driver: Driver, server: &common::TestServer) -> Result<()> {
+    let browser = driver.new_session().await?;
+    sign_in(&browser, &server.base, HR, &server.password).await?;
+    browser.wait_for(&testid("reviews-mine")).await?;
+    browser.click(&testid("nav-audit")).await?;
+    browser.wait_for(&testid("audit-table")).await?;
+
+    // Only sign-ins once the kind is applied.
+    browser.fill(&testid("audit-kind"), "signed_in").await?;
+    browser.click(&testid("audit-apply")).await?;
+    wait_until("only sign-ins listed", webdriver::TIMEOUT, async || {
+        let rows = browser.find_all(&testid("audit-row")).await?;
+        let mut actions = Vec::new();
+        for row in &rows {
+            actions.push(row.attribute("data-action").await?.unwrap_or_default());
+        }
+        let only = !actions.is_empty() && actions.iter().all(|a| a == "signed_in");
+        Ok(only.then_some(()))
+    })
+    .await?;
+
+    // The download asks for the password, then succeeds.
+    browser.click(&testid("audit-download-csv")).await?;
+    browser.wait_for(&testid("reauth-dialog")).await?;
+    browser
+        .fill(&testid("reauth-password"), &server.password)
+        .await?;
+    browser.click(&testid("reauth-submit")).await?;
+    let message = browser
+        .wait_for_text(&testid("audit-message"), "a download message", |text| {
+            !text.trim().is_empty()
+        })
+        .await?;
+    assert!(message.contains("kaizen-audit.csv"), "{message}");
+
+    // The export is in the trail, under the HR admin's name.
+    let hr_api = server.sign_in(COMPANY, HR).await;
+    let (_, page) = hr_api.get("/api/v1/admin/audit?kind=export").await;
+    assert_eq!(page["entries"][0]["action"], "export_audit_csv", "{page}");
+    assert_eq!(page["entries"][0]["actor"]["email"], HR);
+
+    browser.quit().await
+}
+
 /// An employee turns on an authenticator app from the account page, as an
 /// app would: the key shown on the page gives the codes. Signing in again
 /// then asks for a code, and the app's next one lets them in.

@@ -72,7 +72,14 @@ export async function request(method, path, options = {}) {
 
   const data = await readJson(response);
   if (response.ok) return data;
+  throw failureOf(response, data, expect401);
+}
 
+/**
+ * The ApiError of a failed answer with body `data`, after telling the app
+ * about an ended session or a refused network.
+ */
+function failureOf(response, data, expect401) {
   // Errors follow {"error":{"code","message"}}; tolerate anything else.
   const error = (data && typeof data === "object" && data.error) || {};
   const failure = new ApiError(
@@ -84,7 +91,37 @@ export async function request(method, path, options = {}) {
   );
   if (response.status === 401 && !expects401(expect401, failure.code)) sessionEndedHandler(failure);
   if (response.status === 403 && failure.code === "ip_not_allowed") accessDeniedHandler(failure);
-  throw failure;
+  return failure;
+}
+
+/**
+ * GET a file (an export): resolves `{blob, filename}`, the name taken from
+ * the answer's Content-Disposition. Failures reject with ApiError as for
+ * `request`. `params` become the query string; empty values are left out.
+ */
+export async function download(path, params = {}, signal = undefined) {
+  let response;
+  try {
+    response = await fetch(BASE + path + queryString(params), { credentials: "same-origin", signal });
+  } catch (cause) {
+    if (cause && cause.name === "AbortError") throw cause;
+    throw new ApiError(0, "network_error", "The server could not be reached.");
+  }
+  if (!response.ok) throw failureOf(response, await readJson(response), false);
+  const blob = await response.blob();
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const named = /filename="([^"]+)"/.exec(disposition);
+  return { blob, filename: named ? named[1] : "kaizen-export" };
+}
+
+/** `?a=1&b=2` of the non-empty values, or "". */
+function queryString(params) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") query.set(key, String(value));
+  }
+  const text = query.toString();
+  return text ? `?${text}` : "";
 }
 
 function expects401(expect401, code) {
@@ -292,3 +329,11 @@ export const updateUser = (userId, update) =>
 /** DELETE /admin/users/{id}/sessions: signs the user out everywhere (reauthenticated). */
 export const endUserSessions = (userId) =>
   request("DELETE", `/admin/users/${id(userId)}/sessions`);
+
+/**
+ * GET /admin/audit (HR admins): one page of the audit trail, newest first,
+ * as `{entries, next}`. `filters`: from, to (RFC 3339), person, kind,
+ * before (a page's `next`), limit.
+ */
+export const auditLog = (filters, signal) =>
+  request("GET", `/admin/audit${queryString(filters)}`, { signal });

@@ -8,6 +8,7 @@
 //   #/account        the user's sessions, password and 2-step verification
 //   #/admin/security the company's security policy (HR admins)
 //   #/admin/users    people: roles, disabled accounts, sessions (HR admins)
+//   #/admin/audit    the audit log: filters, pages, CSV and Excel downloads (HR admins)
 //   #/reset-request  ask for a password reset link (no session needed)
 //   #/reset/<token>  choose a new password from the emailed link (no session needed)
 //
@@ -30,6 +31,7 @@ import { dashboardView } from "./views/dashboard.js";
 import { accountView } from "./views/account.js";
 import { securityView } from "./views/security.js";
 import { peopleView } from "./views/people.js";
+import { auditView } from "./views/audit.js";
 import { resetRequestView, resetView } from "./views/reset.js";
 
 const SESSION_ENDED = "Your session has ended. Please sign in again.";
@@ -43,6 +45,7 @@ const PAGE_TITLES = {
   account: "Your account",
   security: "Security policy",
   people: "People",
+  audit: "Audit log",
   "reset-request": "Reset your password",
   reset: "Choose a new password",
 };
@@ -77,6 +80,7 @@ function parseRoute(hash) {
   if (parts.length === 1 && parts[0] === "account") return { name: "account" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "security") return { name: "security" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "users") return { name: "people" };
+  if (parts.length === 2 && parts[0] === "admin" && parts[1] === "audit") return { name: "audit" };
   if (parts.length === 1 && parts[0] === "reset-request") return { name: "reset-request" };
   if (parts.length === 2 && parts[0] === "reset") return { name: "reset", token: parts[1] };
   return { name: "home" };
@@ -144,6 +148,7 @@ function render() {
   else if (route.name === "account") cleanup = accountView(root, context);
   else if (route.name === "security") cleanup = securityView(root, context);
   else if (route.name === "people") cleanup = peopleView(root, context);
+  else if (route.name === "audit") cleanup = auditView(root, context);
   else if (route.name === "reset-request") cleanup = resetRequestView(root, context);
   else if (route.name === "reset") cleanup = resetView(root, context, route.token);
   current = { controller, cleanup };
@@ -246,7 +251,8 @@ function renderTopbar(routeName = null) {
       link("#/reviews", "My reviews", ["reviews", "editor", "dashboard"], null),
       link("#/account", "Account", ["account"], "nav-account"),
       isHr ? link("#/admin/users", "People", ["people"], "nav-people") : null,
-      isHr ? link("#/admin/security", "Security", ["security"], "nav-security") : null),
+      isHr ? link("#/admin/security", "Security", ["security"], "nav-security") : null,
+      isHr ? link("#/admin/audit", "Audit log", ["audit"], "nav-audit") : null),
     h("div", { class: "who" },
       h("span", { class: "who-name", "data-testid": "user-name", text: user.name || user.email }),
       h("span", { class: "who-company", "data-testid": "user-company", text: user.company || "" })),

@@ -77,6 +77,17 @@ pub struct Client {
     pub user_agent: String,
 }
 
+impl Client {
+    /// The server itself, for what it does on its own (emails, the operator's commands,
+    /// the demo seed): address `0.0.0.0`, browser `kaizen`.
+    pub fn system() -> Client {
+        Client {
+            ip: std::net::Ipv4Addr::UNSPECIFIED.into(),
+            user_agent: "kaizen".into(),
+        }
+    }
+}
+
 /// The roles of a user. Every user is an employee; "manager" is derived from reporting
 /// lines at sign-in and on every request, so it follows the org chart without a grant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 use kaizen_actors::company::NewUser;
 use kaizen_actors::crypto::{KeySet, Keyring, REVIEW_ANSWERS};
 use kaizen_actors::model::{
-    Answer, DraftUpdate, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind, Roles, Stage,
-    UserRole,
+    Answer, Client, DraftUpdate, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind, Roles,
+    Stage, UserRole,
 };
 use kaizen_actors::sqlx::{self, Executor};
 use kaizen_actors::{ActorError, CompanyHandle, Db, Registry, directory};
@@ -93,7 +93,7 @@ async fn world() -> World {
         participants: None,
         due_at: None,
     };
-    acme.create_cycle(hr, new).await.unwrap();
+    acme.create_cycle(hr, new, Client::system()).await.unwrap();
     let manager = principal(
         &acme,
         &manager,
@@ -195,7 +195,12 @@ async fn writes_through_a_foreign_row_change_nothing() {
     };
     let saved = w
         .acme
-        .save_draft(w.manager.clone(), review.id.clone(), update)
+        .save_draft(
+            w.manager.clone(),
+            review.id.clone(),
+            update,
+            Client::system(),
+        )
         .await
         .unwrap();
     let before = review_state(&w.db, &review.id).await;
@@ -204,7 +209,7 @@ async fn writes_through_a_foreign_row_change_nothing() {
     corrupt(&w.db, &review.id, &w.outsider_id).await;
     let submitted = w
         .acme
-        .submit_review(w.manager.clone(), review.id.clone())
+        .submit_review(w.manager.clone(), review.id.clone(), Client::system())
         .await;
     assert!(
         matches!(submitted, Err(ActorError::SecurityViolation(_))),
@@ -216,7 +221,12 @@ async fn writes_through_a_foreign_row_change_nothing() {
     };
     let drafted = w
         .acme
-        .save_draft(w.manager.clone(), review.id.clone(), update)
+        .save_draft(
+            w.manager.clone(),
+            review.id.clone(),
+            update,
+            Client::system(),
+        )
         .await;
     assert!(
         matches!(drafted, Err(ActorError::SecurityViolation(_))),
@@ -260,12 +270,22 @@ async fn a_stale_version_is_a_conflict_and_changes_nothing() {
     };
     let first = w
         .acme
-        .save_draft(w.manager.clone(), review.id.clone(), save("first", 1))
+        .save_draft(
+            w.manager.clone(),
+            review.id.clone(),
+            save("first", 1),
+            Client::system(),
+        )
         .await;
     assert_eq!(first.unwrap().version, 2);
     let stale = w
         .acme
-        .save_draft(w.manager.clone(), review.id.clone(), save("second", 1))
+        .save_draft(
+            w.manager.clone(),
+            review.id.clone(),
+            save("second", 1),
+            Client::system(),
+        )
         .await;
     assert!(matches!(stale, Err(ActorError::Conflict(_))), "{stale:?}");
     let (_, version, answers) = review_state(&w.db, &review.id).await;

@@ -24,7 +24,10 @@ pub async fn create(
     session: Session,
     ApiJson(new): ApiJson<NewCycle>,
 ) -> Result<(StatusCode, Json<Cycle>), ApiError> {
-    let cycle = session.company.create_cycle(session.principal, new).await?;
+    let cycle = session
+        .company
+        .create_cycle(session.principal, new, session.client)
+        .await?;
     Ok((StatusCode::CREATED, Json(cycle)))
 }
 

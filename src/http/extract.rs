@@ -56,6 +56,25 @@ where
     }
 }
 
+/// Query parameters. Parameters that cannot be read (unknown names, wrong types) are a
+/// 422 `validation_failed`, like a body of the wrong shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(ApiError::Validation(rejection.body_text())),
+        }
+    }
+}
+
 /// A signed-in caller: who they are and their company's actor.
 pub struct Session {
     /// The caller.

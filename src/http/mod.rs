@@ -2,9 +2,11 @@
 
 pub mod account;
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod cycles;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod live;
 pub mod ops;
@@ -113,6 +115,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::wipe))
         .routes(routes!(people::import_people))
         .routes(routes!(admin::confirm_wipe))
+        .routes(routes!(audit::audit))
+        .routes(routes!(audit::audit_csv))
+        .routes(routes!(audit::audit_xlsx))
+        .routes(routes!(export::users_csv))
+        .routes(routes!(export::reviews_csv))
         .routes(routes!(cycles::list, cycles::create))
         .routes(routes!(cycles::progress))
         .routes(routes!(reviews::list))

@@ -39,7 +39,7 @@ pub async fn save_draft(
     Ok(Json(
         session
             .company
-            .save_draft(session.principal, id, update)
+            .save_draft(session.principal, id, update, session.client)
             .await?,
     ))
 }
@@ -52,6 +52,9 @@ pub async fn save_draft(
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn submit(session: Session, Id(id): Id) -> Result<Json<Review>, ApiError> {
     Ok(Json(
-        session.company.submit_review(session.principal, id).await?,
+        session
+            .company
+            .submit_review(session.principal, id, session.client)
+            .await?,
     ))
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use futures_util::future::BoxFuture;
 
 use super::{Company, CompanyHandle, RECHECK_ALL};
-use crate::db::{new_id, now_ms};
+use crate::db::now_ms;
 use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::{Client, PolicyUpdate, Principal, SecurityPolicy, SessionView, rfc3339};
@@ -137,6 +137,7 @@ impl Company {
         if self.policy().await?.allows(ip) {
             Ok(())
         } else {
+            self.audit_refused_address(ip).await;
             Err(ActorError::IpNotAllowed)
         }
     }
@@ -151,21 +152,9 @@ impl Company {
         client: &Client,
         detail: serde_json::Value,
     ) {
-        let written = sqlx::query(
-            "INSERT INTO audit_events (company_id, id, at, actor_id, action, target_id, ip, \
-             user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&self.id)
-        .bind(new_id())
-        .bind(now_ms())
-        .bind(actor)
-        .bind(action)
-        .bind(target)
-        .bind(client.ip.to_string())
-        .bind(&client.user_agent)
-        .bind(detail.to_string())
-        .execute(self.db.pool())
-        .await;
+        let written = self
+            .record_audit(self.db.pool(), actor, action, target, client, detail)
+            .await;
         if let Err(error) = written {
             tracing::error!(%error, action, "an audit event could not be written");
         }

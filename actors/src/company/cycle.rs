@@ -8,8 +8,8 @@ use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::{
-    Counts, Cycle, NewCycle, Principal, Progress, Question, QuestionKind, ReviewKind, ReviewStatus,
-    parse_rfc3339, rfc3339,
+    Client, Counts, Cycle, NewCycle, Principal, Progress, Question, QuestionKind, ReviewKind,
+    ReviewStatus, parse_rfc3339, rfc3339,
 };
 
 /// The most questions a cycle may have; a questionnaire longer than this is a mistake.
@@ -197,6 +197,7 @@ impl Company {
         &mut self,
         principal: Principal,
         new: NewCycle,
+        client: Client,
     ) -> Result<Cycle, ActorError> {
         if !principal.roles.hr_admin {
             return Err(ActorError::Forbidden);
@@ -254,6 +255,7 @@ impl Company {
         .execute(&mut *tx)
         .await?;
         let mut questions = Vec::with_capacity(new.questions.len());
+        let mut reviews = 0_usize;
         for (position, question) in new.questions.iter().enumerate() {
             let id = new_id();
             let prompt = question.prompt.trim().to_owned();
@@ -304,8 +306,21 @@ impl Company {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+                reviews += 1;
             }
         }
+        let detail = serde_json::json!({ "name": name, "questions": questions.len(),
+            "participants": participants.len(), "reviews": reviews });
+        let actor = Some(principal.user_id.as_str());
+        self.record_audit(
+            &mut *tx,
+            actor,
+            "cycle_created",
+            Some(&cycle_id),
+            &client,
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(cycle_id = %cycle_id, participants = participants.len(), "cycle created");
         Ok(Cycle {
@@ -411,8 +426,9 @@ impl CompanyHandle {
         &self,
         principal: Principal,
         new: NewCycle,
+        client: Client,
     ) -> Result<Cycle, ActorError> {
-        self.call(move |c| Box::pin(c.create_cycle(principal, new)))
+        self.call(move |c| Box::pin(c.create_cycle(principal, new, client)))
             .await
     }
 

@@ -6,7 +6,9 @@
 //! numbers) consistent without locks.
 
 mod account;
+mod audit;
 mod cycle;
+mod export;
 pub mod people;
 mod remember;
 mod reset;
@@ -36,6 +38,8 @@ use crate::mail::Mailer;
 use crate::model::Principal;
 
 pub use account::ELEVATION_MS;
+pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditPerson, MAX_PAGE, neutralize};
+pub use export::{Export, ExportedReview, ReviewExport};
 pub use remember::{ROTATION_GRACE_MS, Redeemed, Redemption};
 pub use reset::{RESET_LINK_MS, ResetTarget};
 pub use session::{LoginCandidate, NewSession, Opened, SessionPolicy};
@@ -123,6 +127,7 @@ impl CompanyHandle {
             stats: stats.clone(),
             stopping: false,
             policy_cache: None,
+            refusals_audited: Default::default(),
         };
         let span = tracing::info_span!("company", company_id = %company_id);
         tracker.spawn(company.run(inbox).instrument(span));
@@ -203,6 +208,8 @@ pub struct Company {
     stopping: bool,
     /// The security policy, loaded on first use and updated by the actor's own writes.
     policy_cache: Option<account::CachedPolicy>,
+    /// Addresses whose refusal by the company's ranges was audited lately.
+    refusals_audited: audit::RefusalsAudited,
 }
 
 impl Company {
@@ -299,6 +306,12 @@ impl Company {
         if let Err(error) = written {
             tracing::error!(%error, "the security event could not be recorded");
         }
+        // The company's admins see it in their trail too: which table, nothing of the
+        // other company.
+        let detail = serde_json::json!({ "table": violation.table });
+        let system = crate::model::Client::system();
+        self.audit(None, "security_cross_company_read", None, &system, detail)
+            .await;
     }
 
     /// Subscribes to a topic after checking the principal may read it.

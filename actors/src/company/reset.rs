@@ -54,11 +54,7 @@ impl Company {
         let detail = serde_json::json!({ "kind": message.kind, "to": message.to,
             "delivered": self.mailer.is_enabled() });
         self.mailer.send(message);
-        let system = Client {
-            ip: std::net::Ipv4Addr::UNSPECIFIED.into(),
-            user_agent: "kaizen".into(),
-        };
-        self.audit(user_id, "email_sent", None, &system, detail)
+        self.audit(user_id, "email_sent", None, &Client::system(), detail)
             .await;
     }
 

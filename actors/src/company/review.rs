@@ -2,14 +2,14 @@
 
 use futures_util::future::BoxFuture;
 
-use super::{Company, CompanyHandle};
+use super::{Company, CompanyHandle, ExportedReview};
 use crate::crypto::REVIEW_ANSWERS;
 use crate::db::now_ms;
 use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::{
-    Answer, Answers, DraftUpdate, MAX_TEXT_ANSWER_CHARS, Principal, Question, QuestionKind, Review,
-    ReviewKind, ReviewStatus, ReviewSummary, Saved, rfc3339,
+    Answer, Answers, Client, DraftUpdate, MAX_TEXT_ANSWER_CHARS, Principal, Question, QuestionKind,
+    Review, ReviewKind, ReviewStatus, ReviewSummary, Saved, rfc3339,
 };
 
 /// The columns of a review with its cycle and both people, each with its own company so
@@ -18,7 +18,7 @@ use crate::model::{
 /// it.
 const REVIEW_SELECT: &str = "SELECT r.company_id, r.id, r.cycle_id, r.reviewee_id, \
      r.reviewer_id, r.kind, r.status, {answers} AS answers, r.version, r.updated_at, \
-     c.company_id AS cycle_company_id, c.name AS cycle_name, \
+     r.submitted_at, c.company_id AS cycle_company_id, c.name AS cycle_name, \
      ee.company_id AS reviewee_company_id, ee.name AS reviewee_name, \
      er.company_id AS reviewer_company_id, er.name AS reviewer_name \
      FROM reviews r JOIN cycles c ON c.id = r.cycle_id \
@@ -39,6 +39,7 @@ struct ReviewRow {
     answers: String,
     version: i64,
     updated_at: i64,
+    submitted_at: Option<i64>,
     cycle_company_id: String,
     cycle_name: String,
     reviewee_company_id: String,
@@ -277,6 +278,7 @@ impl Company {
         principal: Principal,
         id: String,
         update: DraftUpdate,
+        client: Client,
     ) -> Result<Saved, ActorError> {
         let mut tx = self.db.begin_write().await?;
         let (row, questions) = self.load_writable(&mut tx, &principal, &id).await?;
@@ -306,6 +308,17 @@ impl Company {
                 "the review was changed meanwhile".into(),
             ));
         }
+        let detail = serde_json::json!({ "version": expected_version + 1 });
+        let (actor, target) = (Some(principal.user_id.as_str()), Some(id.as_str()));
+        self.record_audit(
+            &mut *tx,
+            actor,
+            "review_draft_saved",
+            target,
+            &client,
+            detail,
+        )
+        .await?;
         tx.commit().await?;
 
         // The first save moves the review from not started to draft: the dashboard counts
@@ -320,7 +333,12 @@ impl Company {
         })
     }
 
-    async fn submit(&mut self, principal: Principal, id: String) -> Result<Review, ActorError> {
+    async fn submit(
+        &mut self,
+        principal: Principal,
+        id: String,
+        client: Client,
+    ) -> Result<Review, ActorError> {
         let mut tx = self.db.begin_write().await?;
         let (row, questions) = self.load_writable(&mut tx, &principal, &id).await?;
         let missing = unanswered(&self.answers(&row)?, &questions);
@@ -344,6 +362,10 @@ impl Company {
         // Read the review back inside the transaction: what the caller is told is what
         // was committed, and a foreign row found here still rolls the submit back.
         let row = self.load_readable(&mut tx, &principal, &id).await?;
+        let (actor, target) = (Some(principal.user_id.as_str()), Some(id.as_str()));
+        let detail = serde_json::json!({ "cycle_id": row.cycle_id });
+        self.record_audit(&mut *tx, actor, "review_submitted", target, &client, detail)
+            .await?;
         tx.commit().await?;
         self.publish_progress(&row.cycle_id).await;
         Ok(Review {
@@ -351,6 +373,38 @@ impl Company {
             answers: self.answers(&row)?,
             questions,
         })
+    }
+
+    /// One page of a cycle's reviews with their answers, in id order after `after`, for
+    /// the export. The caller has checked that the principal may export the cycle.
+    pub(super) async fn review_export_page(
+        &self,
+        cycle_id: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ExportedReview>, ActorError> {
+        let sql = format!(
+            "{} WHERE r.company_id = $1 AND r.cycle_id = $2 AND r.id > $3 \
+             ORDER BY r.id LIMIT $4",
+            review_select(true)
+        );
+        let rows: Vec<ReviewRow> = sqlx::query_as(&sql)
+            .bind(&self.id)
+            .bind(cycle_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.db.pool())
+            .await?;
+        self.check_all(&rows)?;
+        rows.iter()
+            .map(|row| {
+                Ok(ExportedReview {
+                    summary: row.summary(),
+                    submitted_at: row.submitted_at.map(rfc3339),
+                    answers: self.answers(row)?,
+                })
+            })
+            .collect()
     }
 
     /// Puts a review into a status with given answers, without the usual rules. Only
@@ -402,8 +456,9 @@ impl CompanyHandle {
         principal: Principal,
         id: String,
         update: DraftUpdate,
+        client: Client,
     ) -> Result<Saved, ActorError> {
-        self.call(move |c| Box::pin(c.save_draft(principal, id, update)))
+        self.call(move |c| Box::pin(c.save_draft(principal, id, update, client)))
             .await
     }
 
@@ -412,8 +467,10 @@ impl CompanyHandle {
         &self,
         principal: Principal,
         id: String,
+        client: Client,
     ) -> Result<Review, ActorError> {
-        self.call(move |c| Box::pin(c.submit(principal, id))).await
+        self.call(move |c| Box::pin(c.submit(principal, id, client)))
+            .await
     }
 
     /// Demo seeding only: sets a review's status and answers directly.

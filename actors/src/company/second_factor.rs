@@ -249,7 +249,13 @@ impl Company {
             } else {
                 "second_factor_failed"
             };
-            let detail = serde_json::json!({ "method": method_name(method), "void": void });
+            let reason = if replayed {
+                "code_reused"
+            } else {
+                "wrong_code"
+            };
+            let detail = serde_json::json!({ "method": method_name(method), "void": void,
+                "factor": method_name(method), "reason": reason });
             self.audit(Some(user), action, None, &renewal.client, detail)
                 .await;
             if replayed {

@@ -88,6 +88,13 @@ impl Company {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
+
+        // Users are added by the operator's command line or the demo seed, never by a
+        // signed-in user yet: the server is the actor.
+        let detail = serde_json::json!({ "role": new.role, "by": "operator" });
+        let client = Client::system();
+        self.record_audit(&mut *tx, None, "user_added", Some(&id), &client, detail)
+            .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -242,6 +249,20 @@ impl Company {
             detail,
         )
         .await;
+
+        // A change of role is a grant (or revocation) of permissions: its own event, so
+        // that the trail can be searched for exactly those.
+        if role != before.role {
+            let action = if role == UserRole::HrAdmin {
+                "role_granted"
+            } else {
+                "role_revoked"
+            };
+            let detail = serde_json::json!({ "role": UserRole::HrAdmin });
+            let actor = Some(principal.user_id.as_str());
+            self.audit(actor, action, Some(&user_id), &client, detail)
+                .await;
+        }
         Ok(after)
     }
 

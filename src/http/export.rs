@@ -1,0 +1,243 @@
+//! CSV exports for HR admins: the company's users and a cycle's reviews. Both need a
+//! reauthentication in the last ten minutes and are recorded in the audit trail before
+//! the first byte is sent.
+
+use axum::body::{Body, Bytes};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures_util::{Stream, StreamExt, stream};
+use kaizen_actors::ActorError;
+use kaizen_actors::company::{AuditFilter, Export, ExportedReview};
+use kaizen_actors::model::{Answer, Question, ReviewKind, UserRole, UserView};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{Id, Session};
+use crate::export::csv;
+
+/// Reviews read from the company's actor at a time; answers can be long.
+const REVIEW_PAGE: i64 = 200;
+
+/// The content type of every CSV export.
+pub(super) const CSV: &str = "text/csv; charset=utf-8";
+
+/// A response that downloads as `filename`.
+pub(super) fn attachment(content_type: &'static str, filename: &str, body: Body) -> Response {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    let headers = [
+        (header::CONTENT_TYPE, content_type.to_owned()),
+        (header::CONTENT_DISPOSITION, disposition),
+    ];
+    (headers, body).into_response()
+}
+
+/// A streamed body: `first`, then each chunk of `rest`. A failure after the first bytes
+/// can no longer change the status, so it ends the response early; the client sees a
+/// cut-off download, never a silently short file.
+pub(super) fn streamed<S>(first: String, rest: S) -> Body
+where
+    S: Stream<Item = Result<String, ActorError>> + Send + 'static,
+{
+    let first = stream::once(async move { Ok(Bytes::from(first)) });
+    let rest = rest.map(|chunk| {
+        chunk.map(Bytes::from).map_err(|error| {
+            tracing::error!(%error, "an export failed after it started");
+            std::io::Error::other("the export failed")
+        })
+    });
+    Body::from_stream(first.chain(rest))
+}
+
+/// Every user of the company as CSV: id, email, name, role, manager, account state.
+#[utoipa::path(get, path = "/api/v1/users.csv", tag = "exports",
+    responses((status = 200, content_type = "text/csv", body = String),
+              (status = 403, description = "forbidden or reauthentication_required",
+               body = ErrorBody)))]
+pub async fn users_csv(session: Session) -> Result<Response, ApiError> {
+    let Session {
+        principal,
+        company,
+        client,
+        ..
+    } = session;
+    company
+        .begin_export(
+            principal.clone(),
+            Export::UsersCsv,
+            AuditFilter::default(),
+            client,
+        )
+        .await?;
+    let users = company.list_users(principal).await?;
+    Ok(attachment(
+        CSV,
+        "kaizen-users.csv",
+        Body::from(users_table(&users)),
+    ))
+}
+
+/// The users as CSV text, header first.
+fn users_table(users: &[UserView]) -> String {
+    let email_of = |id: &str| {
+        users
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.email.as_str())
+            .unwrap_or("")
+    };
+    let mut out = String::new();
+    let header = [
+        "id",
+        "email",
+        "name",
+        "role",
+        "manager_id",
+        "manager_email",
+        "disabled",
+    ];
+    csv::record(&mut out, header);
+    for user in users {
+        let manager = user.manager_id.as_deref().unwrap_or("");
+        let role = match user.role {
+            UserRole::HrAdmin => "hr_admin",
+            UserRole::Employee => "employee",
+        };
+        let disabled = if user.disabled { "true" } else { "false" };
+        csv::record(
+            &mut out,
+            [
+                user.id.as_str(),
+                &user.email,
+                &user.name,
+                role,
+                manager,
+                email_of(manager),
+                disabled,
+            ],
+        );
+    }
+    out
+}
+
+/// A cycle's reviews as CSV: one line per review with its people, kind, status, dates
+/// and one column per question holding the answer (ratings as numbers).
+#[utoipa::path(get, path = "/api/v1/cycles/{id}/reviews.csv", tag = "exports",
+    params(("id" = String, Path, description = "The cycle's id")),
+    responses((status = 200, content_type = "text/csv", body = String),
+              (status = 403, description = "forbidden or reauthentication_required",
+               body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub async fn reviews_csv(session: Session, Id(cycle_id): Id) -> Result<Response, ApiError> {
+    let Session {
+        principal,
+        company,
+        client,
+        ..
+    } = session;
+    let export = company
+        .begin_review_export(principal.clone(), cycle_id.clone(), client)
+        .await?;
+
+    let mut header = String::new();
+    let mut columns: Vec<String> = [
+        "review_id",
+        "reviewee_id",
+        "reviewee_name",
+        "reviewer_id",
+        "reviewer_name",
+        "kind",
+        "status",
+        "updated_at",
+        "submitted_at",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    columns.extend(export.questions.iter().map(|q| q.prompt.clone()));
+    csv::record(&mut header, &columns);
+
+    // Pages in id order; the last id of a page is where the next one starts.
+    let questions = export.questions;
+    let pages = stream::unfold(Some(String::new()), move |after| {
+        let (company, principal, cycle_id) = (company.clone(), principal.clone(), cycle_id.clone());
+        async move {
+            let after = after?;
+            let page = company
+                .review_export_page(principal, cycle_id, after, REVIEW_PAGE)
+                .await;
+            Some(match page {
+                Ok(reviews) => {
+                    let full = i64::try_from(reviews.len()).is_ok_and(|n| n == REVIEW_PAGE);
+                    let next = reviews
+                        .last()
+                        .map(|r| r.summary.id.clone())
+                        .filter(|_| full);
+                    (Ok(reviews), next)
+                }
+                Err(error) => (Err(error), None),
+            })
+        }
+    });
+    let rows = pages.map(move |page| page.map(|reviews| reviews_chunk(&reviews, &questions)));
+    let filename = format!("kaizen-reviews-{}.csv", export_name(&export.cycle_name));
+    Ok(attachment(CSV, &filename, streamed(header, rows)))
+}
+
+/// One page of reviews as CSV lines.
+fn reviews_chunk(reviews: &[ExportedReview], questions: &[Question]) -> String {
+    let mut out = String::new();
+    for review in reviews {
+        let s = &review.summary;
+        let mut fields = vec![
+            s.id.clone(),
+            s.reviewee_id.clone(),
+            s.reviewee_name.clone(),
+            s.reviewer_id.clone(),
+            s.reviewer_name.clone(),
+            match s.kind {
+                ReviewKind::SelfReview => "self",
+                ReviewKind::Manager => "manager",
+            }
+            .to_owned(),
+            s.status.as_str().to_owned(),
+            s.updated_at.clone(),
+            review.submitted_at.clone().unwrap_or_default(),
+        ];
+        fields.extend(questions.iter().map(|q| match review.answers.get(&q.id) {
+            Some(Answer::Text(text)) => text.clone(),
+            Some(Answer::Rating(rating)) => rating.to_string(),
+            None => String::new(),
+        }));
+        csv::record(&mut out, &fields);
+    }
+    out
+}
+
+/// A name made safe for a file name: letters and digits kept, runs of anything else
+/// turned into one `-`, at most 60 characters.
+pub(super) fn export_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed: String = out.trim_matches('-').chars().take(60).collect();
+    if trimmed.is_empty() {
+        "cycle".to_owned()
+    } else {
+        trimmed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::export_name;
+
+    #[test]
+    fn file_names_keep_only_safe_characters() {
+        assert_eq!(export_name("2026 Annual Review"), "2026-annual-review");
+        assert_eq!(export_name("a\"; rm -rf /\r\nb"), "a-rm-rf-b");
+        assert_eq!(export_name("日本"), "cycle");
+    }
+}
