@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -18,7 +19,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use kaizen_actors::company::RECHECK_ALL;
+use kaizen_actors::company::{RECHECK_ALL, Viewer};
 use kaizen_actors::live::{Frame, Subscription};
 use kaizen_actors::model::Principal;
 use kaizen_actors::{ActorError, CompanyHandle};
@@ -128,9 +129,23 @@ impl Bucket {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum ClientMessage {
-    Subscribe { topic: String, since: Option<u64> },
-    Unsubscribe { topic: String },
+    Subscribe {
+        topic: String,
+        since: Option<u64>,
+    },
+    Unsubscribe {
+        topic: String,
+    },
+    /// Which answer of a followed review the viewer is in (`null`: none).
+    Presence {
+        topic: String,
+        #[serde(default)]
+        answer: Option<String>,
+    },
 }
+
+/// Numbers live connections, for presence: unique within the process.
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
 /// Opens a live connection. The session cookie and the `Origin` are checked before the
 /// upgrade: no session is a 401, another site's page a 403.
@@ -172,7 +187,9 @@ async fn connection(state: AppState, session: Session, socket: WebSocket) {
     let writer = tokio::spawn(write(sink, queue, close_signal, state.metrics.clone()));
     // Forwarders that lose their topic ask the connection to close through this.
     let (closer, mut close_requests) = mpsc::channel::<Close>(1);
+    let alive = Arc::new(());
     let mut live = Connection {
+        viewer: Viewer::new(NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed), &alive),
         out,
         closer,
         subscriptions: HashMap::new(),
@@ -232,8 +249,17 @@ async fn connection(state: AppState, session: Session, socket: WebSocket) {
         }
     };
 
-    for (_, forwarder) in live.subscriptions.drain() {
+    // Leave every review at once; the actor's sweep would notice within seconds anyway.
+    drop(alive);
+    for (topic, forwarder) in live.subscriptions.drain() {
         forwarder.abort();
+        if let Some(review_id) = topic.strip_prefix("review:") {
+            let connection = live.viewer.connection;
+            let _ = session
+                .company
+                .leave_review(review_id.to_owned(), connection)
+                .await;
+        }
     }
     if let Some(close) = close {
         tracing::debug!(
@@ -262,6 +288,8 @@ async fn connection(state: AppState, session: Session, socket: WebSocket) {
 
 /// One live connection's state, as its reader sees it.
 struct Connection {
+    /// This connection, for presence in reviews.
+    viewer: Viewer,
     /// The writer's queue.
     out: mpsc::Sender<Outbound>,
     /// Handed to forwarders, to close the connection when a topic is lost.
@@ -318,7 +346,7 @@ impl Connection {
             Err(_) => {
                 return Some(error_frame(
                     "bad_request",
-                    "expected a subscribe or unsubscribe message",
+                    "expected a subscribe, unsubscribe or presence message",
                     None,
                 ));
             }
@@ -327,8 +355,38 @@ impl Connection {
             ClientMessage::Unsubscribe { topic } => {
                 if let Some(forwarder) = self.subscriptions.remove(&topic) {
                     forwarder.abort();
+                    if let Some(review_id) = topic.strip_prefix("review:") {
+                        let connection = self.viewer.connection;
+                        let _ = session
+                            .company
+                            .leave_review(review_id.to_owned(), connection)
+                            .await;
+                    }
                 }
                 None
+            }
+            ClientMessage::Presence { topic, answer } => {
+                let Some(review_id) = topic.strip_prefix("review:") else {
+                    let message = "presence is only for review topics";
+                    return Some(error_frame("bad_request", message, Some(&topic)));
+                };
+                if !self.subscriptions.contains_key(&topic) {
+                    let message = "subscribe to the review first";
+                    return Some(error_frame("not_found", message, Some(&topic)));
+                }
+                let connection = self.viewer.connection;
+                match session
+                    .company
+                    .move_viewer(review_id.to_owned(), connection, answer)
+                    .await
+                {
+                    Ok(()) => None,
+                    Err(error) => {
+                        let error = ApiError::from(error);
+                        let (_, code) = error.status_and_code();
+                        Some(error_frame(code, &error.to_string(), Some(&topic)))
+                    }
+                }
             }
             ClientMessage::Subscribe { topic, since } => {
                 self.subscriptions
@@ -342,14 +400,18 @@ impl Connection {
                 let principal = session.principal.clone();
                 match session
                     .company
-                    .subscribe(principal.clone(), topic.clone(), since)
+                    .subscribe(principal.clone(), topic.clone(), since, self.viewer.clone())
                     .await
                 {
                     Ok(subscription) => {
-                        let forwarder = tokio::spawn(forward(
-                            session.company.clone(),
+                        let follower = Follower {
+                            company: session.company.clone(),
                             principal,
-                            topic.clone(),
+                            viewer: self.viewer.clone(),
+                            topic: topic.clone(),
+                        };
+                        let forwarder = tokio::spawn(forward(
+                            follower,
                             subscription,
                             self.out.clone(),
                             self.closer.clone(),
@@ -382,11 +444,17 @@ async fn still_signed_in(session: &Session) -> bool {
     matches!(principal, Ok(Some(p)) if p.stage == kaizen_actors::model::Stage::Full)
 }
 
-/// Copies one topic's frames into the connection's queue, resyncing after a lag.
-async fn forward(
+/// Who follows which topic, to subscribe again after a lag.
+struct Follower {
     company: CompanyHandle,
     principal: Principal,
+    viewer: Viewer,
     topic: String,
+}
+
+/// Copies one topic's frames into the connection's queue, resyncing after a lag.
+async fn forward(
+    follower: Follower,
     mut subscription: Subscription,
     out: mpsc::Sender<Outbound>,
     closer: mpsc::Sender<Close>,
@@ -420,8 +488,19 @@ async fn forward(
 
         // Fell behind: resume from the last frame sent, or start over from a snapshot.
         metrics.resynced();
+        let Follower {
+            company,
+            principal,
+            viewer,
+            topic,
+        } = &follower;
         match company
-            .subscribe(principal.clone(), topic.clone(), Some(last_seq))
+            .subscribe(
+                principal.clone(),
+                topic.clone(),
+                Some(last_seq),
+                viewer.clone(),
+            )
             .await
         {
             Ok(fresh) => subscription = fresh,
@@ -430,7 +509,7 @@ async fn forward(
                 return;
             }
             Err(_) => {
-                let frame = error_frame("not_found", "this topic stopped", Some(&topic));
+                let frame = error_frame("not_found", "this topic stopped", Some(topic));
                 let _ = out.send(Outbound::Text(frame)).await;
                 return;
             }

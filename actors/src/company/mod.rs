@@ -7,6 +7,7 @@
 
 mod account;
 mod cycle;
+mod presence;
 mod reset;
 mod review;
 pub mod second_factor;
@@ -17,10 +18,12 @@ mod user;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::{Instant, timeout};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -32,6 +35,7 @@ use crate::mail::Mailer;
 use crate::model::Principal;
 
 pub use account::ELEVATION_MS;
+pub use presence::Viewer;
 pub use reset::{RESET_LINK_MS, ResetTarget};
 pub use session::{LoginCandidate, NewSession, Opened, SessionPolicy};
 pub use user::NewUser;
@@ -43,6 +47,10 @@ pub const MAILBOX_CAPACITY: usize = 1024;
 /// Sent on the revocation channel instead of a session id when every live connection
 /// must re-check its session, e.g. after the company's address ranges changed.
 pub const RECHECK_ALL: &str = "*";
+
+/// How often, at the longest, an actor sweeps the viewers of its reviews whose
+/// connections ended without leaving.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How many session revocations a live connection may miss before it must re-check its
 /// session; revocations are rare, so this is generous.
@@ -108,6 +116,7 @@ impl CompanyHandle {
             mailer: settings.mailer,
             public_url: settings.public_url,
             topics: Topics::default(),
+            live_reviews: Default::default(),
             revocations: revocations.clone(),
             stats: stats.clone(),
             stopping: false,
@@ -185,6 +194,8 @@ pub struct Company {
     mailer: Mailer,
     public_url: Arc<str>,
     topics: Topics,
+    /// Who is viewing which review, for the `review:` topics.
+    live_reviews: presence::LiveReviews,
     revocations: broadcast::Sender<Arc<str>>,
     stats: Arc<ActorStats>,
     /// Set by the stop command; the mailbox then refuses new commands and drains.
@@ -194,29 +205,45 @@ pub struct Company {
 }
 
 impl Company {
-    /// Runs commands until the mailbox closes or a stop command arrives.
+    /// Runs commands until the mailbox closes or a stop command arrives. Between
+    /// commands, at least every [`SWEEP_INTERVAL`], it sweeps viewers whose connections
+    /// ended.
     async fn run(mut self, mut inbox: mpsc::Receiver<Job>) {
         self.stats.alive.fetch_add(1, Ordering::Relaxed);
         tracing::debug!("company actor started");
-        while let Some(job) = inbox.recv().await {
-            // A panicking command must not take the company down with it: its caller's
-            // reply channel is dropped (the caller gets an error) and the actor goes on
-            // with the next command. The state it keeps is rebuilt from the database or
-            // is a sequence counter, neither of which a half-run command leaves broken.
-            let outcome = AssertUnwindSafe(job(&mut self)).catch_unwind().await;
-            if outcome.is_err() {
-                self.stats.panics.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("a command panicked in the company actor; it goes on");
+        let mut last_sweep = Instant::now();
+        loop {
+            match timeout(SWEEP_INTERVAL, inbox.recv()).await {
+                Ok(Some(job)) => self.run_job(job).await,
+                Ok(None) => break,
+                Err(_) => {}
             }
-            self.stats
-                .subscribers
-                .store(self.topics.subscribers(), Ordering::Relaxed);
             if self.stopping {
                 inbox.close();
+            }
+            if last_sweep.elapsed() >= SWEEP_INTERVAL {
+                self.sweep_viewers();
+                last_sweep = Instant::now();
             }
         }
         self.stats.alive.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!("company actor stopped");
+    }
+
+    /// Runs one command.
+    async fn run_job(&mut self, job: Job) {
+        // A panicking command must not take the company down with it: its caller's
+        // reply channel is dropped (the caller gets an error) and the actor goes on
+        // with the next command. The state it keeps is rebuilt from the database or
+        // is a sequence counter, neither of which a half-run command leaves broken.
+        let outcome = AssertUnwindSafe(job(self)).catch_unwind().await;
+        if outcome.is_err() {
+            self.stats.panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("a command panicked in the company actor; it goes on");
+        }
+        self.stats
+            .subscribers
+            .store(self.topics.subscribers(), Ordering::Relaxed);
     }
 
     /// The stop command: the loop closes the mailbox and ends once it is drained.
@@ -264,7 +291,13 @@ impl Company {
         principal: Principal,
         topic: String,
         since: Option<u64>,
+        viewer: Viewer,
     ) -> Result<Subscription, ActorError> {
+        if let Some(review_id) = topic.strip_prefix("review:") {
+            return self
+                .subscribe_review(principal, review_id, since, viewer)
+                .await;
+        }
         let cycle_id = topic
             .strip_prefix("cycle:")
             .ok_or(ActorError::NotFound)?
@@ -278,16 +311,18 @@ impl Company {
 }
 
 impl CompanyHandle {
-    /// Subscribes `principal` to a live topic (`cycle:<id>`), authorized like the HTTP
-    /// route that shows the same data. With `since`, the missed events are replayed when
-    /// they are still known; otherwise the subscription starts with a snapshot.
+    /// Subscribes `principal` to a live topic (`cycle:<id>` or `review:<id>`), authorized
+    /// like the HTTP route that shows the same data. With `since`, the missed events are
+    /// replayed when they are still known; otherwise the subscription starts with a
+    /// snapshot. `viewer` is the connection, which joins a review's presence.
     pub async fn subscribe(
         &self,
         principal: Principal,
         topic: String,
         since: Option<u64>,
+        viewer: Viewer,
     ) -> Result<Subscription, ActorError> {
-        self.call(move |c| Box::pin(c.subscribe(principal, topic, since)))
+        self.call(move |c| Box::pin(c.subscribe(principal, topic, since, viewer)))
             .await
     }
 }

@@ -2,6 +2,7 @@
 
 use futures_util::future::BoxFuture;
 
+use super::presence::{ReviewState, SavedEvent};
 use super::{Company, CompanyHandle};
 use crate::db::now_ms;
 use crate::error::ActorError;
@@ -228,6 +229,21 @@ impl Company {
         Ok(found > 0)
     }
 
+    /// The version and status of a review the principal may read.
+    pub(super) async fn load_review_state(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        principal: &Principal,
+        review_id: &str,
+    ) -> Result<ReviewState, ActorError> {
+        let row = self.load_readable(conn, principal, review_id).await?;
+        Ok(ReviewState {
+            status: row.status(),
+            cycle_id: row.cycle_id,
+            version: row.version,
+        })
+    }
+
     async fn get_review(&mut self, principal: Principal, id: String) -> Result<Review, ActorError> {
         let mut conn = self.db.pool().acquire().await?;
         let row = self.load_readable(&mut conn, &principal, &id).await?;
@@ -275,8 +291,14 @@ impl Company {
             ));
         }
         let expected_version = update.version;
-        let answers = merge_answers(row.answers(), update, &questions)?;
-        let answers = serde_json::to_string(&answers)
+        let before = row.answers();
+        let touched: Vec<String> = update.answers.keys().cloned().collect();
+        let after = merge_answers(before.clone(), update, &questions)?;
+        let changed: Vec<String> = touched
+            .into_iter()
+            .filter(|q| before.get(q) != after.get(q))
+            .collect();
+        let answers = serde_json::to_string(&after)
             .map_err(|_| ActorError::Validation("the answers could not be stored".into()))?;
 
         let now = now_ms();
@@ -303,11 +325,26 @@ impl Company {
         if row.status() == ReviewStatus::NotStarted {
             self.publish_progress(&row.cycle_id).await;
         }
-        Ok(Saved {
+
+        // The review's viewers hear of the new version and of the answers it changed.
+        let saved = Saved {
             version: expected_version + 1,
             status: ReviewStatus::Draft,
             updated_at: rfc3339(now),
-        })
+        };
+        let changed_answers: Answers = changed
+            .iter()
+            .filter_map(|q| after.get(q).map(|a| (q.clone(), a.clone())))
+            .collect();
+        let event = SavedEvent {
+            version: saved.version,
+            status: saved.status.as_str(),
+            updated_at: &saved.updated_at,
+            changed: changed.iter().map(String::as_str).collect(),
+            answers: &changed_answers,
+        };
+        self.publish_saved(&id, &event);
+        Ok(saved)
     }
 
     async fn submit(&mut self, principal: Principal, id: String) -> Result<Review, ActorError> {
@@ -336,6 +373,15 @@ impl Company {
         let row = self.load_readable(&mut tx, &principal, &id).await?;
         tx.commit().await?;
         self.publish_progress(&row.cycle_id).await;
+        let updated_at = rfc3339(row.updated_at);
+        let event = SavedEvent {
+            version: row.version,
+            status: row.status().as_str(),
+            updated_at: &updated_at,
+            changed: Vec::new(),
+            answers: &Answers::new(),
+        };
+        self.publish_saved(&id, &event);
         Ok(Review {
             summary: row.summary(),
             answers: row.answers(),
