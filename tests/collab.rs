@@ -127,8 +127,10 @@ fn viewers(frame: &Value) -> Vec<(String, Option<String>)> {
 struct Review {
     id: String,
     path: String,
-    /// The writer.
+    /// The writer, signed in once…
     writer: Client,
+    /// …and once more, as in a second browser.
+    writer2: Client,
     manager: Client,
     /// The writer's name as the presence list shows it.
     writer_name: String,
@@ -141,6 +143,7 @@ struct Review {
 impl Review {
     async fn open(server: &TestServer, employee: &str) -> Review {
         let writer = server.sign_in("acme", &email(employee)).await;
+        let writer2 = server.sign_in("acme", &email(employee)).await;
         let manager = server.sign_in("acme", &email("manager")).await;
         let (_, me) = writer.get("/api/v1/me").await;
         let (_, boss) = manager.get("/api/v1/me").await;
@@ -170,6 +173,7 @@ impl Review {
             id,
             path,
             writer,
+            writer2,
             manager,
             writer_name: me["name"].as_str().expect("a name").to_owned(),
             manager_name: boss["name"].as_str().expect("a name").to_owned(),
@@ -527,4 +531,86 @@ async fn the_review_snapshot_follows_the_status_after_submit() {
     assert_eq!(submitted["data"]["status"], "submitted");
     assert_eq!(submitted["data"]["version"], body["version"]);
     assert_eq!(code(&body), "");
+}
+
+// ---------------------------------------------------------------------------------------
+// Saves of one review from two places
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn saves_of_different_answers_on_one_version_both_stay() {
+    let server = TestServer::demo().await;
+    let review = Review::open(&server, "employee10").await;
+    let base = version(&review.read(&review.writer).await);
+
+    let first = json!({review.text_q.clone(): "From the laptop"});
+    let (status, body) = review.save(&review.writer, first, base).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second = json!({review.rating_q.clone(): 2});
+    let (status, saved) = review.save(&review.writer2, second, base).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["version"], json!(base + 2));
+
+    let stored = review.read(&review.manager).await;
+    assert_eq!(stored["answers"][&review.text_q], "From the laptop");
+    assert_eq!(stored["answers"][&review.rating_q], 2);
+    assert_eq!(version(&stored), base + 2);
+}
+
+#[tokio::test]
+async fn saves_of_the_same_answer_conflict_with_both_versions_and_lose_nothing() {
+    let server = TestServer::demo().await;
+    let review = Review::open(&server, "employee11").await;
+    let base = version(&review.read(&review.writer).await);
+    let first = json!({review.text_q.clone(): "Mine, from the laptop"});
+    let (status, body) = review.save(&review.writer, first, base).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The second place changed the same answer, and another one, on the old version:
+    // nothing of it is written, and both versions come back.
+    let second = json!({review.text_q.clone(): "Mine, from the phone", review.rating_q.clone(): 5});
+    let (status, refused) = review.save(&review.writer2, second, base).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(code(&refused), "conflict");
+    let conflict = &refused["error"]["conflict"];
+    assert_eq!(conflict["version"], json!(base + 1));
+    assert_eq!(
+        conflict["answers"],
+        json!([{
+            "question_id": review.text_q,
+            "yours": "Mine, from the phone",
+            "theirs": "Mine, from the laptop",
+            "their_version": base + 1,
+        }])
+    );
+    let stored = review.read(&review.writer).await;
+    assert_eq!(stored["answers"][&review.text_q], "Mine, from the laptop");
+    assert!(
+        stored["answers"].get(&review.rating_q).is_none(),
+        "{stored}"
+    );
+
+    // The user picks the phone's text on the current version: it is saved.
+    let chosen = json!({review.text_q.clone(): "Mine, from the phone", review.rating_q.clone(): 5});
+    let (status, body) = review.save(&review.writer2, chosen, base + 1).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stored = review.read(&review.writer).await;
+    assert_eq!(stored["answers"][&review.text_q], "Mine, from the phone");
+    assert_eq!(stored["answers"][&review.rating_q], 5);
+}
+
+#[tokio::test]
+async fn sending_the_stored_answer_again_on_an_old_version_is_no_conflict() {
+    let server = TestServer::demo().await;
+    let review = Review::open(&server, "employee12").await;
+    let base = version(&review.read(&review.writer).await);
+    let same = json!({review.text_q.clone(): "Agreed"});
+    let (status, _) = review.save(&review.writer, same.clone(), base).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = review.save(&review.writer2, same, base).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A version from the future is refused.
+    let (status, body) = review.save(&review.writer, json!({}), base + 10).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }

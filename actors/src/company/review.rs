@@ -1,5 +1,7 @@
 //! Reviews: who may read and write them, draft saves with optimistic versions, submit.
 
+use std::collections::BTreeMap;
+
 use futures_util::future::BoxFuture;
 
 use super::presence::{ReviewState, SavedEvent};
@@ -8,15 +10,16 @@ use crate::db::now_ms;
 use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::{
-    Answer, Answers, DraftUpdate, MAX_TEXT_ANSWER_CHARS, Principal, Question, QuestionKind, Review,
-    ReviewKind, ReviewStatus, ReviewSummary, Saved, rfc3339,
+    Answer, AnswerConflict, Answers, DraftUpdate, MAX_TEXT_ANSWER_CHARS, Principal, Question,
+    QuestionKind, Review, ReviewConflict, ReviewKind, ReviewStatus, ReviewSummary, Saved, rfc3339,
 };
 
 /// The columns of a review with its cycle and both people, each with its own company so
 /// the guard sees them all. Joins match on ids alone on purpose (see [`crate::guard`]).
 /// `{answers}` is the answers column, or an empty object where a list doesn't need it.
 const REVIEW_SELECT: &str = "SELECT r.company_id, r.id, r.cycle_id, r.reviewee_id, \
-     r.reviewer_id, r.kind, r.status, {answers} AS answers, r.version, r.updated_at, \
+     r.reviewer_id, r.kind, r.status, {answers} AS answers, r.answer_versions, r.version, \
+     r.updated_at, \
      c.company_id AS cycle_company_id, c.name AS cycle_name, \
      ee.company_id AS reviewee_company_id, ee.name AS reviewee_name, \
      er.company_id AS reviewer_company_id, er.name AS reviewer_name \
@@ -36,6 +39,8 @@ struct ReviewRow {
     kind: String,
     status: String,
     answers: String,
+    /// Question id → the version that last changed its answer (ids and numbers only).
+    answer_versions: String,
     version: i64,
     updated_at: i64,
     cycle_company_id: String,
@@ -68,6 +73,10 @@ impl ReviewRow {
 
     fn answers(&self) -> Answers {
         serde_json::from_str(&self.answers).unwrap_or_default()
+    }
+
+    fn answer_versions(&self) -> BTreeMap<String, i64> {
+        serde_json::from_str(&self.answer_versions).unwrap_or_default()
     }
 
     fn summary(&self) -> ReviewSummary {
@@ -134,6 +143,40 @@ fn merge_answers(
         }
     }
     Ok(answers)
+}
+
+/// Splits an update based on an older version into the answers to apply and those that
+/// conflict. An answer equal to the stored one is neither: both sides agree.
+fn split_update(
+    stored: &Answers,
+    answer_versions: &BTreeMap<String, i64>,
+    update: DraftUpdate,
+) -> (DraftUpdate, Vec<AnswerConflict>) {
+    let base = update.version;
+    let mut apply = BTreeMap::new();
+    let mut conflicts = Vec::new();
+    for (question_id, yours) in update.answers {
+        let theirs = stored.get(&question_id);
+        if yours.as_ref() == theirs {
+            continue;
+        }
+        let changed_at = answer_versions.get(&question_id).copied().unwrap_or(0);
+        if changed_at > base {
+            conflicts.push(AnswerConflict {
+                theirs: theirs.cloned(),
+                question_id,
+                yours,
+                their_version: changed_at,
+            });
+        } else {
+            apply.insert(question_id, yours);
+        }
+    }
+    let apply = DraftUpdate {
+        answers: apply,
+        version: base,
+    };
+    (apply, conflicts)
 }
 
 /// Names the questions a review cannot be submitted without.
@@ -285,32 +328,55 @@ impl Company {
     ) -> Result<Saved, ActorError> {
         let mut tx = self.db.begin_write().await?;
         let (row, questions) = self.load_writable(&mut tx, &principal, &id).await?;
-        if update.version != row.version {
+        if update.version > row.version || update.version < 0 {
             return Err(ActorError::Conflict(
-                "the review was changed meanwhile; reload it to see the latest version".into(),
+                "this version of the review does not exist; reload it".into(),
             ));
         }
-        let expected_version = update.version;
+        let expected_version = row.version;
         let before = row.answers();
-        let touched: Vec<String> = update.answers.keys().cloned().collect();
-        let after = merge_answers(before.clone(), update, &questions)?;
+
+        // Check every answer sent before deciding anything, so a bad one is a 422 even
+        // when it also conflicts.
+        merge_answers(before.clone(), update.clone(), &questions)?;
+
+        // Merge at answer level: an answer the caller changes (it differs from the
+        // stored one) is taken when nobody changed it after the caller's version; when
+        // somebody did, both versions go back in a 409 and nothing is written.
+        let mut answer_versions = row.answer_versions();
+        let (apply, conflicts) = split_update(&before, &answer_versions, update);
+        if !conflicts.is_empty() {
+            return Err(ActorError::EditConflict(Box::new(ReviewConflict {
+                version: row.version,
+                answers: conflicts,
+            })));
+        }
+        let touched: Vec<String> = apply.answers.keys().cloned().collect();
+        let after = merge_answers(before.clone(), apply, &questions)?;
         let changed: Vec<String> = touched
             .into_iter()
             .filter(|q| before.get(q) != after.get(q))
             .collect();
+        for q in &changed {
+            answer_versions.insert(q.clone(), expected_version + 1);
+        }
         let answers = serde_json::to_string(&after)
+            .map_err(|_| ActorError::Validation("the answers could not be stored".into()))?;
+        let answer_versions = serde_json::to_string(&answer_versions)
             .map_err(|_| ActorError::Validation("the answers could not be stored".into()))?;
 
         let now = now_ms();
         let saved = sqlx::query(
-            "UPDATE reviews SET answers = $3, version = version + 1, status = 'draft', \
-             updated_at = $4 WHERE company_id = $1 AND id = $2 AND version = $5",
+            "UPDATE reviews SET answers = $3, answer_versions = $6, version = version + 1, \
+             status = 'draft', updated_at = $4 WHERE company_id = $1 AND id = $2 \
+             AND version = $5",
         )
         .bind(&self.id)
         .bind(&id)
         .bind(&answers)
         .bind(now)
         .bind(expected_version)
+        .bind(&answer_versions)
         .execute(&mut *tx)
         .await?;
         if saved.rows_affected() != 1 {
@@ -433,7 +499,9 @@ impl CompanyHandle {
             .await
     }
 
-    /// Saves a draft by its writer; `Conflict` when `update.version` is stale.
+    /// Saves a draft by its writer. `update.version` is the version the changes were
+    /// made on: answers nobody else changed since are merged in; answers changed on both
+    /// sides answer [`ActorError::EditConflict`] with both versions, writing nothing.
     pub async fn save_draft(
         &self,
         principal: Principal,
