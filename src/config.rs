@@ -106,6 +106,12 @@ pub struct ServeConfig {
           value_parser = clap::value_parser!(u32).range(1..=400))]
     pub remember_me_days: u32,
 
+    /// Seconds a company's actor may stay without commands and live subscribers before
+    /// its memory is freed; the next request starts it again.
+    #[arg(long, env = "KAIZEN_ACTOR_IDLE_SECONDS", default_value_t = 600,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub actor_idle_seconds: u32,
+
     /// Mark cookies Secure. Turn on whenever users reach Kaizen over HTTPS (behind a
     /// TLS-terminating proxy).
     #[arg(long, env = "KAIZEN_SECURE_COOKIES")]
@@ -134,6 +140,7 @@ impl ServeConfig {
             session_idle_minutes: 120,
             session_max_hours: 12,
             remember_me_days: 30,
+            actor_idle_seconds: 600,
             secure_cookies: false,
         }
     }
@@ -148,6 +155,7 @@ impl ServeConfig {
             sessions: self.session_policy(),
             mailer: kaizen_actors::mail::Mailer::new(self.mail_dir.clone()),
             public_url: public_url.trim_end_matches('/').into(),
+            idle_eviction: std::time::Duration::from_secs(u64::from(self.actor_idle_seconds)),
         }
     }
 

@@ -614,3 +614,53 @@ async fn sending_the_stored_answer_again_on_an_old_version_is_no_conflict() {
     let (status, body) = review.save(&review.writer, json!({}), base + 10).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Idle actors
+// ---------------------------------------------------------------------------------------
+
+/// A counter or gauge from `/metrics`.
+async fn metric(server: &TestServer, name: &str) -> u64 {
+    let (_, text) = server.anonymous().get("/metrics").await;
+    let text = text.as_str().unwrap_or_default().to_owned();
+    let prefix = format!("{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in {text}"))
+}
+
+#[tokio::test]
+async fn an_actor_followed_live_stays_and_an_idle_one_comes_back() {
+    let server = TestServer::demo_with(|config| config.actor_idle_seconds = 1).await;
+    let review = Review::open(&server, "employee13").await;
+    let mut viewer = open(&server, &review.manager).await;
+    subscribe(&mut viewer, &review.id, None).await;
+    let mut last = seq(&next_of(&mut viewer, "snapshot").await);
+
+    // Globex's actor, used after acme's, goes idle and is evicted…
+    let globex = server.sign_in("globex", "hr@globex.example").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while metric(&server, "kaizen_actor_evictions_total").await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "globex's actor was never evicted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // …while acme's, followed live, kept its topic: the next save arrives in sequence.
+    let base = version(&review.read(&review.writer).await);
+    let answers = json!({review.text_q.clone(): "Still here"});
+    let (status, _) = review.save(&review.writer, answers, base).await;
+    assert_eq!(status, StatusCode::OK);
+    let saved = next_of(&mut viewer, "saved").await;
+    assert_eq!(seq(&saved), last + 1);
+    last = seq(&saved);
+    assert!(last > 0);
+    assert_eq!(metric(&server, "kaizen_actor_evictions_total").await, 1);
+
+    // The evicted company answers as before.
+    let (status, me) = globex.get("/api/v1/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+}

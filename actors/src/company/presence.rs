@@ -114,6 +114,13 @@ pub(super) fn review_topic(review_id: &str) -> String {
     format!("review:{review_id}")
 }
 
+impl LiveReviews {
+    /// Whether nobody views any review.
+    pub(super) fn is_empty(&self) -> bool {
+        self.reviews.is_empty()
+    }
+}
+
 impl LiveReview {
     fn list(&self) -> Vec<&Present> {
         self.viewers.values().map(|(present, _)| present).collect()
