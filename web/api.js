@@ -79,7 +79,7 @@ export async function request(method, path, options = {}) {
     response.status,
     typeof error.code === "string" ? error.code : `http_${response.status}`,
     typeof error.message === "string" && error.message ? error.message : defaultMessage(response),
-    error.details ?? error.fields ?? null,
+    error.details ?? error.fields ?? error.conflict ?? null,
     retryAfterSeconds(response),
   );
   if (response.status === 401 && !expects401(expect401, failure.code)) sessionEndedHandler(failure);
