@@ -294,7 +294,7 @@ async fn submit_while_hr_watches(driver: Driver, server: &common::TestServer) ->
 }
 
 /// The writer of a self review and their manager open it in two browsers: each sees
-/// the other, and the manager sees which answer the writer is in.
+/// the other, the manager sees which answer the writer is in and what they wrote.
 async fn two_in_one_review(driver: Driver, server: &common::TestServer) -> Result<()> {
     let (base, password) = (&server.base, &server.password);
     let writer_api = server.sign_in(COMPANY, "employee2@acme.example").await;
@@ -364,6 +364,22 @@ async fn two_in_one_review(driver: Driver, server: &common::TestServer) -> Resul
             "the writer in that answer",
             LIVE_UPDATE_TIMEOUT,
             |t| t.contains(&writer_name),
+        )
+        .await?;
+
+    // What the writer types reaches the manager's page once it is saved.
+    writer
+        .fill(
+            &testid(&format!("answer-{text_q}")),
+            "Typed while the manager watched",
+        )
+        .await?;
+    manager
+        .wait_for_text_within(
+            &testid(&format!("answer-{text_q}")),
+            "the writer's words",
+            LIVE_UPDATE_TIMEOUT,
+            |t| t.contains("Typed while the manager watched"),
         )
         .await?;
 

@@ -137,9 +137,23 @@ class Editor {
 
   /** Answers saved elsewhere: take those this tab has not changed itself. */
   savedElsewhere(data) {
-    if (!this.autosave || typeof data.version !== "number" || data.version <= this.autosave.version) return;
+    if (typeof data.version !== "number") return;
     const changed = Array.isArray(data.changed) ? data.changed.map(String) : [];
     const answers = data.answers && typeof data.answers === "object" ? data.answers : {};
+
+    // A reader's page shows the new answers and status as they come.
+    if (!this.autosave) {
+      if (this.editable || data.version <= this.review.version) return;
+      const merged = { ...(this.review.answers || {}) };
+      for (const qid of changed) {
+        if (qid in answers) merged[qid] = answers[qid];
+        else delete merged[qid];
+      }
+      const status = typeof data.status === "string" ? data.status : this.review.status;
+      this.render({ ...this.review, answers: merged, version: data.version, status }, null);
+      return;
+    }
+    if (data.version <= this.autosave.version) return;
     let clash = this.autosave.inFlight;
     for (const qid of changed) {
       if (this.autosave.pending.has(qid)) {
