@@ -151,6 +151,11 @@ pub struct ServeConfig {
     #[arg(long, env = "KAIZEN_BACKUP_KEEP", default_value_t = 7,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub backup_keep: u32,
+    /// Seconds a company's actor may stay without commands and live subscribers before
+    /// its memory is freed; the next request starts it again.
+    #[arg(long, env = "KAIZEN_ACTOR_IDLE_SECONDS", default_value_t = 600,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub actor_idle_seconds: u32,
 
     /// Mark cookies Secure. Turn on whenever users reach Kaizen over HTTPS (behind a
     /// TLS-terminating proxy).
@@ -187,6 +192,7 @@ impl ServeConfig {
             backup_every: None,
             backup_dir: None,
             backup_keep: 7,
+            actor_idle_seconds: 600,
             secure_cookies: false,
         }
     }
@@ -216,6 +222,7 @@ impl ServeConfig {
             public_url: public_url.trim_end_matches('/').into(),
             // No keys until the server has checked its keyring against the database.
             keyring: Default::default(),
+            idle_eviction: std::time::Duration::from_secs(u64::from(self.actor_idle_seconds)),
         }
     }
 

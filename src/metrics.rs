@@ -125,6 +125,12 @@ impl Metrics {
             actors.mailbox_depth_max.to_string(),
         );
         metric(
+            "kaizen_actor_evictions_total",
+            "counter",
+            "Idle company actors evicted (started again on their next command).",
+            actors.actor_evictions.to_string(),
+        );
+        metric(
             "kaizen_actor_panics_total",
             "counter",
             "Actor commands that panicked.",

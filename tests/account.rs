@@ -428,11 +428,11 @@ async fn follow_cycle(socket: &mut Socket, cycle_id: &str) {
 }
 
 /// Waits for the server to close the socket for an ended session: a close frame with
-/// code 1008 (policy violation), or the stream simply ending.
+/// code 4001 (session ended), or the stream simply ending.
 async fn assert_closes(socket: &mut Socket, why: &str) {
     match next(socket).await {
-        Next::Closed(None) | Next::Closed(Some(1008)) => {}
-        other => panic!("{why}: expected the socket to close with 1008, got {other:?}"),
+        Next::Closed(None) | Next::Closed(Some(4001)) => {}
+        other => panic!("{why}: expected the socket to close with 4001, got {other:?}"),
     }
 }
 

@@ -55,6 +55,19 @@ async fn submitted_self_review_updates_the_open_hr_dashboard_live() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_people_in_one_review_see_each_other_and_the_answer_each_is_in() {
+    const TEST: &str = "two_people_in_one_review_see_each_other_and_the_answer_each_is_in";
+    let Some(driver) = Driver::start_or_skip(TEST).await else {
+        return;
+    };
+    let server = common::TestServer::demo().await;
+
+    driver
+        .run(TEST, |driver| two_in_one_review(driver, &server))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_shows_a_login_error() {
     const TEST: &str = "wrong_password_shows_a_login_error";
     let Some(driver) = Driver::start_or_skip(TEST).await else {
@@ -338,6 +351,100 @@ async fn submit_while_hr_watches(driver: Driver, server: &common::TestServer) ->
 
     employee.quit().await?;
     hr.quit().await
+}
+
+/// The writer of a self review and their manager open it in two browsers: each sees
+/// the other, the manager sees which answer the writer is in and what they wrote.
+async fn two_in_one_review(driver: Driver, server: &common::TestServer) -> Result<()> {
+    let (base, password) = (&server.base, &server.password);
+    let writer_api = server.sign_in(COMPANY, "employee2@acme.example").await;
+    let (_, me) = writer_api.get("/api/v1/me").await;
+    let writer_name = me["name"].as_str().expect("a name").to_owned();
+    let manager_api = server.sign_in(COMPANY, "manager@acme.example").await;
+    let (_, boss) = manager_api.get("/api/v1/me").await;
+    let manager_name = boss["name"].as_str().expect("a name").to_owned();
+    let (_, reviews) = writer_api.get("/api/v1/reviews").await;
+    let review = reviews
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|r| r["kind"] == "self" && r["reviewer_id"] == me["id"])
+        .expect("the writer's self review")
+        .clone();
+    let review_id = json_id(&review["id"]);
+    let (_, full) = writer_api
+        .get(&format!("/api/v1/reviews/{review_id}"))
+        .await;
+    let text_q = full["questions"]
+        .as_array()
+        .expect("questions")
+        .iter()
+        .find(|q| q["kind"] == "text")
+        .map(|q| json_id(&q["id"]))
+        .expect("a text question");
+
+    // Both open the review.
+    let writer = driver.new_session().await?;
+    sign_in(&writer, base, "employee2@acme.example", password).await?;
+    writer.wait_for(&testid("reviews-mine")).await?;
+    writer
+        .goto(&format!("{base}/#/reviews/{review_id}"))
+        .await?;
+    writer.wait_for(&testid("review-submit")).await?;
+    let manager = driver.new_session().await?;
+    sign_in(&manager, base, "manager@acme.example", password).await?;
+    manager.wait_for(&testid("reviews-mine")).await?;
+    manager
+        .goto(&format!("{base}/#/reviews/{review_id}"))
+        .await?;
+
+    // Each sees the other.
+    manager
+        .wait_for_text_within(
+            &testid("presence"),
+            "the writer's name",
+            LIVE_UPDATE_TIMEOUT,
+            |t| t.contains(&writer_name),
+        )
+        .await?;
+    writer
+        .wait_for_text_within(
+            &testid("presence"),
+            "the manager's name",
+            LIVE_UPDATE_TIMEOUT,
+            |t| t.contains(&manager_name),
+        )
+        .await?;
+
+    // The writer goes into a text answer: the manager sees them there.
+    writer.click(&testid(&format!("answer-{text_q}"))).await?;
+    manager
+        .wait_for_text_within(
+            &testid(&format!("presence-{text_q}")),
+            "the writer in that answer",
+            LIVE_UPDATE_TIMEOUT,
+            |t| t.contains(&writer_name),
+        )
+        .await?;
+
+    // What the writer types reaches the manager's page once it is saved.
+    writer
+        .fill(
+            &testid(&format!("answer-{text_q}")),
+            "Typed while the manager watched",
+        )
+        .await?;
+    manager
+        .wait_for_text_within(
+            &testid(&format!("answer-{text_q}")),
+            "the writer's words",
+            LIVE_UPDATE_TIMEOUT,
+            |t| t.contains("Typed while the manager watched"),
+        )
+        .await?;
+
+    writer.quit().await?;
+    manager.quit().await
 }
 
 /// Signs in through the login form. Waiting for what comes next is left to

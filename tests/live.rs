@@ -593,8 +593,8 @@ async fn logout_closes_that_sessions_sockets_and_no_others() {
     assert_eq!(acme.hr.send(logout).await.0, StatusCode::NO_CONTENT);
 
     match next_within(&mut leaving_socket, FRAME_TIMEOUT).await {
-        Next::Closed(None) | Next::Closed(Some(1008)) => {}
-        other => panic!("the logged-out socket closes with 1008, got {other:?}"),
+        Next::Closed(Some(4001)) => {}
+        other => panic!("the logged-out socket closes with 4001, got {other:?}"),
     }
     acme.save_draft(false).await;
     next_event(&mut staying_socket, &acme.cycle_id).await;
@@ -616,6 +616,85 @@ async fn graceful_shutdown_closes_open_sockets_with_going_away() {
         .await
         .expect("the server stops in time")
         .expect("the stop task ends");
+}
+
+#[tokio::test]
+async fn a_message_over_16_kib_closes_with_1009() {
+    let server = TestServer::demo().await;
+    let acme = Company::sign_in(&server, COMPANY, "employee1").await;
+    let mut socket = open(&server, &acme.hr).await;
+
+    let big = json!({"type": "subscribe", "topic": "x".repeat(20 * 1024)});
+    send(&mut socket, big).await;
+
+    let end = next_within(&mut socket, FRAME_TIMEOUT).await;
+    assert!(matches!(end, Next::Closed(Some(1009))), "{end:?}");
+}
+
+#[tokio::test]
+async fn a_flood_of_messages_is_refused_then_closed_with_1008() {
+    let server = TestServer::demo().await;
+    let acme = Company::sign_in(&server, COMPANY, "employee1").await;
+    let mut socket = open(&server, &acme.hr).await;
+    let mut calm = open(&server, &acme.hr).await;
+
+    // Harmless messages, far more than a second's worth; the server may close before
+    // all are sent.
+    let unsubscribe = json!({"type": "unsubscribe", "topic": "cycle:none"}).to_string();
+    for _ in 0..1000 {
+        if socket
+            .send(Message::text(unsubscribe.clone()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+
+    let mut rate_limited = 0;
+    let end = loop {
+        match next_within(&mut socket, FRAME_TIMEOUT).await {
+            Next::Frame(frame) => {
+                assert_eq!(frame["code"], "rate_limited", "{frame}");
+                rate_limited += 1;
+            }
+            other => break other,
+        }
+    };
+    assert!(
+        rate_limited > 0,
+        "refusals come before the close, got {end:?}"
+    );
+    assert!(matches!(end, Next::Closed(Some(1008))), "{end:?}");
+
+    // Another connection of the same session is not affected.
+    subscribe(&mut calm, &acme.cycle_id, None).await;
+    next_snapshot(&mut calm, &acme.cycle_id).await;
+}
+
+#[tokio::test]
+async fn garbled_messages_again_and_again_close_with_1008() {
+    let server = TestServer::demo().await;
+    let acme = Company::sign_in(&server, COMPANY, "employee1").await;
+    let mut socket = open(&server, &acme.hr).await;
+
+    // Each garbled message is answered until the budget for refusals is spent.
+    let mut answered = 0;
+    let end = loop {
+        if socket.send(Message::text("{garbled")).await.is_err() {
+            break next_within(&mut socket, FRAME_TIMEOUT).await;
+        }
+        match next_within(&mut socket, FRAME_TIMEOUT).await {
+            Next::Frame(frame) => {
+                assert_eq!(frame["code"], "bad_request", "{frame}");
+                answered += 1;
+                assert!(answered <= 100, "the server never closed");
+            }
+            other => break other,
+        }
+    };
+    assert!(answered >= 5, "a few mistakes are answered, not punished");
+    assert!(matches!(end, Next::Closed(Some(1008))), "{end:?}");
 }
 
 #[tokio::test]

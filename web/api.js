@@ -86,7 +86,7 @@ function failureOf(response, data, expect401) {
     response.status,
     typeof error.code === "string" ? error.code : `http_${response.status}`,
     typeof error.message === "string" && error.message ? error.message : defaultMessage(response),
-    error.details ?? error.fields ?? null,
+    error.details ?? error.fields ?? error.conflict ?? null,
     retryAfterSeconds(response),
   );
   if (response.status === 401 && !expects401(expect401, failure.code)) sessionEndedHandler(failure);

@@ -13,6 +13,10 @@ const MAX_DELAY_MS = 30000;
 // Topic errors that retrying cannot fix: stop instead of looping.
 const FATAL_CODES = new Set(["forbidden", "not_found", "bad_request", "unauthenticated"]);
 
+// Close codes after which reconnecting cannot help (see the README): the
+// client broke the rules (1008) or sent too much (1009).
+const FATAL_CLOSE_CODES = new Set([1008, 1009]);
+
 /** The WebSocket URL on this page's own host, ws: or wss: to match the page. */
 export function liveUrl() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -38,7 +42,24 @@ export class LiveTopic {
     this.attempt = 0;
     this.timer = null;
     this.closed = false;
+    this.presence = undefined;
     this.onOnline = () => this.reconnectNow();
+  }
+
+  /**
+   * Say which answer of a review topic this tab is in (a question id or
+   * null). Kept and sent again after every reconnect.
+   */
+  setPresence(answer) {
+    if (this.presence === answer) return;
+    this.presence = answer;
+    this.sendPresence();
+  }
+
+  sendPresence() {
+    const socket = this.socket;
+    if (this.presence === undefined || !socket || socket.readyState !== WebSocket.OPEN) return;
+    this.sendOn(socket, { type: "presence", topic: this.topic, answer: this.presence });
   }
 
   /** Open the connection and subscribe. */
@@ -88,9 +109,13 @@ export class LiveTopic {
     });
 
     // Either a failed handshake or a dropped connection ends up here.
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
       if (socket !== this.socket) return;
       this.socket = null;
+      if (FATAL_CLOSE_CODES.has(event.code)) {
+        this.stop();
+        return;
+      }
       this.scheduleReconnect();
     });
   }
@@ -118,6 +143,7 @@ export class LiveTopic {
       this.lastSeq = typeof message.seq === "number" ? message.seq : this.lastSeq;
       this.attempt = 0;
       this.status("live");
+      if (this.presence) this.sendPresence();
       if (this.callbacks.onData) this.callbacks.onData(message.data, message);
       return;
     }
@@ -128,6 +154,8 @@ export class LiveTopic {
         if (this.lastSeq !== null && message.seq <= this.lastSeq) return;
         this.lastSeq = message.seq;
       }
+      // The first event after a resume means the subscription is back.
+      if (this.attempt !== 0 && this.presence) this.sendPresence();
       this.attempt = 0;
       this.status("live");
       if (this.callbacks.onData) this.callbacks.onData(message.data, message);

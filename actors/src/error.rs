@@ -17,6 +17,11 @@ pub enum ActorError {
     #[error("{0}")]
     Conflict(String),
 
+    /// Saves of the same answers from two places: the caller's version is stale for
+    /// those answers. Carries both versions of each.
+    #[error("someone else changed the same answers meanwhile")]
+    EditConflict(Box<crate::model::ReviewConflict>),
+
     /// The input is well-formed but breaks a rule; the message names the rule.
     #[error("{0}")]
     Validation(String),

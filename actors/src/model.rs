@@ -349,6 +349,30 @@ pub struct DraftUpdate {
     pub version: i64,
 }
 
+/// Saves of the same answers from two places: what the 409 of
+/// `PATCH /api/v1/reviews/{id}` carries so that the client can show both versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReviewConflict {
+    /// The review's current version: send it with the answers the user settles on.
+    pub version: i64,
+    /// Each answer changed both by the caller and, since the caller's version, by
+    /// someone else.
+    pub answers: Vec<AnswerConflict>,
+}
+
+/// One answer two saves disagree on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AnswerConflict {
+    /// The question.
+    pub question_id: String,
+    /// What the caller sent (`null`: clear it).
+    pub yours: Option<Answer>,
+    /// What is stored now (`null`: no answer).
+    pub theirs: Option<Answer>,
+    /// The version that stored it.
+    pub their_version: i64,
+}
+
 /// What a saved draft answers.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Saved {

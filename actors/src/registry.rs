@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::task::TaskTracker;
 
-use crate::company::{ActorStats, CompanyHandle, Settings};
+use crate::company::{ActorStats, CompanyHandle, Settings, Spawner};
 use crate::db::Db;
 use crate::directory::{self, CompanyRef};
 
@@ -15,13 +15,13 @@ use crate::directory::{self, CompanyRef};
 /// The map sits behind a `std::sync::Mutex`, not an async one: it is held only to look up
 /// or insert a handle, never across an `.await`, and that is what makes "spawn on first
 /// use" race-free: two requests for a new company see one insert, so one actor.
+///
+/// A handle stays in the map for the life of the process (it is small: the company's
+/// ids and its revocation channel); the actor behind it is evicted when idle and
+/// started again by the next command (see [`CompanyHandle`]).
 pub struct Registry {
-    db: Db,
-    settings: Settings,
     actors: Mutex<HashMap<String, CompanyHandle>>,
-    stats: Arc<ActorStats>,
-    tracker: TaskTracker,
-    closed: AtomicBool,
+    spawner: Arc<Spawner>,
 }
 
 /// Figures for the metrics endpoint.
@@ -35,6 +35,8 @@ pub struct RegistryStats {
     pub mailbox_depth_max: usize,
     /// Commands that panicked since start.
     pub actor_panics: usize,
+    /// Idle actors evicted since start.
+    pub actor_evictions: usize,
     /// Live topic subscriptions over all companies.
     pub live_subscribers: usize,
 }
@@ -43,18 +45,20 @@ impl Registry {
     /// A registry over `db`; every actor gets `settings`.
     pub fn new(db: Db, settings: Settings) -> Arc<Registry> {
         Arc::new(Registry {
-            db,
-            settings,
             actors: Mutex::new(HashMap::new()),
-            stats: Arc::new(ActorStats::default()),
-            tracker: TaskTracker::new(),
-            closed: AtomicBool::new(false),
+            spawner: Arc::new(Spawner {
+                db,
+                settings,
+                stats: Arc::new(ActorStats::default()),
+                tracker: TaskTracker::new(),
+                closed: AtomicBool::new(false),
+            }),
         })
     }
 
     /// The database, for the directory and health checks.
     pub fn db(&self) -> &Db {
-        &self.db
+        &self.spawner.db
     }
 
     /// The actor of the company with this slug, if there is such a company.
@@ -62,7 +66,7 @@ impl Registry {
         if !directory::is_valid_slug(slug) {
             return Ok(None);
         }
-        Ok(directory::find_by_slug(&self.db, slug)
+        Ok(directory::find_by_slug(&self.spawner.db, slug)
             .await?
             .and_then(|c| self.handle(&c)))
     }
@@ -73,7 +77,7 @@ impl Registry {
         if let Some(handle) = self.lock().get(id) {
             return Ok(Some(handle.clone()));
         }
-        Ok(directory::find_by_id(&self.db, id)
+        Ok(directory::find_by_id(&self.spawner.db, id)
             .await?
             .and_then(|c| self.handle(&c)))
     }
@@ -88,19 +92,12 @@ impl Registry {
 
     /// The company's actor, spawned if it is not running. `None` once shutdown began.
     fn handle(&self, company: &CompanyRef) -> Option<CompanyHandle> {
-        if self.closed.load(Ordering::Acquire) {
+        if self.spawner.closed.load(Ordering::Acquire) {
             return None;
         }
         let mut actors = self.lock();
         let handle = actors.entry(company.id.clone()).or_insert_with(|| {
-            CompanyHandle::spawn(
-                &company.id,
-                &company.slug,
-                self.db.clone(),
-                self.settings.clone(),
-                self.stats.clone(),
-                &self.tracker,
-            )
+            CompanyHandle::spawn(&company.id, &company.slug, self.spawner.clone())
         });
         Some(handle.clone())
     }
@@ -110,24 +107,25 @@ impl Registry {
         let actors = self.lock();
         let depths = actors.values().map(CompanyHandle::mailbox_depth);
         RegistryStats {
-            actors_alive: self.stats.alive.load(Ordering::Relaxed),
+            actors_alive: self.spawner.stats.alive.load(Ordering::Relaxed),
             mailbox_depth: depths.clone().sum(),
             mailbox_depth_max: depths.max().unwrap_or(0),
-            actor_panics: self.stats.panics.load(Ordering::Relaxed),
-            live_subscribers: self.stats.subscribers.load(Ordering::Relaxed),
+            actor_panics: self.spawner.stats.panics.load(Ordering::Relaxed),
+            actor_evictions: self.spawner.stats.evictions.load(Ordering::Relaxed),
+            live_subscribers: self.spawner.stats.subscribers.load(Ordering::Relaxed),
         }
     }
 
     /// Stops every actor after it has run the commands already in its mailbox, and waits
     /// for them. No new actor starts after this is called.
     pub async fn shutdown(&self) {
-        self.closed.store(true, Ordering::Release);
+        self.spawner.closed.store(true, Ordering::Release);
         let handles: Vec<CompanyHandle> = self.lock().drain().map(|(_, h)| h).collect();
         for handle in &handles {
             handle.stop().await;
         }
         drop(handles);
-        self.tracker.close();
-        self.tracker.wait().await;
+        self.spawner.tracker.close();
+        self.spawner.tracker.wait().await;
     }
 }

@@ -287,7 +287,22 @@ async fn a_stale_version_is_a_conflict_and_changes_nothing() {
             Client::system(),
         )
         .await;
-    assert!(matches!(stale, Err(ActorError::Conflict(_))), "{stale:?}");
+    // The same answer changed on both sides: both versions come back.
+    let Err(ActorError::EditConflict(conflict)) = stale else {
+        panic!("expected an edit conflict, got {stale:?}");
+    };
+    assert_eq!(conflict.version, 2);
+    assert_eq!(conflict.answers.len(), 1);
+    assert_eq!(conflict.answers[0].question_id, question);
+    assert_eq!(
+        conflict.answers[0].yours,
+        Some(Answer::Text("second".into()))
+    );
+    assert_eq!(
+        conflict.answers[0].theirs,
+        Some(Answer::Text("first".into()))
+    );
+    assert_eq!(conflict.answers[0].their_version, 2);
     let (_, version, answers) = review_state(&w.db, &review.id).await;
     assert_eq!(version, 2);
     let answers = w

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use kaizen_actors::ActorError;
+use kaizen_actors::model::ReviewConflict;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -53,6 +54,10 @@ pub enum ApiError {
     /// 409 `conflict`: stale version or wrong state.
     #[error("{0}")]
     Conflict(String),
+    /// 409 `conflict`: the same answers were saved from two places; the body carries
+    /// both versions of each under `error.conflict`.
+    #[error("someone else changed the same answers meanwhile; choose which version to keep")]
+    EditConflict(Box<ReviewConflict>),
     /// 400 `bad_request`: the body is not JSON or cannot be read.
     #[error("{0}")]
     BadRequest(String),
@@ -96,6 +101,10 @@ pub struct ErrorDetail {
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,
+    /// With a 409 on a review save: the current version and both versions of each
+    /// answer saved from two places.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<ReviewConflict>,
 }
 
 impl ApiError {
@@ -115,7 +124,7 @@ impl ApiError {
             ApiError::MasterPasswordRequired => (StatusCode::FORBIDDEN, "master_password_required"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Conflict(_) | ApiError::EditConflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType => {
@@ -139,8 +148,16 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable => Some(5),
             _ => None,
         };
+        let conflict = match self {
+            ApiError::EditConflict(conflict) => Some(*conflict),
+            _ => None,
+        };
         let body = ErrorBody {
-            error: ErrorDetail { code, message },
+            error: ErrorDetail {
+                code,
+                message,
+                conflict,
+            },
         };
         let mut response = (status, Json(body)).into_response();
         if let Some(seconds) = retry_after {
@@ -158,6 +175,7 @@ impl From<ActorError> for ApiError {
             ActorError::NotFound => ApiError::NotFound,
             ActorError::Forbidden => ApiError::Forbidden("your role does not allow this"),
             ActorError::Conflict(message) => ApiError::Conflict(message),
+            ActorError::EditConflict(conflict) => ApiError::EditConflict(conflict),
             ActorError::Validation(message) => ApiError::Validation(message),
             ActorError::Unavailable => ApiError::Unavailable,
             ActorError::IpNotAllowed => ApiError::IpNotAllowed,

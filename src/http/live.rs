@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -18,12 +19,12 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use kaizen_actors::CompanyHandle;
-use kaizen_actors::company::RECHECK_ALL;
+use kaizen_actors::company::{RECHECK_ALL, Viewer};
 use kaizen_actors::live::{Frame, Subscription};
 use kaizen_actors::model::Principal;
+use kaizen_actors::{ActorError, CompanyHandle};
 use serde::Deserialize;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, interval, timeout};
 
@@ -37,8 +38,24 @@ use crate::metrics::Metrics;
 /// forwarders stop reading their topics and are resynced when they catch up.
 const OUTBOUND_QUEUE: usize = 64;
 
-/// The largest message a client may send; subscribe messages are tiny.
+/// The largest message a client may send; subscribe and presence messages are tiny.
+/// A larger one closes the connection with [`CLOSE_TOO_BIG`].
 const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
+
+/// The WebSocket layer's own limit, above [`MAX_CLIENT_MESSAGE`] so that a message a
+/// little too large is read and answered with a close code; beyond this the library drops
+/// the connection without one, before buffering more.
+const MAX_PROTOCOL_MESSAGE: usize = 4 * MAX_CLIENT_MESSAGE;
+
+/// Messages a client may send: a burst of this many, then [`MESSAGES_PER_SECOND`].
+const MESSAGE_BURST: f64 = 40.0;
+const MESSAGES_PER_SECOND: f64 = 20.0;
+
+/// Messages refused (over the rate, unreadable, unknown) a client may send before it is
+/// closed with [`CLOSE_POLICY`]: a burst of this many, then one more every
+/// [`VIOLATION_REFILL`]. A client with a bug gets error frames; a flood gets closed.
+const VIOLATION_BURST: f64 = 10.0;
+const VIOLATION_REFILL: Duration = Duration::from_secs(6);
 
 /// Topics one connection may follow at once.
 const MAX_SUBSCRIPTIONS: usize = 16;
@@ -47,29 +64,88 @@ const MAX_SUBSCRIPTIONS: usize = 16;
 const PING_INTERVAL: Duration = Duration::from_secs(20);
 const DEAD_AFTER: Duration = Duration::from_secs(50);
 
+/// How long a closing connection waits for the client's answering close.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
+
 /// How long one frame may take to write before the client counts as stuck.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Close codes (RFC 6455): going away for shutdown, policy violation for an ended
-/// session.
+/// Close codes, as listed in the README. RFC 6455's own: going away (shutdown), policy
+/// violation (too many refused messages), message too big.
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Kaizen's own codes (4000–4999 are for applications): the server lost track of a
+/// subscription and the client should reconnect and subscribe again with `since`; the
+/// session ended (logout, revocation, timeout, address no longer allowed).
+const CLOSE_RESYNC: u16 = 4000;
+const CLOSE_SESSION_ENDED: u16 = 4001;
 
 /// What the writer sends.
 enum Outbound {
     Frame(Arc<Frame>),
     Text(String),
     Ping,
-    Close(u16, &'static str),
+}
+
+/// Why a connection is closed: a close code and its reason.
+type Close = (u16, &'static str);
+
+/// A token bucket: `capacity` at most, refilled at `per_second`.
+struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    per_second: f64,
+    updated: Instant,
+}
+
+impl Bucket {
+    fn new(capacity: f64, per_second: f64) -> Bucket {
+        Bucket {
+            tokens: capacity,
+            capacity,
+            per_second,
+            updated: Instant::now(),
+        }
+    }
+
+    /// Takes one token if there is one.
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let earned = now.duration_since(self.updated).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + earned).min(self.capacity);
+        self.updated = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// A message from the client.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum ClientMessage {
-    Subscribe { topic: String, since: Option<u64> },
-    Unsubscribe { topic: String },
+    Subscribe {
+        topic: String,
+        since: Option<u64>,
+    },
+    Unsubscribe {
+        topic: String,
+    },
+    /// Which answer of a followed review the viewer is in (`null`: none).
+    Presence {
+        topic: String,
+        #[serde(default)]
+        answer: Option<String>,
+    },
 }
+
+/// Numbers live connections, for presence: unique within the process.
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
 /// Opens a live connection. The session cookie and the `Origin` are checked before the
 /// upgrade: no session is a 401, another site's page a 403.
@@ -95,8 +171,8 @@ pub async fn live(
         return Err(ApiError::Unavailable);
     }
     let upgrade = upgrade
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .max_frame_size(MAX_CLIENT_MESSAGE);
+        .max_message_size(MAX_PROTOCOL_MESSAGE)
+        .max_frame_size(MAX_PROTOCOL_MESSAGE);
     Ok(upgrade.on_upgrade(move |socket| connection(state, session, socket)))
 }
 
@@ -107,9 +183,20 @@ async fn connection(state: AppState, session: Session, socket: WebSocket) {
 
     let (sink, mut stream) = socket.split();
     let (out, queue) = mpsc::channel(OUTBOUND_QUEUE);
-    let writer = tokio::spawn(write(sink, queue, state.metrics.clone()));
+    let (close_now, close_signal) = oneshot::channel();
+    let writer = tokio::spawn(write(sink, queue, close_signal, state.metrics.clone()));
+    // Forwarders that lose their topic ask the connection to close through this.
+    let (closer, mut close_requests) = mpsc::channel::<Close>(1);
+    let alive = Arc::new(());
+    let mut live = Connection {
+        viewer: Viewer::new(NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed), &alive),
+        out,
+        closer,
+        subscriptions: HashMap::new(),
+        messages: Bucket::new(MESSAGE_BURST, MESSAGES_PER_SECOND),
+        violations: Bucket::new(VIOLATION_BURST, 1.0 / VIOLATION_REFILL.as_secs_f64()),
+    };
     let mut revocations = session.company.revocations();
-    let mut subscriptions: HashMap<String, JoinHandle<()>> = HashMap::new();
     let mut ping = interval(PING_INTERVAL);
     let mut last_heard = Instant::now();
 
@@ -118,21 +205,22 @@ async fn connection(state: AppState, session: Session, socket: WebSocket) {
             _ = state.shutdown.cancelled() => {
                 break Some((CLOSE_GOING_AWAY, "server shutting down"));
             }
-            _ = out.closed() => break None,
+            _ = live.out.closed() => break None,
+            Some(close) = close_requests.recv() => break Some(close),
             revoked = revocations.recv() => match revoked {
                 Ok(id) if *id == *session.principal.session_id => {
-                    break Some((CLOSE_POLICY, "session ended"));
+                    break Some((CLOSE_SESSION_ENDED, "session ended"));
                 }
                 // A policy change, or notices missed: check the session and address again.
                 Ok(id) if &*id == RECHECK_ALL => {
                     if !still_signed_in(&session).await {
-                        break Some((CLOSE_POLICY, "session ended"));
+                        break Some((CLOSE_SESSION_ENDED, "session ended"));
                     }
                 }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     if !still_signed_in(&session).await {
-                        break Some((CLOSE_POLICY, "session ended"));
+                        break Some((CLOSE_SESSION_ENDED, "session ended"));
                     }
                 }
                 Err(broadcast::error::RecvError::Closed) => {
@@ -143,38 +231,209 @@ async fn connection(state: AppState, session: Session, socket: WebSocket) {
                 if last_heard.elapsed() > DEAD_AFTER {
                     break None;
                 }
-                let _ = out.try_send(Outbound::Ping);
+                let _ = live.out.try_send(Outbound::Ping);
             }
             message = stream.next() => {
                 let Some(Ok(message)) = message else { break None };
                 last_heard = Instant::now();
-                match message {
-                    Message::Text(text) => {
-                        let reply = handle(&state, &session, &out, &mut subscriptions, &text).await;
-                        if let Some(reply) = reply {
-                            let _ = out.send(Outbound::Text(reply)).await;
-                        }
-                    }
-                    Message::Binary(_) => {
-                        let reply = error_frame("bad_request", "send JSON text frames", None);
-                        let _ = out.send(Outbound::Text(reply)).await;
-                    }
+                let text = match message {
+                    Message::Text(text) => Some(text),
+                    Message::Binary(_) => None,
                     Message::Close(_) => break None,
-                    Message::Ping(_) | Message::Pong(_) => {}
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                };
+                if let Some(close) = live.receive(&state, &session, text.as_deref()).await {
+                    break Some(close);
                 }
             }
         }
     };
 
-    for (_, forwarder) in subscriptions.drain() {
+    // Leave every review at once; the actor's sweep would notice within seconds anyway.
+    drop(alive);
+    for (topic, forwarder) in live.subscriptions.drain() {
         forwarder.abort();
+        if let Some(review_id) = topic.strip_prefix("review:") {
+            let connection = live.viewer.connection;
+            let _ = session
+                .company
+                .leave_review(review_id.to_owned(), connection)
+                .await;
+        }
     }
-    if let Some((code, reason)) = close {
-        let _ = out.send(Outbound::Close(code, reason)).await;
+    if let Some(close) = close {
+        tracing::debug!(
+            code = close.0,
+            reason = close.1,
+            "closing a live connection"
+        );
+        let _ = close_now.send(close);
+
+        // Read on (and discard) until the client answers the close, for a moment: a
+        // socket closed with unread data resets the connection, and the client could
+        // lose the close frame and the last answers with it.
+        let _ = timeout(CLOSE_LINGER, async {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
-    drop(out);
+    drop(live);
     let _ = timeout(WRITE_TIMEOUT * 2, writer).await;
     state.metrics.sockets(-1);
+}
+
+/// One live connection's state, as its reader sees it.
+struct Connection {
+    /// This connection, for presence in reviews.
+    viewer: Viewer,
+    /// The writer's queue.
+    out: mpsc::Sender<Outbound>,
+    /// Handed to forwarders, to close the connection when a topic is lost.
+    closer: mpsc::Sender<Close>,
+    /// The forwarder of each followed topic.
+    subscriptions: HashMap<String, JoinHandle<()>>,
+    /// The client's message rate.
+    messages: Bucket,
+    /// The client's budget of refused messages.
+    violations: Bucket,
+}
+
+impl Connection {
+    /// Handles one message from the client (`None` for a binary one); answers the close
+    /// to end the connection with, if it must end.
+    async fn receive(
+        &mut self,
+        state: &AppState,
+        session: &Session,
+        text: Option<&str>,
+    ) -> Option<Close> {
+        if text.is_some_and(|t| t.len() > MAX_CLIENT_MESSAGE) {
+            tracing::warn!("live message over the size limit; closing");
+            return Some((CLOSE_TOO_BIG, "message too big"));
+        }
+        let reply = if !self.messages.take() {
+            Some(error_frame(
+                "rate_limited",
+                &format!("at most {MESSAGES_PER_SECOND} messages a second"),
+                None,
+            ))
+        } else {
+            match text {
+                Some(text) => self.handle(state, session, text).await,
+                None => Some(error_frame("bad_request", "send JSON text frames", None)),
+            }
+        };
+
+        // Every refusal spends from the violation budget; a client that keeps sending
+        // what is refused is closed rather than answered forever.
+        let reply = reply?;
+        if !self.violations.take() {
+            tracing::warn!("live client keeps sending refused messages; closing");
+            return Some((CLOSE_POLICY, "too many refused messages"));
+        }
+        let _ = self.out.send(Outbound::Text(reply)).await;
+        None
+    }
+
+    /// Handles one text message; answers an error frame to send back, if any.
+    async fn handle(&mut self, state: &AppState, session: &Session, text: &str) -> Option<String> {
+        let message = match serde_json::from_str::<ClientMessage>(text) {
+            Ok(message) => message,
+            Err(_) => {
+                return Some(error_frame(
+                    "bad_request",
+                    "expected a subscribe, unsubscribe or presence message",
+                    None,
+                ));
+            }
+        };
+        match message {
+            ClientMessage::Unsubscribe { topic } => {
+                if let Some(forwarder) = self.subscriptions.remove(&topic) {
+                    forwarder.abort();
+                    if let Some(review_id) = topic.strip_prefix("review:") {
+                        let connection = self.viewer.connection;
+                        let _ = session
+                            .company
+                            .leave_review(review_id.to_owned(), connection)
+                            .await;
+                    }
+                }
+                None
+            }
+            ClientMessage::Presence { topic, answer } => {
+                let Some(review_id) = topic.strip_prefix("review:") else {
+                    let message = "presence is only for review topics";
+                    return Some(error_frame("bad_request", message, Some(&topic)));
+                };
+                if !self.subscriptions.contains_key(&topic) {
+                    let message = "subscribe to the review first";
+                    return Some(error_frame("not_found", message, Some(&topic)));
+                }
+                let connection = self.viewer.connection;
+                match session
+                    .company
+                    .move_viewer(review_id.to_owned(), connection, answer)
+                    .await
+                {
+                    Ok(()) => None,
+                    Err(error) => {
+                        let error = ApiError::from(error);
+                        let (_, code) = error.status_and_code();
+                        Some(error_frame(code, &error.to_string(), Some(&topic)))
+                    }
+                }
+            }
+            ClientMessage::Subscribe { topic, since } => {
+                self.subscriptions
+                    .retain(|_, forwarder| !forwarder.is_finished());
+                if !self.subscriptions.contains_key(&topic)
+                    && self.subscriptions.len() >= MAX_SUBSCRIPTIONS
+                {
+                    let message = format!("at most {MAX_SUBSCRIPTIONS} topics per connection");
+                    return Some(error_frame("bad_request", &message, Some(&topic)));
+                }
+                let principal = session.principal.clone();
+                match session
+                    .company
+                    .subscribe(principal.clone(), topic.clone(), since, self.viewer.clone())
+                    .await
+                {
+                    Ok(subscription) => {
+                        let follower = Follower {
+                            company: session.company.clone(),
+                            principal,
+                            viewer: self.viewer.clone(),
+                            topic: topic.clone(),
+                        };
+                        let forwarder = tokio::spawn(forward(
+                            follower,
+                            subscription,
+                            self.out.clone(),
+                            self.closer.clone(),
+                            state.metrics.clone(),
+                        ));
+                        if let Some(previous) = self.subscriptions.insert(topic, forwarder) {
+                            previous.abort();
+                        }
+                        None
+                    }
+                    Err(error) => {
+                        let (_, code) = ApiError::from(error).status_and_code();
+                        Some(error_frame(
+                            code,
+                            "this topic cannot be followed",
+                            Some(&topic),
+                        ))
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Re-checks the session after missing revocation notices.
@@ -185,77 +444,20 @@ async fn still_signed_in(session: &Session) -> bool {
     matches!(principal, Ok(Some(p)) if p.stage == kaizen_actors::model::Stage::Full)
 }
 
-/// Handles one client message; answers an error frame to send back, if any.
-async fn handle(
-    state: &AppState,
-    session: &Session,
-    out: &mpsc::Sender<Outbound>,
-    subscriptions: &mut HashMap<String, JoinHandle<()>>,
-    text: &str,
-) -> Option<String> {
-    let message = match serde_json::from_str::<ClientMessage>(text) {
-        Ok(message) => message,
-        Err(_) => {
-            return Some(error_frame(
-                "bad_request",
-                "expected a subscribe or unsubscribe message",
-                None,
-            ));
-        }
-    };
-    match message {
-        ClientMessage::Unsubscribe { topic } => {
-            if let Some(forwarder) = subscriptions.remove(&topic) {
-                forwarder.abort();
-            }
-            None
-        }
-        ClientMessage::Subscribe { topic, since } => {
-            subscriptions.retain(|_, forwarder| !forwarder.is_finished());
-            if !subscriptions.contains_key(&topic) && subscriptions.len() >= MAX_SUBSCRIPTIONS {
-                let message = format!("at most {MAX_SUBSCRIPTIONS} topics per connection");
-                return Some(error_frame("bad_request", &message, Some(&topic)));
-            }
-            let principal = session.principal.clone();
-            match session
-                .company
-                .subscribe(principal.clone(), topic.clone(), since)
-                .await
-            {
-                Ok(subscription) => {
-                    let forwarder = tokio::spawn(forward(
-                        session.company.clone(),
-                        principal,
-                        topic.clone(),
-                        subscription,
-                        out.clone(),
-                        state.metrics.clone(),
-                    ));
-                    if let Some(previous) = subscriptions.insert(topic, forwarder) {
-                        previous.abort();
-                    }
-                    None
-                }
-                Err(error) => {
-                    let (_, code) = ApiError::from(error).status_and_code();
-                    Some(error_frame(
-                        code,
-                        "this topic cannot be followed",
-                        Some(&topic),
-                    ))
-                }
-            }
-        }
-    }
+/// Who follows which topic, to subscribe again after a lag.
+struct Follower {
+    company: CompanyHandle,
+    principal: Principal,
+    viewer: Viewer,
+    topic: String,
 }
 
 /// Copies one topic's frames into the connection's queue, resyncing after a lag.
 async fn forward(
-    company: CompanyHandle,
-    principal: Principal,
-    topic: String,
+    follower: Follower,
     mut subscription: Subscription,
     out: mpsc::Sender<Outbound>,
+    closer: mpsc::Sender<Close>,
     metrics: Arc<Metrics>,
 ) {
     let mut last_seq = 0;
@@ -276,19 +478,38 @@ async fn forward(
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => break,
-                Err(broadcast::error::RecvError::Closed) => return,
+                // The topic's actor ended under a subscriber: the client must start over.
+                Err(broadcast::error::RecvError::Closed) => {
+                    let _ = closer.try_send((CLOSE_RESYNC, "resubscribe with since"));
+                    return;
+                }
             }
         }
 
         // Fell behind: resume from the last frame sent, or start over from a snapshot.
         metrics.resynced();
+        let Follower {
+            company,
+            principal,
+            viewer,
+            topic,
+        } = &follower;
         match company
-            .subscribe(principal.clone(), topic.clone(), Some(last_seq))
+            .subscribe(
+                principal.clone(),
+                topic.clone(),
+                Some(last_seq),
+                viewer.clone(),
+            )
             .await
         {
             Ok(fresh) => subscription = fresh,
+            Err(ActorError::Unavailable) => {
+                let _ = closer.try_send((CLOSE_RESYNC, "resubscribe with since"));
+                return;
+            }
             Err(_) => {
-                let frame = error_frame("unavailable", "this topic stopped", Some(&topic));
+                let frame = error_frame("not_found", "this topic stopped", Some(topic));
                 let _ = out.send(Outbound::Text(frame)).await;
                 return;
             }
@@ -296,31 +517,56 @@ async fn forward(
     }
 }
 
-/// Writes queued frames to the socket until the queue closes or the client is stuck.
+/// Writes queued frames to the socket until the queue closes, a close is asked for, or
+/// the client is stuck. A close goes out ahead of queued frames, except after the
+/// client's own abuse, where the queued refusals go first.
 async fn write(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut queue: mpsc::Receiver<Outbound>,
+    mut close: oneshot::Receiver<Close>,
     metrics: Arc<Metrics>,
 ) {
-    while let Some(outbound) = queue.recv().await {
-        let (message, last) = match outbound {
-            Outbound::Frame(frame) => (Message::Text(frame.text.as_ref().into()), false),
-            Outbound::Text(text) => (Message::Text(text.into()), false),
-            Outbound::Ping => (Message::Ping(Default::default()), false),
-            Outbound::Close(code, reason) => (
-                Message::Close(Some(CloseFrame {
-                    code,
-                    reason: reason.into(),
-                })),
-                true,
-            ),
+    let mut close_pending = true;
+    loop {
+        let message = tokio::select! {
+            biased;
+            asked = &mut close, if close_pending => match asked {
+                Ok((code, reason)) => {
+                    // A client closed for what it sent first gets the answers already
+                    // queued (the refusals that explain the close); a revoked session
+                    // gets nothing more.
+                    if code == CLOSE_POLICY || code == CLOSE_TOO_BIG {
+                        while let Ok(queued) = queue.try_recv() {
+                            let message = match queued {
+                                Outbound::Frame(frame) => Message::Text(frame.text.as_ref().into()),
+                                Outbound::Text(text) => Message::Text(text.into()),
+                                Outbound::Ping => continue,
+                            };
+                            if !matches!(timeout(WRITE_TIMEOUT, sink.send(message)).await, Ok(Ok(()))) {
+                                break;
+                            }
+                        }
+                    }
+                    let frame = CloseFrame { code, reason: reason.into() };
+                    let _ = timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+                    break;
+                }
+                // The reader ended without a close frame: drain the queue as usual.
+                Err(_) => {
+                    close_pending = false;
+                    continue;
+                }
+            },
+            outbound = queue.recv() => match outbound {
+                Some(Outbound::Frame(frame)) => Message::Text(frame.text.as_ref().into()),
+                Some(Outbound::Text(text)) => Message::Text(text.into()),
+                Some(Outbound::Ping) => Message::Ping(Default::default()),
+                None => break,
+            },
         };
         match timeout(WRITE_TIMEOUT, sink.send(message)).await {
             Ok(Ok(())) => metrics.frame_sent(),
             _ => break,
-        }
-        if last {
-            break;
         }
     }
     let _ = timeout(WRITE_TIMEOUT, sink.close()).await;

@@ -25,8 +25,10 @@ pub async fn get(session: Session, Id(id): Id) -> Result<Json<Review>, ApiError>
 }
 
 /// Saves a draft: the given answers replace those of the same questions (`null` clears
-/// one). `version` must be the review's current version, or the save is refused with 409
-/// so that no one's edit is silently overwritten.
+/// one). `version` is the version the changes were made on. Answers nobody else changed
+/// since are merged in even when the review moved on; an answer also changed by someone
+/// else since is refused with 409, and `error.conflict` carries both versions of each
+/// such answer, so that no one's edit is silently overwritten.
 #[utoipa::path(patch, path = "/api/v1/reviews/{id}", tag = "reviews", request_body = DraftUpdate,
     params(("id" = String, Path, description = "The review's id")),
     responses((status = 200, body = Saved), (status = 404, body = ErrorBody),

@@ -6,10 +6,18 @@
 // previous save returned. A stale version (409) stops autosave and asks the
 // user to reload; what they typed is kept (see drafts.js) and offered again
 // after the reload, so an edit is never silently lost.
+//
+// The review's live topic shows who else is here and in which answer, and
+// brings in answers saved elsewhere (another browser of the same writer) as
+// long as this tab has no unsaved change to the same answer; the server merges
+// saves of different answers and answers 409 with both versions for the same
+// one. Edits typed while offline wait in the autosave and go out as soon as
+// the connection is back.
 
 import * as api from "../api.js";
 import { h, replaceChildren, statusBadge, clockTime, formatDateTime, STATUS_LABELS } from "../dom.js";
 import { keepDraft, takeDraft } from "../drafts.js";
+import { LiveTopic } from "../live.js";
 import { reviewTitle, sameId } from "./reviews.js";
 
 const DEBOUNCE_MS = 800;
@@ -70,7 +78,121 @@ class Editor {
     window.addEventListener("beforeunload", this.onBeforeUnload);
     document.addEventListener("visibilitychange", this.onVisibility);
     document.addEventListener("keydown", this.onKeydown);
+    this.viewers = [];
+    this.me = null;
     this.render(review, null);
+    this.live = new LiveTopic(`review:${reviewId}`, {
+      onData: (data, message) => this.liveData(data, message),
+      onStatus: (status) => this.liveStatus(status),
+      // A WebSocket cannot say why it failed; a 401 here sends the app to sign-in.
+      beforeReconnect: async () => {
+        await api.me();
+        return true;
+      },
+    }).start();
+  }
+
+  /** A snapshot or event of the review's topic. */
+  liveData(data, message) {
+    if (!data || typeof data !== "object") return;
+    if (message.type === "snapshot") {
+      this.me = data.you;
+      this.showViewers(data.presence);
+      if (typeof data.version === "number" && this.autosave && data.version > this.autosave.version) {
+        this.catchUp();
+      }
+      return;
+    }
+    if (message.event === "presence") this.showViewers(data.presence);
+    if (message.event === "saved") this.savedElsewhere(data);
+  }
+
+  /** The connection's state: a clear note while it is down, a save when it is back. */
+  liveStatus(status) {
+    if (!this.liveEl) return;
+    const down = status === "reconnecting";
+    this.liveEl.hidden = !down && status !== "stopped";
+    this.liveEl.dataset.state = status;
+    this.liveEl.textContent = down ? "Reconnecting… your changes are kept and saved when the connection is back."
+      : status === "stopped" ? "Live updates stopped. Reload to see others' changes." : "";
+    if (status === "live" && this.wasDown && this.autosave && this.autosave.hasUnsaved()) this.autosave.flush();
+    this.wasDown = down;
+  }
+
+  /** Show who else is here and which answer each is in. */
+  showViewers(list) {
+    this.viewers = Array.isArray(list) ? list : [];
+    const others = this.viewers.filter((v) => v.viewer !== this.me);
+    if (this.presenceEl) {
+      const names = others.map((v) => v.name + (sameId(v.user_id, this.user.id) ? " (you, elsewhere)" : ""));
+      this.presenceEl.hidden = names.length === 0;
+      this.presenceEl.textContent = names.length ? `Also here: ${names.join(", ")}` : "";
+    }
+    for (const [qid, field] of this.fields) {
+      const here = others.filter((v) => String(v.answer) === qid).map((v) => v.name);
+      field.presenceEl.hidden = here.length === 0;
+      field.presenceEl.textContent = here.length ? `${here.join(", ")} ${here.length === 1 ? "is" : "are"} here` : "";
+    }
+  }
+
+  /** Answers saved elsewhere: take those this tab has not changed itself. */
+  savedElsewhere(data) {
+    if (typeof data.version !== "number") return;
+    const changed = Array.isArray(data.changed) ? data.changed.map(String) : [];
+    const answers = data.answers && typeof data.answers === "object" ? data.answers : {};
+
+    // A reader's page shows the new answers and status as they come.
+    if (!this.autosave) {
+      if (this.editable || data.version <= this.review.version) return;
+      const merged = { ...(this.review.answers || {}) };
+      for (const qid of changed) {
+        if (qid in answers) merged[qid] = answers[qid];
+        else delete merged[qid];
+      }
+      const status = typeof data.status === "string" ? data.status : this.review.status;
+      this.render({ ...this.review, answers: merged, version: data.version, status }, null);
+      return;
+    }
+    if (data.version <= this.autosave.version) return;
+    let clash = this.autosave.inFlight;
+    for (const qid of changed) {
+      if (this.autosave.pending.has(qid)) {
+        clash = true;
+        continue;
+      }
+      this.showValue(qid, qid in answers ? answers[qid] : null);
+    }
+    // Only when nothing of ours touches what changed does this tab move to the
+    // new version; otherwise the server must see the old one to report a clash.
+    if (!clash) this.autosave.version = data.version;
+  }
+
+  /** After a gap in live events: read the review again and take what changed. */
+  async catchUp() {
+    try {
+      const review = await api.getReview(this.reviewId);
+      if (!this.autosave || this.autosave.hasUnsaved() || review.version <= this.autosave.version) return;
+      for (const qid of this.fields.keys()) this.showValue(qid, review.answers ? review.answers[qid] : null);
+      this.autosave.version = review.version;
+    } catch {
+      // The next save or event tries again.
+    }
+  }
+
+  /** Put a value saved elsewhere into a field, without saving it again. */
+  showValue(qid, value) {
+    const field = this.fields.get(qid);
+    if (!field) return;
+    if (field.question.kind === "rating") {
+      for (const radio of field.block.querySelectorAll('input[type="radio"]')) {
+        radio.checked = Number(radio.value) === value;
+      }
+      const clear = field.block.querySelector(`[data-testid="answer-${qid}-clear"]`);
+      if (clear) clear.hidden = !isRating(value);
+    } else if (field.control && "value" in field.control) {
+      field.control.value = typeof value === "string" ? value : "";
+    }
+    this.answers[qid] = value;
   }
 
   /** Build the whole editor for `review`; `notice` is {kind, text} or null. */
@@ -101,7 +223,20 @@ class Editor {
         this.statusEl),
       h("p", { class: "meta", text: this.metaLine(review) }));
 
-    const parts = [header, this.notices, questions.length ? form
+    this.presenceEl = h("p", { class: "presence", "data-testid": "presence", hidden: true });
+    this.liveEl = h("p", { class: "notice notice-warning", role: "status", "data-testid": "review-live-status", hidden: true });
+    form.addEventListener("focusin", (event) => {
+      const block = event.target.closest("[data-question-id]");
+      if (this.live) this.live.setPresence(block ? block.dataset.questionId : null);
+    });
+    form.addEventListener("focusout", (event) => {
+      if (!event.relatedTarget || !form.contains(event.relatedTarget)) {
+        if (this.live) this.live.setPresence(null);
+      }
+    });
+    header.append(this.presenceEl);
+
+    const parts = [header, this.liveEl, this.notices, questions.length ? form
       : h("p", { class: "empty", text: "This review has no questions." })];
 
     if (this.editable) {
@@ -125,6 +260,7 @@ class Editor {
     }
 
     replaceChildren(this.container, ...parts);
+    this.showViewers(this.viewers);
     if (notice) this.notify(notice.kind, notice.text);
 
     // Restored answers typed against this very version: just save them.
@@ -200,7 +336,9 @@ class Editor {
         control, errorEl);
     }
 
-    this.fields.set(qid, { question, block, errorEl, control });
+    const presenceEl = h("p", { class: "question-presence", "data-testid": `presence-${qid}`, hidden: true });
+    block.append(presenceEl);
+    this.fields.set(qid, { question, block, errorEl, control, presenceEl });
     if (qid in conflicting) block.append(this.recoveredBox(qid, question, conflicting[qid]));
     return block;
   }
@@ -308,6 +446,9 @@ class Editor {
   /** Decide what a failed save means; the autosave acts on the answer. */
   saveFailed(error) {
     if (!(error instanceof api.ApiError)) return { halt: false, retry: true, detail: "retrying…" };
+    if (error.status === 409 && error.details && Array.isArray(error.details.answers)) {
+      return this.showConflict(error.details);
+    }
     if (error.status === 409) {
       const reload = h("button", { type: "button", class: "button button-small", "data-testid": "review-reload",
         text: "Reload review", on: { click: () => this.context.reload() } });
@@ -325,6 +466,29 @@ class Editor {
       ? "This answer is too long to save. Please shorten it."
       : `Your changes could not be saved: ${error.message}`, { key: "save" });
     return { halt: false, retry: false };
+  }
+
+  /**
+   * The same answers were saved elsewhere: show their version in the field
+   * and ours under it with "Use my version", and go on saving the rest on
+   * the current version.
+   */
+  showConflict(conflict) {
+    for (const entry of conflict.answers) {
+      const qid = String(entry.question_id);
+      const field = this.fields.get(qid);
+      if (!field) continue;
+      this.autosave.pending.delete(qid);
+      this.showValue(qid, entry.theirs ?? null);
+      const old = field.block.querySelector(`[data-testid="recovered-${qid}"]`);
+      if (old) old.remove();
+      field.block.append(this.recoveredBox(qid, field.question, entry.yours ?? null));
+    }
+    if (typeof conflict.version === "number") this.autosave.version = conflict.version;
+    this.notify("warning",
+      "Someone changed the same answers in another place. Their version is in the field; yours is shown under it: choose “Use my version” to keep yours.",
+      { key: "conflict", testid: "review-conflict" });
+    return { halt: false, retry: this.autosave.pending.size > 0, state: "conflict" };
   }
 
   async submit() {
@@ -426,6 +590,8 @@ class Editor {
 
   /** Leaving the view: flush, and keep whatever could not be saved. */
   leave(userId) {
+    if (this.live) this.live.close();
+    this.live = null;
     window.removeEventListener("beforeunload", this.onBeforeUnload);
     document.removeEventListener("visibilitychange", this.onVisibility);
     document.removeEventListener("keydown", this.onKeydown);

@@ -10,6 +10,7 @@ mod audit;
 mod cycle;
 mod export;
 pub mod people;
+mod presence;
 mod remember;
 mod reset;
 mod review;
@@ -21,11 +22,13 @@ pub mod wipe;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::{Instant, timeout};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -40,6 +43,7 @@ use crate::model::Principal;
 pub use account::ELEVATION_MS;
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditPerson, MAX_PAGE, neutralize};
 pub use export::{Export, ExportedReview, ReviewExport};
+pub use presence::Viewer;
 pub use remember::{ROTATION_GRACE_MS, Redeemed, Redemption};
 pub use reset::{RESET_LINK_MS, ResetTarget};
 pub use session::{LoginCandidate, NewSession, Opened, SessionPolicy};
@@ -52,6 +56,13 @@ pub const MAILBOX_CAPACITY: usize = 1024;
 /// Sent on the revocation channel instead of a session id when every live connection
 /// must re-check its session, e.g. after the company's address ranges changed.
 pub const RECHECK_ALL: &str = "*";
+
+/// How long an idle company actor lives unless configured otherwise.
+pub const DEFAULT_IDLE_EVICTION: Duration = Duration::from_secs(10 * 60);
+
+/// How often, at the longest, an actor sweeps the viewers of its reviews whose
+/// connections ended without leaving.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How many session revocations a live connection may miss before it must re-check its
 /// session; revocations are rare, so this is generous.
@@ -72,6 +83,9 @@ pub struct Settings {
     /// tool that was not given keys fails to write an encrypted field instead of
     /// writing it in clear.
     pub keyring: Arc<Keyring>,
+    /// How long an actor may stay without commands and live subscribers before it is
+    /// evicted (and started again on the next command).
+    pub idle_eviction: Duration,
 }
 
 impl Default for Settings {
@@ -81,16 +95,42 @@ impl Default for Settings {
             mailer: Mailer::default(),
             public_url: "http://127.0.0.1:8080".into(),
             keyring: Arc::new(Keyring::empty()),
+            idle_eviction: DEFAULT_IDLE_EVICTION,
         }
     }
 }
 
 /// A cheap, cloneable handle to a company's actor.
+///
+/// The handle outlives the actor: an actor idle for [`Settings::idle_eviction`] with
+/// nobody following its topics is evicted, and the next command through any handle
+/// starts a fresh one. The revocation channel lives in the handle, so live connections
+/// keep hearing of ended sessions across that.
 #[derive(Clone)]
 pub struct CompanyHandle {
+    slot: Arc<Slot>,
+}
+
+/// What a handle shares with its clones.
+struct Slot {
     company_id: Arc<str>,
-    mailbox: mpsc::Sender<Job>,
+    slug: String,
+    /// The running actor's mailbox, replaced when an evicted actor is started again.
+    /// A `std::sync::Mutex`: held only to clone or swap the sender, never across an
+    /// `.await`.
+    mailbox: std::sync::Mutex<mpsc::Sender<Job>>,
     revocations: broadcast::Sender<Arc<str>>,
+    spawner: Arc<Spawner>,
+}
+
+/// What starting an actor takes; shared by the registry and every handle.
+pub(crate) struct Spawner {
+    pub(crate) db: Db,
+    pub(crate) settings: Settings,
+    pub(crate) stats: Arc<ActorStats>,
+    pub(crate) tracker: TaskTracker,
+    /// Set when shutdown begins: from then on no actor starts.
+    pub(crate) closed: AtomicBool,
 }
 
 /// Counters the registry reads for metrics.
@@ -99,67 +139,123 @@ pub(crate) struct ActorStats {
     pub(crate) alive: AtomicUsize,
     pub(crate) panics: AtomicUsize,
     pub(crate) subscribers: AtomicUsize,
+    pub(crate) evictions: AtomicUsize,
 }
 
-impl CompanyHandle {
-    /// Starts the actor of `company_id` and returns its handle. Only the registry calls
-    /// this, under its lock, so there is never more than one actor per company.
-    pub(crate) fn spawn(
-        company_id: &str,
-        slug: &str,
-        db: Db,
-        settings: Settings,
-        stats: Arc<ActorStats>,
-        tracker: &TaskTracker,
-    ) -> CompanyHandle {
+impl Slot {
+    /// Starts an actor for this company and answers its mailbox.
+    fn start(&self) -> mpsc::Sender<Job> {
         let (mailbox, inbox) = mpsc::channel(MAILBOX_CAPACITY);
-        let (revocations, _) = broadcast::channel(REVOCATION_CAPACITY);
+        let settings = self.spawner.settings.clone();
         let company = Company {
-            id: company_id.to_owned(),
-            slug: slug.to_owned(),
-            db,
+            id: self.company_id.to_string(),
+            slug: self.slug.clone(),
+            db: self.spawner.db.clone(),
             session_policy: settings.sessions,
             mailer: settings.mailer,
             public_url: settings.public_url,
             keyring: settings.keyring,
+            idle_eviction: settings.idle_eviction,
             topics: Topics::default(),
-            revocations: revocations.clone(),
-            stats: stats.clone(),
+            live_reviews: Default::default(),
+            revocations: self.revocations.clone(),
+            stats: self.spawner.stats.clone(),
             stopping: false,
+            evicting: false,
             policy_cache: None,
             refusals_audited: Default::default(),
         };
-        let span = tracing::info_span!("company", company_id = %company_id);
-        tracker.spawn(company.run(inbox).instrument(span));
-        CompanyHandle {
+        let span = tracing::info_span!("company", company_id = %self.company_id);
+        self.spawner
+            .tracker
+            .spawn(company.run(inbox).instrument(span));
+        mailbox
+    }
+
+    fn mailbox(&self) -> std::sync::MutexGuard<'_, mpsc::Sender<Job>> {
+        // Only a clone or a swap happens under this lock, so a poisoned one is whole.
+        self.mailbox
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// After `closed` refused a command: starts a fresh actor unless another caller
+    /// already did or shutdown began. Answers whether a command may be sent again.
+    fn restart(&self, closed: &mpsc::Sender<Job>) -> bool {
+        if self.spawner.closed.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut mailbox = self.mailbox();
+        if mailbox.same_channel(closed) {
+            *mailbox = self.start();
+        }
+        true
+    }
+}
+
+impl CompanyHandle {
+    /// Starts the actor of `company_id` and returns its handle. Only the registry calls
+    /// this, under its lock, so there is never more than one handle per company, and the
+    /// handle never runs more than one actor at a time.
+    pub(crate) fn spawn(company_id: &str, slug: &str, spawner: Arc<Spawner>) -> CompanyHandle {
+        let (revocations, _) = broadcast::channel(REVOCATION_CAPACITY);
+        let (placeholder, _) = mpsc::channel(1);
+        let slot = Slot {
             company_id: company_id.into(),
-            mailbox,
+            slug: slug.to_owned(),
+            mailbox: std::sync::Mutex::new(placeholder),
             revocations,
+            spawner,
+        };
+        *slot.mailbox() = slot.start();
+        CompanyHandle {
+            slot: Arc::new(slot),
         }
     }
 
     /// The company this handle's actor owns.
     pub fn company_id(&self) -> &str {
-        &self.company_id
+        &self.slot.company_id
     }
 
     /// How many commands are waiting in the mailbox now.
     pub fn mailbox_depth(&self) -> usize {
-        self.mailbox.max_capacity() - self.mailbox.capacity()
+        let mailbox = self.slot.mailbox();
+        mailbox.max_capacity() - mailbox.capacity()
     }
 
     /// Session ids whose sessions just ended; live connections watch this to close at
     /// once when their session is revoked.
     pub fn revocations(&self) -> broadcast::Receiver<Arc<str>> {
-        self.revocations.subscribe()
+        self.slot.revocations.subscribe()
     }
 
-    /// Asks the actor to stop after the commands already in its mailbox.
+    /// Asks the running actor, if any, to stop after the commands already in its mailbox.
     pub(crate) async fn stop(&self) {
-        let _ = self
-            .mailbox
+        let mailbox = self.slot.mailbox().clone();
+        let _ = mailbox
             .send(Box::new(|company| Box::pin(company.stop())))
             .await;
+    }
+
+    /// Sends a job to the running actor, starting a fresh one if the last was evicted.
+    ///
+    /// This is the caller's half of the eviction handshake: an evicting actor closes its
+    /// mailbox before it drains it, so a job is either accepted (and run by the old
+    /// actor) or handed back, and then goes to the new one. None is lost.
+    async fn send(&self, mut job: Job) -> Result<(), ActorError> {
+        loop {
+            let mailbox = self.slot.mailbox().clone();
+            match mailbox.send(job).await {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::SendError(refused)) => {
+                    job = refused;
+                    if !self.slot.restart(&mailbox) {
+                        return Err(ActorError::Unavailable);
+                    }
+                }
+            }
+        }
     }
 
     /// Runs `command` inside the actor and waits for its answer. A security violation is
@@ -180,10 +276,7 @@ impl CompanyHandle {
                 let _ = reply.send(result);
             })
         });
-        self.mailbox
-            .send(job)
-            .await
-            .map_err(|_| ActorError::Unavailable)?;
+        self.send(job).await?;
         answer.await.map_err(|_| ActorError::Unavailable)?
     }
 }
@@ -202,10 +295,16 @@ pub struct Company {
     public_url: Arc<str>,
     keyring: Arc<Keyring>,
     topics: Topics,
+    /// Who is viewing which review, for the `review:` topics.
+    live_reviews: presence::LiveReviews,
     revocations: broadcast::Sender<Arc<str>>,
     stats: Arc<ActorStats>,
     /// Set by the stop command; the mailbox then refuses new commands and drains.
     stopping: bool,
+    /// Set when the actor closed its mailbox to be evicted; it drains what was accepted.
+    evicting: bool,
+    /// See [`Settings::idle_eviction`].
+    idle_eviction: Duration,
     /// The security policy, loaded on first use and updated by the actor's own writes.
     policy_cache: Option<account::CachedPolicy>,
     /// Addresses whose refusal by the company's ranges was audited lately.
@@ -213,29 +312,63 @@ pub struct Company {
 }
 
 impl Company {
-    /// Runs commands until the mailbox closes or a stop command arrives.
+    /// Runs commands until the mailbox closes or a stop command arrives. Between
+    /// commands, at least every [`SWEEP_INTERVAL`], it sweeps viewers whose connections
+    /// ended.
     async fn run(mut self, mut inbox: mpsc::Receiver<Job>) {
         self.stats.alive.fetch_add(1, Ordering::Relaxed);
         tracing::debug!("company actor started");
-        while let Some(job) = inbox.recv().await {
-            // A panicking command must not take the company down with it: its caller's
-            // reply channel is dropped (the caller gets an error) and the actor goes on
-            // with the next command. The state it keeps is rebuilt from the database or
-            // is a sequence counter, neither of which a half-run command leaves broken.
-            let outcome = AssertUnwindSafe(job(&mut self)).catch_unwind().await;
-            if outcome.is_err() {
-                self.stats.panics.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("a command panicked in the company actor; it goes on");
+        let tick = SWEEP_INTERVAL.min(self.idle_eviction);
+        let mut last_sweep = Instant::now();
+        let mut last_command = Instant::now();
+        loop {
+            match timeout(tick, inbox.recv()).await {
+                Ok(Some(job)) => {
+                    self.run_job(job).await;
+                    last_command = Instant::now();
+                }
+                Ok(None) => break,
+                Err(_) => {}
             }
-            self.stats
-                .subscribers
-                .store(self.topics.subscribers(), Ordering::Relaxed);
             if self.stopping {
                 inbox.close();
+            }
+            if last_sweep.elapsed() >= SWEEP_INTERVAL {
+                self.sweep_viewers();
+                last_sweep = Instant::now();
+            }
+
+            // The actor's half of the eviction handshake: closing the mailbox makes
+            // every later send fail, and its caller starts a fresh actor; the commands
+            // accepted before still run here, then the loop ends.
+            let idle = last_command.elapsed() >= self.idle_eviction
+                && self.topics.subscribers() == 0
+                && self.live_reviews.is_empty();
+            if idle && !self.evicting && !self.stopping {
+                self.evicting = true;
+                inbox.close();
+                self.stats.evictions.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("evicting the idle company actor");
             }
         }
         self.stats.alive.fetch_sub(1, Ordering::Relaxed);
         tracing::debug!("company actor stopped");
+    }
+
+    /// Runs one command.
+    async fn run_job(&mut self, job: Job) {
+        // A panicking command must not take the company down with it: its caller's
+        // reply channel is dropped (the caller gets an error) and the actor goes on
+        // with the next command. The state it keeps is rebuilt from the database or
+        // is a sequence counter, neither of which a half-run command leaves broken.
+        let outcome = AssertUnwindSafe(job(self)).catch_unwind().await;
+        if outcome.is_err() {
+            self.stats.panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("a command panicked in the company actor; it goes on");
+        }
+        self.stats
+            .subscribers
+            .store(self.topics.subscribers(), Ordering::Relaxed);
     }
 
     /// The stop command: the loop closes the mailbox and ends once it is drained.
@@ -320,7 +453,13 @@ impl Company {
         principal: Principal,
         topic: String,
         since: Option<u64>,
+        viewer: Viewer,
     ) -> Result<Subscription, ActorError> {
+        if let Some(review_id) = topic.strip_prefix("review:") {
+            return self
+                .subscribe_review(principal, review_id, since, viewer)
+                .await;
+        }
         let cycle_id = topic
             .strip_prefix("cycle:")
             .ok_or(ActorError::NotFound)?
@@ -334,16 +473,34 @@ impl Company {
 }
 
 impl CompanyHandle {
-    /// Subscribes `principal` to a live topic (`cycle:<id>`), authorized like the HTTP
-    /// route that shows the same data. With `since`, the missed events are replayed when
-    /// they are still known; otherwise the subscription starts with a snapshot.
+    /// Subscribes `principal` to a live topic (`cycle:<id>` or `review:<id>`), authorized
+    /// like the HTTP route that shows the same data. With `since`, the missed events are
+    /// replayed when they are still known; otherwise the subscription starts with a
+    /// snapshot. `viewer` is the connection, which joins a review's presence.
     pub async fn subscribe(
         &self,
         principal: Principal,
         topic: String,
         since: Option<u64>,
+        viewer: Viewer,
     ) -> Result<Subscription, ActorError> {
-        self.call(move |c| Box::pin(c.subscribe(principal, topic, since)))
-            .await
+        // An actor that is being evicted answers `None`: its topics end with it, so the
+        // subscription is taken again from the fresh actor.
+        loop {
+            let (principal, topic, viewer) = (principal.clone(), topic.clone(), viewer.clone());
+            let subscribed = self
+                .call(move |c| {
+                    Box::pin(async move {
+                        if c.evicting {
+                            return Ok(None);
+                        }
+                        c.subscribe(principal, topic, since, viewer).await.map(Some)
+                    })
+                })
+                .await?;
+            if let Some(subscription) = subscribed {
+                return Ok(subscription);
+            }
+        }
     }
 }

@@ -1,15 +1,19 @@
 //! Reviews: who may read and write them, draft saves with optimistic versions, submit.
 
+use std::collections::BTreeMap;
+
 use futures_util::future::BoxFuture;
 
+use super::presence::{ReviewState, SavedEvent};
 use super::{Company, CompanyHandle, ExportedReview};
 use crate::crypto::REVIEW_ANSWERS;
 use crate::db::now_ms;
 use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::{
-    Answer, Answers, Client, DraftUpdate, MAX_TEXT_ANSWER_CHARS, Principal, Question, QuestionKind,
-    Review, ReviewKind, ReviewStatus, ReviewSummary, Saved, rfc3339,
+    Answer, AnswerConflict, Answers, Client, DraftUpdate, MAX_TEXT_ANSWER_CHARS, Principal,
+    Question, QuestionKind, Review, ReviewConflict, ReviewKind, ReviewStatus, ReviewSummary, Saved,
+    rfc3339,
 };
 
 /// The columns of a review with its cycle and both people, each with its own company so
@@ -17,8 +21,8 @@ use crate::model::{
 /// `{answers}` is the answers column (sealed), or an empty text where a list doesn't need
 /// it.
 const REVIEW_SELECT: &str = "SELECT r.company_id, r.id, r.cycle_id, r.reviewee_id, \
-     r.reviewer_id, r.kind, r.status, {answers} AS answers, r.version, r.updated_at, \
-     r.submitted_at, c.company_id AS cycle_company_id, c.name AS cycle_name, \
+     r.reviewer_id, r.kind, r.status, {answers} AS answers, r.answer_versions, r.version, \
+     r.updated_at, r.submitted_at, c.company_id AS cycle_company_id, c.name AS cycle_name, \
      ee.company_id AS reviewee_company_id, ee.name AS reviewee_name, \
      er.company_id AS reviewer_company_id, er.name AS reviewer_name \
      FROM reviews r JOIN cycles c ON c.id = r.cycle_id \
@@ -37,6 +41,8 @@ struct ReviewRow {
     kind: String,
     status: String,
     answers: String,
+    /// Question id → the version that last changed its answer (ids and numbers only).
+    answer_versions: String,
     version: i64,
     updated_at: i64,
     submitted_at: Option<i64>,
@@ -66,6 +72,10 @@ impl Owned for ReviewRow {
 impl ReviewRow {
     fn status(&self) -> ReviewStatus {
         ReviewStatus::parse(&self.status).unwrap_or(ReviewStatus::NotStarted)
+    }
+
+    fn answer_versions(&self) -> BTreeMap<String, i64> {
+        serde_json::from_str(&self.answer_versions).unwrap_or_default()
     }
 
     fn summary(&self) -> ReviewSummary {
@@ -132,6 +142,40 @@ fn merge_answers(
         }
     }
     Ok(answers)
+}
+
+/// Splits an update based on an older version into the answers to apply and those that
+/// conflict. An answer equal to the stored one is neither: both sides agree.
+fn split_update(
+    stored: &Answers,
+    answer_versions: &BTreeMap<String, i64>,
+    update: DraftUpdate,
+) -> (DraftUpdate, Vec<AnswerConflict>) {
+    let base = update.version;
+    let mut apply = BTreeMap::new();
+    let mut conflicts = Vec::new();
+    for (question_id, yours) in update.answers {
+        let theirs = stored.get(&question_id);
+        if yours.as_ref() == theirs {
+            continue;
+        }
+        let changed_at = answer_versions.get(&question_id).copied().unwrap_or(0);
+        if changed_at > base {
+            conflicts.push(AnswerConflict {
+                theirs: theirs.cloned(),
+                question_id,
+                yours,
+                their_version: changed_at,
+            });
+        } else {
+            apply.insert(question_id, yours);
+        }
+    }
+    let apply = DraftUpdate {
+        answers: apply,
+        version: base,
+    };
+    (apply, conflicts)
 }
 
 /// Names the questions a review cannot be submitted without.
@@ -240,6 +284,21 @@ impl Company {
         Ok(found > 0)
     }
 
+    /// The version and status of a review the principal may read.
+    pub(super) async fn load_review_state(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        principal: &Principal,
+        review_id: &str,
+    ) -> Result<ReviewState, ActorError> {
+        let row = self.load_readable(conn, principal, review_id).await?;
+        Ok(ReviewState {
+            status: row.status(),
+            cycle_id: row.cycle_id,
+            version: row.version,
+        })
+    }
+
     async fn get_review(&mut self, principal: Principal, id: String) -> Result<Review, ActorError> {
         let mut conn = self.db.pool().acquire().await?;
         let row = self.load_readable(&mut conn, &principal, &id).await?;
@@ -282,25 +341,54 @@ impl Company {
     ) -> Result<Saved, ActorError> {
         let mut tx = self.db.begin_write().await?;
         let (row, questions) = self.load_writable(&mut tx, &principal, &id).await?;
-        if update.version != row.version {
+        if update.version > row.version || update.version < 0 {
             return Err(ActorError::Conflict(
-                "the review was changed meanwhile; reload it to see the latest version".into(),
+                "this version of the review does not exist; reload it".into(),
             ));
         }
-        let expected_version = update.version;
-        let answers = merge_answers(self.answers(&row)?, update, &questions)?;
-        let answers = self.sealed_answers(&id, &answers)?;
+        let expected_version = row.version;
+        let before = self.answers(&row)?;
+
+        // Check every answer sent before deciding anything, so a bad one is a 422 even
+        // when it also conflicts.
+        merge_answers(before.clone(), update.clone(), &questions)?;
+
+        // Merge at answer level: an answer the caller changes (it differs from the
+        // stored one) is taken when nobody changed it after the caller's version; when
+        // somebody did, both versions go back in a 409 and nothing is written.
+        let mut answer_versions = row.answer_versions();
+        let (apply, conflicts) = split_update(&before, &answer_versions, update);
+        if !conflicts.is_empty() {
+            return Err(ActorError::EditConflict(Box::new(ReviewConflict {
+                version: row.version,
+                answers: conflicts,
+            })));
+        }
+        let touched: Vec<String> = apply.answers.keys().cloned().collect();
+        let after = merge_answers(before.clone(), apply, &questions)?;
+        let changed: Vec<String> = touched
+            .into_iter()
+            .filter(|q| before.get(q) != after.get(q))
+            .collect();
+        for q in &changed {
+            answer_versions.insert(q.clone(), expected_version + 1);
+        }
+        let answers = self.sealed_answers(&id, &after)?;
+        let answer_versions = serde_json::to_string(&answer_versions)
+            .map_err(|_| ActorError::Validation("the answers could not be stored".into()))?;
 
         let now = now_ms();
         let saved = sqlx::query(
-            "UPDATE reviews SET answers = $3, version = version + 1, status = 'draft', \
-             updated_at = $4 WHERE company_id = $1 AND id = $2 AND version = $5",
+            "UPDATE reviews SET answers = $3, answer_versions = $6, version = version + 1, \
+             status = 'draft', updated_at = $4 WHERE company_id = $1 AND id = $2 \
+             AND version = $5",
         )
         .bind(&self.id)
         .bind(&id)
         .bind(&answers)
         .bind(now)
         .bind(expected_version)
+        .bind(&answer_versions)
         .execute(&mut *tx)
         .await?;
         if saved.rows_affected() != 1 {
@@ -326,11 +414,26 @@ impl Company {
         if row.status() == ReviewStatus::NotStarted {
             self.publish_progress(&row.cycle_id).await;
         }
-        Ok(Saved {
+
+        // The review's viewers hear of the new version and of the answers it changed.
+        let saved = Saved {
             version: expected_version + 1,
             status: ReviewStatus::Draft,
             updated_at: rfc3339(now),
-        })
+        };
+        let changed_answers: Answers = changed
+            .iter()
+            .filter_map(|q| after.get(q).map(|a| (q.clone(), a.clone())))
+            .collect();
+        let event = SavedEvent {
+            version: saved.version,
+            status: saved.status.as_str(),
+            updated_at: &saved.updated_at,
+            changed: changed.iter().map(String::as_str).collect(),
+            answers: &changed_answers,
+        };
+        self.publish_saved(&id, &event);
+        Ok(saved)
     }
 
     async fn submit(
@@ -368,6 +471,15 @@ impl Company {
             .await?;
         tx.commit().await?;
         self.publish_progress(&row.cycle_id).await;
+        let updated_at = rfc3339(row.updated_at);
+        let event = SavedEvent {
+            version: row.version,
+            status: row.status().as_str(),
+            updated_at: &updated_at,
+            changed: Vec::new(),
+            answers: &Answers::new(),
+        };
+        self.publish_saved(&id, &event);
         Ok(Review {
             summary: row.summary(),
             answers: self.answers(&row)?,
@@ -450,7 +562,9 @@ impl CompanyHandle {
             .await
     }
 
-    /// Saves a draft by its writer; `Conflict` when `update.version` is stale.
+    /// Saves a draft by its writer. `update.version` is the version the changes were
+    /// made on: answers nobody else changed since are merged in; answers changed on both
+    /// sides answer [`ActorError::EditConflict`] with both versions, writing nothing.
     pub async fn save_draft(
         &self,
         principal: Principal,
