@@ -67,26 +67,18 @@ pub async fn backup(db: &Db, database_url: Option<&str>, out: &Path) -> anyhow::
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    // Written under a temporary name, so that a half-written file never looks like a backup.
+    // Written under a temporary name, so that a half-written file never looks like a backup;
+    // a failed one is deleted (it may be a whole copy of the data).
     let partial = partial_path(out);
     let _ = std::fs::remove_file(&partial);
-    let census = match db.backend() {
-        Backend::Sqlite => {
-            copy_sqlite(db, &partial)
-                .await
-                .context("the SQLite copy failed")?;
-            // The copy is a database of its own: count what it holds, not what the live
-            // database holds a moment later.
-            let copy = Db::open_sqlite_read_only(&partial).await?;
-            let census = census(&copy).await;
-            copy.close().await;
-            census?
-        }
-        Backend::Postgres => {
-            let url = database_url.context("a PostgreSQL backup needs --database-url")?;
-            pg_dump(db, url, &partial).await?
+    let census = match copy_to(db, database_url, &partial).await {
+        Ok(census) => census,
+        Err(error) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(error);
         }
     };
+    owner_only(&partial)?;
     let sha256 = file_sha256(&partial).await?;
     let manifest = Manifest {
         format: FORMAT.into(),
@@ -104,14 +96,38 @@ pub async fn backup(db: &Db, database_url: Option<&str>, out: &Path) -> anyhow::
     Ok(manifest)
 }
 
+/// Copies the database into `partial` and counts what the copy holds.
+async fn copy_to(db: &Db, database_url: Option<&str>, partial: &Path) -> anyhow::Result<Census> {
+    match db.backend() {
+        Backend::Sqlite => {
+            copy_sqlite(db, partial)
+                .await
+                .context("the SQLite copy failed")?;
+            // The copy is a database of its own: count what it holds, not what the live
+            // database holds a moment later.
+            let copy = Db::open_sqlite_read_only(partial).await?;
+            let census = census(&copy).await;
+            copy.close().await;
+            Ok(census?)
+        }
+        Backend::Postgres => {
+            let url = database_url.context("a PostgreSQL backup needs --database-url")?;
+            pg_dump(db, url, partial).await
+        }
+    }
+}
+
+/// Makes a file readable by its owner only: a backup holds password hashes and secrets.
+fn owner_only(file: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict {}", file.display()))
+}
+
 fn partial_path(out: &Path) -> PathBuf {
     let mut name = out.as_os_str().to_owned();
     name.push(".partial");
     PathBuf::from(name)
-}
-
-fn sqlite_url(file: &Path, mode: &str) -> String {
-    format!("sqlite://{}?mode={mode}", file.display())
 }
 
 /// Dumps PostgreSQL from a snapshot that the census is taken in too.
@@ -194,16 +210,46 @@ pub async fn restore(
             );
         }
     }
-    let db = match &target.database_url {
-        None => restore_sqlite(file, &target.data_dir, manifest.as_ref()).await?,
-        Some(url) => restore_postgres(file, url, manifest.as_ref()).await?,
-    };
-    let result = match manifest.filter(|_| verify) {
-        Some(manifest) => Some(check(&db, &manifest, crate::keys::existing(keys, target)).await),
-        None => None,
-    };
-    db.close().await;
-    result.transpose()
+    match &target.database_url {
+        None => {
+            restore_sqlite(
+                file,
+                &target.data_dir,
+                manifest.as_ref(),
+                keys,
+                target,
+                verify,
+            )
+            .await
+        }
+        Some(url) => {
+            let db = restore_postgres(file, url, manifest.as_ref()).await?;
+            let result = checks(&db, manifest.as_ref(), keys, target, verify).await;
+            db.close().await;
+            result
+        }
+    }
+}
+
+/// The checks of a restored database: always its integrity; with `verify`, everything
+/// [`check`] does against the manifest.
+async fn checks(
+    db: &Db,
+    manifest: Option<&Manifest>,
+    keys: &KeyArgs,
+    target: &DbArgs,
+    verify: bool,
+) -> anyhow::Result<Option<Verified>> {
+    let problems = integrity_problems(db).await?;
+    if !problems.is_empty() {
+        bail!("the restored database is damaged: {}", problems.join("; "));
+    }
+    match manifest.filter(|_| verify) {
+        Some(manifest) => Ok(Some(
+            check(db, manifest, crate::keys::existing(keys, target)).await?,
+        )),
+        None => Ok(None),
+    }
 }
 
 fn read_manifest(file: &Path, required: bool) -> anyhow::Result<Option<Manifest>> {
@@ -234,13 +280,29 @@ fn read_manifest(file: &Path, required: bool) -> anyhow::Result<Option<Manifest>
     Ok(Some(manifest))
 }
 
+/// Restores a SQLite backup under a temporary name in the data directory, checks it there
+/// (read-only), and gives it the database's name only once every check passed; on any
+/// failure nothing is left behind.
 async fn restore_sqlite(
     file: &Path,
     data_dir: &Path,
     manifest: Option<&Manifest>,
-) -> anyhow::Result<Db> {
+    keys: &KeyArgs,
+    target_args: &DbArgs,
+    verify: bool,
+) -> anyhow::Result<Option<Verified>> {
     if manifest.is_some_and(|m| m.backend != "sqlite") {
         bail!("this is a PostgreSQL backup; restore it with --database-url");
+    }
+    let mut header = [0u8; 16];
+    let readable = std::fs::File::open(file)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok();
+    if !readable || &header != b"SQLite format 3\0" {
+        bail!(
+            "{} is not a SQLite database; nothing was restored",
+            file.display()
+        );
     }
     let target = data_dir.join(kaizen_actors::db::SQLITE_FILE);
     let in_use = ["", "-wal", "-shm"].iter().any(|suffix| {
@@ -257,10 +319,28 @@ async fn restore_sqlite(
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let partial = partial_path(&target);
-    std::fs::copy(file, &partial).with_context(|| format!("cannot copy {}", file.display()))?;
-    std::fs::File::open(&partial)?.sync_all()?;
-    std::fs::rename(&partial, &target)?;
-    Ok(Db::connect(&sqlite_url(&target, "rw")).await?)
+    let result = async {
+        std::fs::copy(file, &partial).with_context(|| format!("cannot copy {}", file.display()))?;
+        owner_only(&partial)?;
+        std::fs::File::open(&partial)?.sync_all()?;
+        let db = Db::open_sqlite_read_only(&partial).await?;
+        let result = checks(&db, manifest, keys, target_args, verify).await;
+        db.close().await;
+        result
+    }
+    .await;
+    match result {
+        Ok(verified) => {
+            std::fs::rename(&partial, &target).with_context(|| {
+                format!("cannot move the restored database to {}", target.display())
+            })?;
+            Ok(verified)
+        }
+        Err(error) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(error.context("nothing was restored"))
+        }
+    }
 }
 
 async fn restore_postgres(
@@ -270,6 +350,9 @@ async fn restore_postgres(
 ) -> anyhow::Result<Db> {
     if manifest.is_some_and(|m| m.backend != "postgres") {
         bail!("this is a SQLite backup; restore it with --data-dir");
+    }
+    if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+        bail!("restoring with --database-url needs a postgres:// URL; for SQLite use --data-dir");
     }
     let db = Db::connect(url).await?;
     if !is_empty(&db).await? {
@@ -298,10 +381,6 @@ async fn check(
     manifest: &Manifest,
     keyring: anyhow::Result<Keyring>,
 ) -> anyhow::Result<Verified> {
-    let problems = integrity_problems(db).await?;
-    if !problems.is_empty() {
-        bail!("the restored database is damaged: {}", problems.join("; "));
-    }
     let found = census(db).await?;
     let newest = db.newest_schema_version();
     if found.schema_version > newest {
@@ -408,16 +487,35 @@ pub async fn run_schedule(
     }
 }
 
+/// Whether a file name is one [`run_schedule`] gives: `kaizen-`, a UTC time of 18 digits
+/// around `T`, `Z`, and the backend's extension. Nothing else is ever pruned.
+fn is_scheduled_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(SCHEDULED_PREFIX) else {
+        return false;
+    };
+    let Some((stamp, extension)) = rest.split_once('.') else {
+        return false;
+    };
+    let bytes = stamp.as_bytes();
+    let shaped = bytes.len() == 19
+        && bytes[8] == b'T'
+        && bytes[18] == b'Z'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 8 || i == 18 || b.is_ascii_digit());
+    shaped && matches!(extension, "sqlite3" | "pgdump")
+}
+
 /// Deletes all but the newest `keep` scheduled backups (and their manifests) in `dir`.
 fn prune(dir: &Path, keep: usize) -> anyhow::Result<()> {
     let mut backups: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| {
-            path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                n.starts_with(SCHEDULED_PREFIX)
-                    && !n.ends_with(".manifest.json")
-                    && !n.ends_with(".partial")
-            })
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(is_scheduled_name)
+                && manifest_path(path).exists()
         })
         .collect();
     // The names sort by time.
@@ -476,6 +574,7 @@ mod tests {
             "kaizen-20261201T000000000Z.sqlite3",
             "kaizen-20261202T000000000Z.sqlite3",
             "kaizen-20261203T000000000Z.sqlite3",
+            "kaizen-notes.txt",
             "mine.sqlite3",
         ];
         for name in names {
@@ -500,6 +599,8 @@ mod tests {
                 "kaizen-20261202T000000000Z.sqlite3.manifest.json",
                 "kaizen-20261203T000000000Z.sqlite3",
                 "kaizen-20261203T000000000Z.sqlite3.manifest.json",
+                "kaizen-notes.txt",
+                "kaizen-notes.txt.manifest.json",
                 "mine.sqlite3",
                 "mine.sqlite3.manifest.json",
             ]

@@ -200,6 +200,18 @@ async fn restore_refuses_changed_backups_and_targets_that_hold_data() {
     let backup = kaizen(&["backup", "--data-dir", path(data_dir), "--out", path(&file)]).await;
     assert!(backup.status.success(), "{}", text(&backup));
 
+    let odd = scratch.path().join("night #1? 100%.sqlite3");
+    let backup = kaizen(&["backup", "--data-dir", path(data_dir), "--out", path(&odd)]).await;
+    assert!(
+        backup.status.success(),
+        "any file name works: {}",
+        text(&backup)
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&odd).expect("the backup").permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "only the owner may read a backup");
+
     let again = kaizen(&["backup", "--data-dir", path(data_dir), "--out", path(&file)]).await;
     assert!(!again.status.success(), "a backup never overwrites");
     assert!(text(&again).contains("already exists"), "{}", text(&again));
@@ -260,6 +272,31 @@ async fn restore_refuses_changed_backups_and_targets_that_hold_data() {
         said.contains("table users") && said.contains(&company),
         "names the table and company: {said}"
     );
+    let left: Vec<_> = std::fs::read_dir(&target)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "a restore that fails its checks leaves nothing: {left:?}"
+    );
+
+    // Not a database at all: said plainly, at once.
+    let garbage = scratch.path().join("garbage.sqlite3");
+    std::fs::write(&garbage, b"this is not a database").expect("written");
+    let target = scratch.path().join("t4");
+    let restore = kaizen(&["restore", path(&garbage), "--data-dir", path(&target)]).await;
+    assert!(!restore.status.success());
+    assert!(
+        text(&restore).contains("not a SQLite database"),
+        "{}",
+        text(&restore)
+    );
+    assert!(!target.join("kaizen.sqlite3").exists());
 
     std::fs::remove_file(manifest(&file)).expect("removed");
     let target = scratch.path().join("t3");

@@ -315,3 +315,75 @@ async fn with_two_admins_a_second_one_must_confirm_in_time() {
         );
     }
 }
+
+/// Demoting the other HR admins is no way around the second admin: for a week after an
+/// admin lost the role, the one who is left cannot wipe alone.
+#[tokio::test]
+async fn demoting_the_other_admin_does_not_let_one_admin_wipe_alone() {
+    let server = TestServer::demo().await;
+    let hr = server.sign_in(COMPANY, &email("hr", COMPANY)).await;
+    let (_, me) = server
+        .sign_in(COMPANY, &email("manager", COMPANY))
+        .await
+        .get("/api/v1/me")
+        .await;
+    let path = format!("/api/v1/admin/users/{}", me["id"].as_str().expect("an id"));
+    elevate(&hr).await;
+    for role in ["hr_admin", "employee"] {
+        let (status, body) = hr
+            .send(
+                hr.request(Method::PATCH, &path)
+                    .json(&json!({ "role": role })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    let (status, body) = wipe(&hr, json!({})).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "conflict"),
+        "{body}"
+    );
+    assert!(rows(&server, "reviews", COMPANY).await > 0, "nothing went");
+    let actions = audit_actions(&server, COMPANY).await;
+    assert!(actions.iter().any(|a| a == "wipe_refused"), "{actions:?}");
+}
+
+/// After a wipe the database files hold nothing of the wiped content (here a question's
+/// prompt): deleted pages are zeroed and the write-ahead log is emptied. (Object names,
+/// such as the cycle's, stay in the audit trail by design.)
+#[tokio::test]
+async fn wiped_content_is_gone_from_the_database_files() {
+    let server = TestServer::demo().await;
+    let hr = server.sign_in(COMPANY, &email("hr", COMPANY)).await;
+    let marker = "WIPEMARKER-7f3a9c-cycle";
+    let (status, body) = hr
+        .post(
+            "/api/v1/cycles",
+            json!({"name": "Wipe test", "questions": [{"kind": "text", "prompt": marker}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let on_disk = |server: &TestServer| -> usize {
+        ["kaizen.sqlite3", "kaizen.sqlite3-wal"]
+            .iter()
+            .filter_map(|name| std::fs::read(server.data_dir.path().join(name)).ok())
+            .map(|bytes| {
+                bytes
+                    .windows(marker.len())
+                    .filter(|w| *w == marker.as_bytes())
+                    .count()
+            })
+            .sum()
+    };
+    assert!(
+        on_disk(&server) > 0,
+        "the search finds the marker before the wipe"
+    );
+
+    elevate(&hr).await;
+    let (status, body) = wipe(&hr, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(on_disk(&server), 0, "no copy of the wiped content is left");
+}

@@ -27,6 +27,23 @@ pub struct Db {
     backend: Backend,
 }
 
+/// A `sqlite://` URL for a file, whatever its name holds: every byte but letters, digits
+/// and `/-_.~` is percent-encoded (the driver decodes the path), so `?`, `#`, `%` or spaces
+/// in a path cannot turn into URL syntax.
+pub fn sqlite_url(file: &Path, mode: &str) -> String {
+    let mut url = String::from("sqlite://");
+    for byte in file.as_os_str().as_encoded_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-_.~".contains(byte) {
+            url.push(char::from(*byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url.push_str("?mode=");
+    url.push_str(mode);
+    url
+}
+
 /// The name of the SQLite database file in the data directory.
 pub const SQLITE_FILE: &str = "kaizen.sqlite3";
 
@@ -40,13 +57,13 @@ impl Db {
     pub async fn open_sqlite(data_dir: &Path) -> Result<Db, sqlx::Error> {
         std::fs::create_dir_all(data_dir).map_err(sqlx::Error::Io)?;
         let file = data_dir.join(SQLITE_FILE);
-        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let url = sqlite_url(&file, "rwc");
         Db::connect(&url).await
     }
 
     /// Opens a SQLite file read-only (a backup being checked), changing nothing in it.
     pub async fn open_sqlite_read_only(file: &Path) -> Result<Db, sqlx::Error> {
-        Db::connect_with(&format!("sqlite://{}?mode=ro", file.display()), false).await
+        Db::connect_with(&sqlite_url(file, "ro"), false).await
     }
 
     /// Connects to a database URL (`sqlite://…` or `postgres://…`).
@@ -75,9 +92,11 @@ impl Db {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
+                        // Deleted content is overwritten with zeros, not left in free
+                        // pages: a wipe must leave nothing to read in the file.
                         conn.execute(
                             "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA synchronous = NORMAL;",
+                             PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;",
                         )
                         .await?;
                     }

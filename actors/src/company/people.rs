@@ -261,6 +261,9 @@ impl Company {
         for id in &demoted {
             ended.extend(self.end_all_sessions(&mut tx, id).await?);
         }
+        if !demoted.is_empty() {
+            self.note_admin_removed(&mut tx).await?;
+        }
         tx.commit().await?;
         self.revoke_all(&ended);
         let detail = serde_json::json!({ "created": report.created, "updated": report.updated,

@@ -15,6 +15,10 @@ use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::{Client, Principal, Stage};
 
+/// How many sessions a replaced token may still mint within the grace: enough for the
+/// requests a browser sends at once, not a supply for whoever copied it.
+const GRACE_SESSIONS: i64 = 3;
+
 /// How long a replaced token still mints sessions by default: requests the browser sent
 /// in parallel with the one that rotated it carry the old value.
 pub const ROTATION_GRACE_MS: i64 = 30_000;
@@ -140,6 +144,21 @@ impl Company {
             return Ok(None);
         }
 
+        if !current {
+            let (minted,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM sessions WHERE company_id = $1 AND remember_id = $2 \
+                 AND created_at >= $3",
+            )
+            .bind(&self.id)
+            .bind(&row.id)
+            .bind(row.rotated_at)
+            .fetch_one(&mut *tx)
+            .await?;
+            // The rotation's own session, and a few for requests sent alongside it.
+            if minted > GRACE_SESSIONS {
+                return Ok(None);
+            }
+        }
         if current {
             sqlx::query(
                 "UPDATE remember_tokens SET previous_hash = token_hash, token_hash = $3, \
@@ -163,7 +182,7 @@ impl Company {
         .bind(&row.user_id)
         .bind(&redemption.session_token_hash)
         .bind(now)
-        .bind(now + self.session_policy.absolute_timeout_ms)
+        .bind((now + self.session_policy.absolute_timeout_ms).min(row.expires_at))
         .bind(redemption.client.ip.to_string())
         .bind(&redemption.client.user_agent)
         .bind(&row.id)
@@ -256,22 +275,25 @@ impl Company {
         Ok(())
     }
 
-    /// Makes a user's remember-me tokens useless, but for the chain of `keep_session` (the
-    /// session making a change that ends the user's other sessions).
+    /// Makes every remember-me token of a user useless. The chain of the browser making
+    /// the change goes too: its cookie may be the copied one the user is reacting to. The
+    /// sessions that stay (the caller's) carry on as ordinary ones.
     pub(super) async fn forget_user_chains(
         &self,
         conn: &mut sqlx::AnyConnection,
         user_id: &str,
-        keep_session: Option<&str>,
     ) -> Result<(), ActorError> {
+        sqlx::query("DELETE FROM remember_tokens WHERE company_id = $1 AND user_id = $2")
+            .bind(&self.id)
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
         sqlx::query(
-            "DELETE FROM remember_tokens WHERE company_id = $1 AND user_id = $2 AND id NOT IN \
-             (SELECT remember_id FROM sessions WHERE company_id = $1 AND id = $3 \
-              AND remember_id IS NOT NULL)",
+            "UPDATE sessions SET remember_me = 0, remember_id = NULL \
+             WHERE company_id = $1 AND user_id = $2",
         )
         .bind(&self.id)
         .bind(user_id)
-        .bind(keep_session.unwrap_or(""))
         .execute(&mut *conn)
         .await?;
         Ok(())

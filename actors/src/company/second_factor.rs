@@ -531,8 +531,10 @@ impl Company {
         Ok(())
     }
 
-    /// Deletes every session of the principal's user but the principal's own, answering
-    /// their ids so their live connections can be closed after the commit.
+    /// Deletes every session of the principal's user but the principal's own, and every
+    /// remember-me token of the user, the principal's own included (its cookie may be the
+    /// copied one the user is reacting to); answers the ended sessions' ids so their live
+    /// connections can be closed after the commit.
     pub(super) async fn end_other_sessions(
         &self,
         conn: &mut sqlx::AnyConnection,
@@ -546,9 +548,7 @@ impl Company {
         .bind(&principal.session_id)
         .fetch_all(&mut *conn)
         .await?;
-        let keep = Some(principal.session_id.as_str());
-        self.forget_user_chains(conn, &principal.user_id, keep)
-            .await?;
+        self.forget_user_chains(conn, &principal.user_id).await?;
         sqlx::query("DELETE FROM sessions WHERE company_id = $1 AND user_id = $2 AND id <> $3")
             .bind(&self.id)
             .bind(&principal.user_id)

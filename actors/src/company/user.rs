@@ -229,6 +229,9 @@ impl Company {
         if loses_admin || (disabled && !before.disabled) {
             ended = self.end_all_sessions(&mut tx, &user_id).await?;
         }
+        if loses_admin {
+            self.note_admin_removed(&mut tx).await?;
+        }
         tx.commit().await?;
         self.revoke_all(&ended);
         let after = UserView {
@@ -315,7 +318,7 @@ impl Company {
                 .bind(user_id)
                 .fetch_all(&mut *conn)
                 .await?;
-        self.forget_user_chains(conn, user_id, None).await?;
+        self.forget_user_chains(conn, user_id).await?;
         sqlx::query("DELETE FROM sessions WHERE company_id = $1 AND user_id = $2")
             .bind(&self.id)
             .bind(user_id)

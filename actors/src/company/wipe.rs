@@ -20,6 +20,10 @@ pub const MASTER_PASSWORD_AGE_MS: i64 = 28 * 24 * 3_600_000;
 /// How long a master password works after the operator issues it.
 pub const MASTER_PASSWORD_MS: i64 = 3_600_000;
 
+/// How long after an HR admin lost the role or was disabled a wipe is refused: otherwise
+/// one admin could demote the others and wipe alone.
+pub const ADMIN_REMOVAL_HOLD_MS: i64 = 7 * 24 * 3_600_000;
+
 /// How long a wipe request waits for a second admin.
 pub const CONFIRMATION_WINDOW_MS: i64 = 3_600_000;
 
@@ -76,8 +80,8 @@ impl Company {
     ) -> Result<WipeOutcome, ActorError> {
         self.check_wiper(&principal, &client).await?;
         let mut tx = self.db.begin_write().await?;
-        let (created_at,): (i64,) =
-            sqlx::query_as("SELECT created_at FROM companies WHERE id = $1")
+        let (created_at, admin_removed_at): (i64, i64) =
+            sqlx::query_as("SELECT created_at, admin_removed_at FROM companies WHERE id = $1")
                 .bind(&self.id)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -115,6 +119,16 @@ impl Company {
         .bind(&self.id)
         .fetch_one(&mut *tx)
         .await?;
+        if admins <= 1 && now - admin_removed_at < ADMIN_REMOVAL_HOLD_MS {
+            drop(tx);
+            self.refuse(&principal, &client, "admin_recently_removed")
+                .await;
+            return Err(ActorError::Conflict(
+                "an HR admin lost the role or was disabled in the last 7 days; until then a \
+                 wipe needs a second HR admin"
+                    .into(),
+            ));
+        }
         if admins > 1 {
             let (id, expires_at) = (new_id(), now + CONFIRMATION_WINDOW_MS);
             sqlx::query(
@@ -185,6 +199,20 @@ impl Company {
             self.refuse(&principal, &client, "same_admin").await;
             return Err(ActorError::Conflict(
                 "another HR admin must confirm the wipe you asked for".into(),
+            ));
+        }
+        let (asker_role, asker_disabled): (String, i64) =
+            sqlx::query_as("SELECT role, disabled FROM users WHERE company_id = $1 AND id = $2")
+                .bind(&self.id)
+                .bind(&requested_by)
+                .fetch_one(&mut *tx)
+                .await?;
+        if asker_role != "hr_admin" || asker_disabled != 0 {
+            drop(tx);
+            self.refuse(&principal, &client, "requester_no_longer_admin")
+                .await;
+            return Err(ActorError::Conflict(
+                "the admin who asked for this wipe is no longer an HR admin".into(),
             ));
         }
         if expires_at <= now_ms() {
@@ -270,6 +298,13 @@ impl Company {
                 .bind(&self.id)
                 .fetch_all(&mut *tx)
                 .await?;
+        sqlx::query(
+            "UPDATE wipe_requests SET status = 'expired' WHERE company_id = $1 \
+             AND status = 'pending'",
+        )
+        .bind(&self.id)
+        .execute(&mut *tx)
+        .await?;
         for table in ["remember_tokens", "sessions"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE company_id = $1"))
                 .bind(&self.id)
@@ -277,6 +312,15 @@ impl Company {
                 .await?;
         }
         tx.commit().await?;
+        // Deleted pages are zeroed (secure_delete), but the write-ahead log still holds
+        // the old pages until a checkpoint: copy them home and empty it.
+        if self.db.backend() == crate::db::Backend::Sqlite
+            && let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(self.db.pool())
+                .await
+        {
+            tracing::warn!(%error, "the log could not be emptied after a wipe");
+        }
         let ended: Vec<String> = sessions.into_iter().map(|(id,)| id).collect();
         self.revoke_all(&ended);
         tracing::warn!(company_id = %self.id, "company content wiped");
@@ -300,6 +344,20 @@ impl Company {
             detail,
         )
         .await;
+    }
+
+    /// Records that an HR admin just lost the role or was disabled (see
+    /// [`ADMIN_REMOVAL_HOLD_MS`]).
+    pub(super) async fn note_admin_removed(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+    ) -> Result<(), ActorError> {
+        sqlx::query("UPDATE companies SET admin_removed_at = $2 WHERE id = $1")
+            .bind(&self.id)
+            .bind(now_ms())
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
     }
 
     async fn issue_wipe_password(&mut self, secret_hash: String) -> Result<i64, ActorError> {
