@@ -146,6 +146,8 @@ enum CompanyCommand {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum RoleArg {
     Employee,
+    /// Also accepted as `hr_admin`, as the API and CSV files spell it.
+    #[value(alias = "hr_admin")]
     HrAdmin,
 }
 
@@ -198,7 +200,6 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error:#}");
             eprintln!("kaizen: {error:#}");
             ExitCode::FAILURE
         }

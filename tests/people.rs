@@ -156,14 +156,20 @@ async fn only_reauthenticated_hr_admins_import_well_formed_csv() {
         (status, code(&body)),
         (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
     );
-    let (status, _) = hr
+    let (status, body) = hr
         .send(
             hr.request(Method::POST, "/api/v1/admin/users/import")
                 .json(&json!({"email": "x"})),
         )
         .await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let message = body["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("text/csv"), "says which type: {body}");
     // The last HR admin cannot be demoted by an import.
     let (status, body) = import(&hr, "email,name,role\nhr@acme.example,HR,employee\n", false).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["errors"][0]["line"], 2,
+        "the demoting row is named: {body}"
+    );
 }

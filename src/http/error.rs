@@ -64,9 +64,10 @@ pub enum ApiError {
     /// 413 `payload_too_large`.
     #[error("the request body is too large")]
     PayloadTooLarge,
-    /// 415 `unsupported_media_type`: a body that is not `application/json`.
-    #[error("send the body as application/json")]
-    UnsupportedMediaType,
+    /// 415 `unsupported_media_type`: a body of another type than the route takes (JSON,
+    /// or CSV for imports); the message names the right one.
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
     /// 422 `validation_failed`: well-formed JSON that breaks a rule (unknown field, wrong
     /// type, value out of range).
     #[error("{0}")]
@@ -127,7 +128,7 @@ impl ApiError {
             ApiError::Conflict(_) | ApiError::EditConflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::UnsupportedMediaType => {
+            ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),

@@ -47,7 +47,9 @@ where
             Err(JsonRejection::JsonSyntaxError(_)) => {
                 Err(ApiError::BadRequest("the body is not valid JSON".into()))
             }
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType(
+                "send the body as application/json",
+            )),
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::PayloadTooLarge)
             }

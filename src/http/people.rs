@@ -48,7 +48,9 @@ pub async fn import_people(
                 .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/csv"))
         });
     if !is_csv {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaType(
+            "send the file as text/csv (Content-Type: text/csv)",
+        ));
     }
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::Validation("the file is not UTF-8".into()))?;

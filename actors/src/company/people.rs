@@ -173,10 +173,27 @@ impl Company {
                 .filter(|plan| plan.role == Some(UserRole::HrAdmin))
                 .count();
         if admins_after == 0 {
-            report.errors.push(RowError {
-                line: 1,
-                message: "the import would leave no active HR admin".into(),
-            });
+            // Name the rows that take the role away (or the header, if none does).
+            let demoting: Vec<usize> = planned
+                .iter()
+                .filter(|plan| plan.role == Some(UserRole::Employee))
+                .filter(|plan| {
+                    by_email
+                        .get(plan.email.as_str())
+                        .is_some_and(|p| p.role == "hr_admin" && p.disabled == 0)
+                })
+                .map(|plan| plan.line)
+                .collect();
+            for line in if demoting.is_empty() {
+                vec![1]
+            } else {
+                demoting
+            } {
+                report.errors.push(RowError {
+                    line,
+                    message: "the import would leave no active HR admin".into(),
+                });
+            }
         }
         if !report.errors.is_empty() {
             report.errors.sort_by_key(|e| e.line);
