@@ -2,6 +2,7 @@
 //! control, so in development and tests every message is a JSON file in a directory
 //! (`--mail-dir`) that people and tests read.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,7 +67,14 @@ impl Mailer {
             let written = std::fs::create_dir_all(dir.as_ref()).and_then(|()| {
                 let json = serde_json::to_vec_pretty(&message).map_err(std::io::Error::other)?;
                 let temporary = dir.join(format!(".{name}.tmp"));
-                std::fs::write(&temporary, json)?;
+                // Owner-only from the start: messages carry reset links and codes.
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&temporary)?;
+                std::io::Write::write_all(&mut file, &json)?;
+                drop(file);
                 std::fs::rename(&temporary, dir.join(format!("{name}.json")))
             });
             if let Err(error) = written {
