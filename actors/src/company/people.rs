@@ -7,11 +7,10 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::user::plausible_email;
+use super::user::{USER_COLUMNS, UserRow, plausible_email};
 use super::{Company, CompanyHandle};
 use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
-use crate::guard::Owned;
 use crate::model::{Client, Principal, UserRole, normalize_email};
 
 /// The most people one import may carry.
@@ -60,28 +59,6 @@ pub struct ImportReport {
     pub dry_run: bool,
 }
 
-#[derive(sqlx::FromRow, Clone)]
-struct PersonInDb {
-    company_id: String,
-    id: String,
-    email: String,
-    name: String,
-    role: String,
-    manager_id: Option<String>,
-    department: Option<String>,
-    disabled: i64,
-}
-
-impl Owned for PersonInDb {
-    const TABLE: &'static str = "users";
-    fn row_id(&self) -> &str {
-        &self.id
-    }
-    fn owners(&self) -> Vec<&str> {
-        vec![&self.company_id]
-    }
-}
-
 /// A row after checking: what the person will be.
 struct Planned {
     line: usize,
@@ -112,17 +89,16 @@ impl Company {
             )));
         }
         let mut tx = self.db.begin_write().await?;
-        let existing: Vec<PersonInDb> = sqlx::query_as(
-            "SELECT company_id, id, email, name, role, manager_id, department, disabled \
-             FROM users WHERE company_id = $1",
-        )
+        let existing: Vec<UserRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE company_id = $1"
+        ))
         .bind(&self.id)
         .fetch_all(&mut *tx)
         .await?;
         for person in &existing {
             self.check(person)?;
         }
-        let by_email: HashMap<&str, &PersonInDb> =
+        let by_email: HashMap<&str, &UserRow> =
             existing.iter().map(|p| (p.email.as_str(), p)).collect();
         let email_of: HashMap<&str, &str> = existing
             .iter()
@@ -301,7 +277,7 @@ impl Company {
 /// without errors.
 fn check_rows(
     rows: &[PersonRow],
-    existing: &HashMap<&str, &PersonInDb>,
+    existing: &HashMap<&str, &UserRow>,
     errors: &mut Vec<RowError>,
 ) -> Vec<Planned> {
     let in_file: HashSet<String> = rows.iter().map(|r| normalize_email(&r.email)).collect();

@@ -114,16 +114,17 @@ impl Company {
     }
 }
 
+/// A user's row as read for HR admins and the org-chart import.
 #[derive(sqlx::FromRow)]
-struct UserRow {
-    company_id: String,
-    id: String,
-    email: String,
-    name: String,
-    role: String,
-    manager_id: Option<String>,
-    department: Option<String>,
-    disabled: i64,
+pub(super) struct UserRow {
+    pub(super) company_id: String,
+    pub(super) id: String,
+    pub(super) email: String,
+    pub(super) name: String,
+    pub(super) role: String,
+    pub(super) manager_id: Option<String>,
+    pub(super) department: Option<String>,
+    pub(super) disabled: i64,
 }
 
 impl Owned for UserRow {
@@ -154,7 +155,8 @@ impl UserRow {
     }
 }
 
-const USER_COLUMNS: &str = "company_id, id, email, name, role, manager_id, department, disabled";
+pub(super) const USER_COLUMNS: &str =
+    "company_id, id, email, name, role, manager_id, department, disabled";
 
 impl Company {
     async fn list_users(&mut self, principal: Principal) -> Result<Vec<UserView>, ActorError> {

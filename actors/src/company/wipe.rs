@@ -313,7 +313,8 @@ impl Company {
         }
         tx.commit().await?;
         // Deleted pages are zeroed (secure_delete), but the write-ahead log still holds
-        // the old pages until a checkpoint: copy them home and empty it.
+        // the old pages until a checkpoint: copy them home and empty it. (Cheap: SQLite
+        // checkpoints the log by itself every thousand pages, so it is never large.)
         if self.db.backend() == crate::db::Backend::Sqlite
             && let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(self.db.pool())
