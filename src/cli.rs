@@ -149,6 +149,9 @@ enum RoleArg {
     /// Also accepted as `hr_admin`, as the API and CSV files spell it.
     #[value(alias = "hr_admin")]
     HrAdmin,
+    /// Runs cycles without seeing written content; also accepted as `hr_assistant`.
+    #[value(alias = "hr_assistant")]
+    HrAssistant,
 }
 
 #[derive(Debug, Subcommand)]
@@ -315,6 +318,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let role = match role {
                 RoleArg::Employee => UserRole::Employee,
                 RoleArg::HrAdmin => UserRole::HrAdmin,
+                RoleArg::HrAssistant => UserRole::HrAssistant,
             };
             let new = NewUser {
                 email,

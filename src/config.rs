@@ -157,6 +157,13 @@ pub struct ServeConfig {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub actor_idle_seconds: u32,
 
+    /// How often cycle reminders are looked for and sent (e.g. `15m`): each person with
+    /// unfinished work gets one email within two days of a phase deadline and one once
+    /// it has passed.
+    #[arg(long, env = "KAIZEN_REMINDER_EVERY", default_value = "15m",
+          value_parser = crate::backup::parse_period)]
+    pub reminder_every: std::time::Duration,
+
     /// Mark cookies Secure. Turn on whenever users reach Kaizen over HTTPS (behind a
     /// TLS-terminating proxy).
     #[arg(long, env = "KAIZEN_SECURE_COOKIES")]
@@ -193,6 +200,7 @@ impl ServeConfig {
             backup_dir: None,
             backup_keep: 7,
             actor_idle_seconds: 600,
+            reminder_every: std::time::Duration::from_secs(15 * 60),
             secure_cookies: false,
         }
     }

@@ -219,13 +219,13 @@ async fn seed_company(
         elevated_until: 0,
         stage: Stage::Full,
         roles: Roles {
-            manager: false,
             hr_admin: true,
+            ..Roles::default()
         },
     };
     let cycle = handle
         .create_cycle(
-            hr,
+            hr.clone(),
             NewCycle {
                 name: DEMO_CYCLE.to_owned(),
                 questions: vec![
@@ -239,11 +239,17 @@ async fn seed_company(
                         "Overall, how did the year go? (1 = poorly, 5 = very well)",
                     ),
                 ],
-                participants: None,
                 due_at: Some("2026-12-18T17:00:00Z".to_owned()),
+                ..NewCycle::default()
             },
             Client::system(),
         )
+        .await?;
+
+    // The cycle is under way: managers write their reviews while the last self reviews
+    // come in (self reviews stay writable in later phases).
+    handle
+        .advance_cycle(hr, cycle.id.clone(), Client::system())
         .await?;
 
     // Put self reviews in the states the demo shows.

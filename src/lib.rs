@@ -12,6 +12,7 @@ pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod password;
+pub mod reminders;
 pub mod server;
 pub mod token;
 

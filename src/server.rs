@@ -69,6 +69,7 @@ impl Server {
         let shutdown = CancellationToken::new();
         let connections = TaskTracker::new();
         let schedule = config.backup_schedule();
+        let reminder_every = config.reminder_every;
         let database_url = config.db.database_url.clone();
         let state = AppState {
             registry: registry.clone(),
@@ -98,6 +99,11 @@ impl Server {
                 shutdown.clone(),
             ))
         });
+        let reminders = tokio::spawn(crate::reminders::run(
+            registry.clone(),
+            reminder_every,
+            shutdown.clone(),
+        ));
         let stop = shutdown.clone();
         let task = tokio::spawn({
             let registry = registry.clone();
@@ -122,6 +128,7 @@ impl Server {
                 if let Some(backups) = backups {
                     let _ = backups.await;
                 }
+                let _ = reminders.await;
                 registry.db().close().await;
                 tracing::info!("shut down cleanly");
                 Ok(())

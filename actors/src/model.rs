@@ -96,6 +96,9 @@ pub struct Roles {
     pub manager: bool,
     /// Runs cycles and sees the company's content.
     pub hr_admin: bool,
+    /// Runs cycles (creates, advances, watches, reminds) without seeing any written
+    /// content: no answers, no ratings.
+    pub hr_assistant: bool,
 }
 
 impl Roles {
@@ -108,7 +111,15 @@ impl Roles {
         if self.hr_admin {
             names.push("hr_admin");
         }
+        if self.hr_assistant {
+            names.push("hr_assistant");
+        }
         names
+    }
+
+    /// Whether the user runs review cycles: HR admins and HR assistants.
+    pub fn runs_cycles(&self) -> bool {
+        self.hr_admin || self.hr_assistant
     }
 }
 
@@ -120,6 +131,8 @@ pub enum UserRole {
     Employee,
     /// Runs cycles, sees dashboards and content, sets policy.
     HrAdmin,
+    /// Runs cycles and sees dashboards, but no written content.
+    HrAssistant,
 }
 
 impl UserRole {
@@ -127,6 +140,17 @@ impl UserRole {
         match self {
             UserRole::Employee => "employee",
             UserRole::HrAdmin => "hr_admin",
+            UserRole::HrAssistant => "hr_assistant",
+        }
+    }
+
+    /// Parses a stored or typed role name.
+    pub fn parse(name: &str) -> Option<UserRole> {
+        match name {
+            "employee" => Some(UserRole::Employee),
+            "hr_admin" => Some(UserRole::HrAdmin),
+            "hr_assistant" => Some(UserRole::HrAssistant),
+            _ => None,
         }
     }
 }
@@ -142,7 +166,7 @@ pub struct Profile {
     pub email: String,
     /// Display name.
     pub name: String,
-    /// `employee`, and `manager` / `hr_admin` where they apply.
+    /// `employee`, and `manager` / `hr_admin` / `hr_assistant` where they apply.
     pub roles: Vec<String>,
     /// The user's manager, if any.
     pub manager_id: Option<String>,
@@ -154,7 +178,7 @@ pub struct Profile {
 pub enum QuestionKind {
     /// Free text, up to [`MAX_TEXT_ANSWER_CHARS`] characters.
     Text,
-    /// A whole number from 1 to 5.
+    /// A whole number on the cycle's rating scale (1 to 5 unless set otherwise).
     Rating,
 }
 
@@ -187,6 +211,105 @@ pub struct Cycle {
     pub created_at: String,
     /// The questionnaire, in order.
     pub questions: Vec<Question>,
+    /// The phase the cycle is in.
+    pub phase: Phase,
+    /// The scale rating answers are given on.
+    pub rating_scale: RatingScale,
+    /// The deadline of each phase that has one, RFC 3339 UTC.
+    pub deadlines: Deadlines,
+}
+
+/// The phases of a cycle, in order. HR moves a cycle forward one phase at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Everyone writes their self review. Managers may draft theirs already.
+    SelfReview,
+    /// Managers write and submit their reviews.
+    ManagerReview,
+    /// HR calibrates ratings; managers (or HR admins) share submitted manager reviews
+    /// with their reviewees.
+    Sharing,
+    /// Reviewee and manager each sign the shared review.
+    SignOff,
+    /// Done: nothing in the cycle changes any more.
+    Closed,
+}
+
+impl Phase {
+    /// Every phase, in order.
+    pub const ALL: [Phase; 5] = [
+        Phase::SelfReview,
+        Phase::ManagerReview,
+        Phase::Sharing,
+        Phase::SignOff,
+        Phase::Closed,
+    ];
+
+    /// The stored and serialized name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::SelfReview => "self_review",
+            Phase::ManagerReview => "manager_review",
+            Phase::Sharing => "sharing",
+            Phase::SignOff => "sign_off",
+            Phase::Closed => "closed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|phase| phase.as_str() == name)
+    }
+
+    /// The phase after this one; `Closed` stays closed.
+    pub fn next(self) -> Phase {
+        match self {
+            Phase::SelfReview => Phase::ManagerReview,
+            Phase::ManagerReview => Phase::Sharing,
+            Phase::Sharing => Phase::SignOff,
+            Phase::SignOff | Phase::Closed => Phase::Closed,
+        }
+    }
+}
+
+/// The whole numbers a rating answer may take, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingScale {
+    /// The lowest rating (0 to 99).
+    pub min: i64,
+    /// The highest rating (above `min`, at most 100).
+    pub max: i64,
+}
+
+impl Default for RatingScale {
+    fn default() -> Self {
+        RatingScale { min: 1, max: 5 }
+    }
+}
+
+impl RatingScale {
+    /// Whether `rating` is on the scale.
+    pub fn contains(self, rating: i64) -> bool {
+        (self.min..=self.max).contains(&rating)
+    }
+}
+
+/// The deadline of each phase that has one, RFC 3339. Sharing has none of its own: it
+/// is done when sign-off can begin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deadlines {
+    /// When self reviews are due.
+    #[serde(default)]
+    pub self_review: Option<String>,
+    /// When manager reviews are due.
+    #[serde(default)]
+    pub manager_review: Option<String>,
+    /// When shared reviews must be signed by both.
+    #[serde(default)]
+    pub sign_off: Option<String>,
 }
 
 /// A question as HR writes it when creating a cycle.
@@ -199,20 +322,31 @@ pub struct NewQuestion {
     pub prompt: String,
 }
 
-/// What `POST /api/v1/cycles` takes.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// What `POST /api/v1/cycles` takes. Only `name` and `questions` are required.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCycle {
     /// The cycle's name (1–200 characters).
     pub name: String,
     /// The questionnaire (1–50 questions).
     pub questions: Vec<NewQuestion>,
-    /// The users who are reviewed; every active user when absent.
+    /// The users who are reviewed; every active user when absent (and no
+    /// `departments` are given).
     #[serde(default)]
     pub participants: Option<Vec<String>>,
+    /// Review the active users of these departments instead of everyone; not together
+    /// with `participants`.
+    #[serde(default)]
+    pub departments: Option<Vec<String>>,
     /// When reviews are due, RFC 3339.
     #[serde(default)]
     pub due_at: Option<String>,
+    /// The rating scale; 1 to 5 when absent.
+    #[serde(default)]
+    pub rating_scale: Option<RatingScale>,
+    /// A deadline per phase, each optional; they must not go back in time.
+    #[serde(default)]
+    pub deadlines: Option<Deadlines>,
 }
 
 /// Who writes a review.
@@ -248,7 +382,7 @@ pub enum ReviewStatus {
     Submitted,
     /// Shared with the reviewee.
     Shared,
-    /// Signed off by the reviewee.
+    /// Signed off by both the reviewee and the manager.
     Signed,
 }
 
@@ -286,7 +420,7 @@ impl ReviewStatus {
     }
 }
 
-/// One answer: text for a text question, 1–5 for a rating question.
+/// One answer: text for a text question, a number on the cycle's scale for a rating.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum Answer {
@@ -324,6 +458,12 @@ pub struct ReviewSummary {
     pub version: i64,
     /// Last change, RFC 3339 UTC.
     pub updated_at: String,
+    /// When it was shared with the reviewee, RFC 3339 UTC.
+    pub shared_at: Option<String>,
+    /// When the reviewee signed it, RFC 3339 UTC.
+    pub reviewee_signed_at: Option<String>,
+    /// When its writer (the manager) signed it, RFC 3339 UTC.
+    pub reviewer_signed_at: Option<String>,
 }
 
 /// A whole review, answers included.
@@ -336,6 +476,12 @@ pub struct Review {
     pub answers: Answers,
     /// The cycle's questionnaire.
     pub questions: Vec<Question>,
+    /// The cycle's rating scale.
+    pub rating_scale: RatingScale,
+    /// Ratings HR calibrated, keyed by question id: shown to the writer, managers and
+    /// HR admins. The reviewee gets them merged into `answers` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibrated_ratings: Option<BTreeMap<String, i64>>,
 }
 
 /// What `PATCH /api/v1/reviews/{id}` takes. A `null` answer clears that question.
@@ -399,6 +545,10 @@ pub struct Counts {
     pub shared: i64,
     /// Signed off.
     pub signed: i64,
+    /// Not finished although the deadline of its phase has passed: a self or manager
+    /// review not submitted by its phase's deadline, a manager review not signed by
+    /// both by the sign-off deadline.
+    pub overdue: i64,
 }
 
 impl Counts {
@@ -415,16 +565,100 @@ impl Counts {
     }
 }
 
-/// A cycle's progress: counts over all its reviews, and the same per review kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// A cycle's progress: counts over all its reviews, and the same per review kind,
+/// per reviewee department and per reviewee manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Progress {
     /// The cycle.
     pub cycle_id: String,
+    /// The phase the cycle is in.
+    pub phase: Phase,
     /// Counts over every review of the cycle.
     #[serde(flatten)]
     pub counts: Counts,
     /// The same counts per review kind (`self`, `manager`).
     pub by_kind: BTreeMap<String, Counts>,
+    /// The same counts per reviewee department; `""` holds reviewees without one.
+    pub by_department: BTreeMap<String, Counts>,
+    /// The same counts per reviewee's manager, by name; reviewees without a manager
+    /// have `manager_id` null.
+    pub by_manager: Vec<ManagerCounts>,
+}
+
+/// Progress counts of the reviews about one manager's direct reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ManagerCounts {
+    /// The manager, or null for reviewees without one.
+    pub manager_id: Option<String>,
+    /// The manager's name.
+    pub manager_name: Option<String>,
+    /// The counts.
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// One manager review in the calibration view: the manager's ratings and HR's.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CalibrationEntry {
+    /// The manager review.
+    pub review_id: String,
+    /// Who is reviewed.
+    pub reviewee_id: String,
+    /// The reviewee's name.
+    pub reviewee_name: String,
+    /// The reviewee's department.
+    pub department: Option<String>,
+    /// The manager who wrote it.
+    pub reviewer_id: String,
+    /// The manager's name.
+    pub reviewer_name: String,
+    /// Where the review stands; ratings are calibrated while it is `submitted`.
+    pub status: ReviewStatus,
+    /// The manager's ratings, keyed by question id.
+    pub ratings: BTreeMap<String, i64>,
+    /// HR's calibrated ratings, keyed by question id, if any were set.
+    pub calibrated: Option<BTreeMap<String, i64>>,
+    /// When they were last set, RFC 3339 UTC.
+    pub calibrated_at: Option<String>,
+}
+
+/// The calibration view of a cycle (HR admins).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Calibration {
+    /// The cycle.
+    pub cycle_id: String,
+    /// The phase it is in.
+    pub phase: Phase,
+    /// The rating scale.
+    pub rating_scale: RatingScale,
+    /// The cycle's rating questions, in order.
+    pub questions: Vec<Question>,
+    /// One entry per manager review.
+    pub reviews: Vec<CalibrationEntry>,
+}
+
+/// What `PUT /api/v1/cycles/{id}/calibration/{review_id}` takes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationUpdate {
+    /// Calibrated ratings keyed by rating question id; replaces earlier ones.
+    pub ratings: BTreeMap<String, i64>,
+}
+
+/// What a reminder run answers.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
+pub struct RemindersSent {
+    /// Emails sent in this run.
+    pub sent: i64,
+}
+
+/// A company's settings for reviews: `GET`/`PUT /api/v1/admin/review-settings`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSettings {
+    /// Whether managers read the reviews of everyone below them in the reporting line
+    /// (on) or of their direct reports only (off, the default).
+    pub skip_level_visible: bool,
 }
 
 /// Formats stored milliseconds as RFC 3339 UTC for clients.

@@ -80,8 +80,8 @@ async fn world() -> World {
         &acme,
         &hr,
         Roles {
-            manager: false,
             hr_admin: true,
+            ..Roles::default()
         },
     );
     let new = NewCycle {
@@ -90,8 +90,7 @@ async fn world() -> World {
             kind: QuestionKind::Text,
             prompt: "How?".into(),
         }],
-        participants: None,
-        due_at: None,
+        ..NewCycle::default()
     };
     acme.create_cycle(hr, new, Client::system()).await.unwrap();
     let manager = principal(
@@ -99,7 +98,7 @@ async fn world() -> World {
         &manager,
         Roles {
             manager: true,
-            hr_admin: false,
+            ..Roles::default()
         },
     );
     World {

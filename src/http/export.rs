@@ -99,6 +99,7 @@ fn users_table(users: &[UserView]) -> String {
         let manager = user.manager_id.as_deref().unwrap_or("");
         let role = match user.role {
             UserRole::HrAdmin => "hr_admin",
+            UserRole::HrAssistant => "hr_assistant",
             UserRole::Employee => "employee",
         };
         let disabled = if user.disabled { "true" } else { "false" };

@@ -288,6 +288,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
+/// Two ids in a route's path, e.g. a cycle's and one of its reviews'; read like [`Id`].
+pub struct Ids(pub String, pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Ids {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<(String, String)>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path((first, second))) => Ok(Ids(first, second)),
+            Err(_) => Err(ApiError::NotFound),
+        }
+    }
+}
+
 /// The client's address: the TCP peer, or — only when the peer is a configured trusted
 /// proxy — the last address in `X-Forwarded-For` that is not itself a trusted proxy.
 #[derive(Debug, Clone, Copy)]

@@ -125,6 +125,18 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(reviews::list))
         .routes(routes!(reviews::get, reviews::save_draft))
         .routes(routes!(reviews::submit))
+        // Review cycles in phases: advance, close, calibration, share, sign, reminders.
+        .routes(routes!(cycles::advance))
+        .routes(routes!(cycles::close))
+        .routes(routes!(cycles::calibration))
+        .routes(routes!(cycles::calibrate))
+        .routes(routes!(cycles::run_reminders))
+        .routes(routes!(
+            cycles::review_settings,
+            cycles::set_review_settings
+        ))
+        .routes(routes!(reviews::share))
+        .routes(routes!(reviews::sign))
         .routes(routes!(live::live))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))

@@ -60,3 +60,31 @@ pub async fn submit(session: Session, Id(id): Id) -> Result<Json<Review>, ApiErr
             .await?,
     ))
 }
+
+/// Shares a submitted manager review with its reviewee, who can read it from then on
+/// (with HR's calibrated ratings in place of the manager's). Its writer or an HR admin,
+/// in the cycle's sharing or sign-off phase (409 otherwise).
+#[utoipa::path(post, path = "/api/v1/reviews/{id}/share", tag = "reviews",
+    params(("id" = String, Path, description = "The review's id")),
+    responses((status = 200, body = Review), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn share(session: Session, Id(id): Id) -> Result<Json<Review>, ApiError> {
+    let review = session
+        .company
+        .share_review(session.principal, id, session.client);
+    Ok(Json(review.await?))
+}
+
+/// Signs a shared manager review, as its reviewee or as the manager who wrote it, in
+/// the cycle's sign-off phase. It becomes `signed` once both have signed; each
+/// signature's time is kept.
+#[utoipa::path(post, path = "/api/v1/reviews/{id}/sign", tag = "reviews",
+    params(("id" = String, Path, description = "The review's id")),
+    responses((status = 200, body = Review), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn sign(session: Session, Id(id): Id) -> Result<Json<Review>, ApiError> {
+    let review = session
+        .company
+        .sign_review(session.principal, id, session.client);
+    Ok(Json(review.await?))
+}

@@ -8,21 +8,70 @@ use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::{
-    Client, Counts, Cycle, NewCycle, Principal, Progress, Question, QuestionKind, ReviewKind,
-    ReviewStatus, parse_rfc3339, rfc3339,
+    Client, Counts, Cycle, Deadlines, ManagerCounts, NewCycle, Phase, Principal, Progress,
+    Question, QuestionKind, RatingScale, ReviewKind, ReviewStatus, parse_rfc3339, rfc3339,
 };
 
 /// The most questions a cycle may have; a questionnaire longer than this is a mistake.
 const MAX_QUESTIONS: usize = 50;
 
+/// The widest rating scale: a hundred steps is already more than anyone can tell apart.
+const MAX_RATING: i64 = 100;
+
+/// The columns of a cycle row, for [`CycleRow`].
+const CYCLE_COLUMNS: &str = "company_id, id, name, status, due_at, created_at, phase, \
+     rating_min, rating_max, self_review_due_at, manager_review_due_at, sign_off_due_at";
+
 #[derive(sqlx::FromRow)]
-struct CycleRow {
+pub(super) struct CycleRow {
     company_id: String,
-    id: String,
+    pub(super) id: String,
     name: String,
     status: String,
     due_at: Option<i64>,
     created_at: i64,
+    phase: String,
+    rating_min: i64,
+    rating_max: i64,
+    self_review_due_at: Option<i64>,
+    manager_review_due_at: Option<i64>,
+    sign_off_due_at: Option<i64>,
+}
+
+impl CycleRow {
+    /// The cycle's phase; an unknown stored name counts as closed, the safe side.
+    pub(super) fn phase(&self) -> Phase {
+        Phase::parse(&self.phase).unwrap_or(Phase::Closed)
+    }
+
+    pub(super) fn rating_scale(&self) -> RatingScale {
+        RatingScale {
+            min: self.rating_min,
+            max: self.rating_max,
+        }
+    }
+
+    fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            self_review: self.self_review_due_at.map(rfc3339),
+            manager_review: self.manager_review_due_at.map(rfc3339),
+            sign_off: self.sign_off_due_at.map(rfc3339),
+        }
+    }
+
+    fn into_cycle(self, questions: Vec<Question>) -> Cycle {
+        Cycle {
+            phase: self.phase(),
+            rating_scale: self.rating_scale(),
+            deadlines: self.deadlines(),
+            questions,
+            id: self.id,
+            name: self.name,
+            status: self.status,
+            due_at: self.due_at.map(rfc3339),
+            created_at: rfc3339(self.created_at),
+        }
+    }
 }
 
 impl Owned for CycleRow {
@@ -74,6 +123,12 @@ struct CountRow {
     company_id: String,
     kind: String,
     status: String,
+    reviewee_company_id: String,
+    department: Option<String>,
+    manager_id: Option<String>,
+    manager_company_id: Option<String>,
+    manager_name: Option<String>,
+    overdue: i64,
     n: i64,
 }
 
@@ -83,7 +138,9 @@ impl Owned for CountRow {
         &self.status
     }
     fn owners(&self) -> Vec<&str> {
-        vec![&self.company_id]
+        let mut owners = vec![self.company_id.as_str(), &self.reviewee_company_id];
+        owners.extend(self.manager_company_id.as_deref());
+        owners
     }
 }
 
@@ -91,6 +148,7 @@ impl Owned for CountRow {
 struct ParticipantRow {
     company_id: String,
     id: String,
+    department: Option<String>,
     manager_id: Option<String>,
     manager_company_id: Option<String>,
     manager_disabled: Option<i64>,
@@ -108,8 +166,26 @@ impl Owned for ParticipantRow {
     }
 }
 
-/// Checks a new cycle's fields; answers the trimmed name and the due time.
-fn validate(new: &NewCycle) -> Result<(String, Option<i64>), ActorError> {
+/// A new cycle's checked fields.
+struct Checked {
+    name: String,
+    due_at: Option<i64>,
+    scale: RatingScale,
+    /// Self review, manager review and sign-off deadlines.
+    deadlines: [Option<i64>; 3],
+}
+
+/// Parses an optional RFC 3339 time named `what`.
+fn parse_time(what: &str, text: Option<&String>) -> Result<Option<i64>, ActorError> {
+    text.map(|text| {
+        parse_rfc3339(text)
+            .ok_or_else(|| ActorError::Validation(format!("{what} must be an RFC 3339 time")))
+    })
+    .transpose()
+}
+
+/// Checks a new cycle's fields.
+fn validate(new: &NewCycle) -> Result<Checked, ActorError> {
     let name = new.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ActorError::Validation(
@@ -130,34 +206,59 @@ fn validate(new: &NewCycle) -> Result<(String, Option<i64>), ActorError> {
             )));
         }
     }
-    let due_at = match &new.due_at {
-        None => None,
-        Some(text) => Some(
-            parse_rfc3339(text)
-                .ok_or_else(|| ActorError::Validation("due_at must be an RFC 3339 time".into()))?,
-        ),
-    };
-    Ok((name, due_at))
+    let due_at = parse_time("due_at", new.due_at.as_ref())?;
+
+    let scale = new.rating_scale.unwrap_or_default();
+    if scale.min < 0 || scale.max > MAX_RATING || scale.min >= scale.max {
+        return Err(ActorError::Validation(format!(
+            "the rating scale must go up from its min to its max, within 0 to {MAX_RATING}"
+        )));
+    }
+
+    // Deadlines follow the phases: none may come before the one of an earlier phase.
+    // Past deadlines are allowed, e.g. to set up a cycle that is already late.
+    let given = new.deadlines.clone().unwrap_or_default();
+    let deadlines = [
+        parse_time("deadlines.self_review", given.self_review.as_ref())?,
+        parse_time("deadlines.manager_review", given.manager_review.as_ref())?,
+        parse_time("deadlines.sign_off", given.sign_off.as_ref())?,
+    ];
+    let set: Vec<i64> = deadlines.iter().flatten().copied().collect();
+    if set.windows(2).any(|pair| pair[0] > pair[1]) {
+        return Err(ActorError::Validation(
+            "the deadlines must follow the phases: self review, manager review, sign-off".into(),
+        ));
+    }
+    if new.participants.is_some() && new.departments.is_some() {
+        return Err(ActorError::Validation(
+            "name either participants or departments, not both".into(),
+        ));
+    }
+    Ok(Checked {
+        name,
+        due_at,
+        scale,
+        deadlines,
+    })
 }
 
 impl Company {
     async fn list_cycles(&mut self, principal: Principal) -> Result<Vec<Cycle>, ActorError> {
         // HR sees every cycle; everyone else the cycles they write or receive reviews in.
-        let rows: Vec<CycleRow> = if principal.roles.hr_admin {
-            sqlx::query_as(
-                "SELECT company_id, id, name, status, due_at, created_at FROM cycles \
-                 WHERE company_id = $1 ORDER BY created_at DESC",
-            )
+        let rows: Vec<CycleRow> = if principal.roles.runs_cycles() {
+            sqlx::query_as(&format!(
+                "SELECT {CYCLE_COLUMNS} FROM cycles WHERE company_id = $1 \
+                 ORDER BY created_at DESC"
+            ))
             .bind(&self.id)
             .fetch_all(self.db.pool())
             .await?
         } else {
-            sqlx::query_as(
-                "SELECT c.company_id, c.id, c.name, c.status, c.due_at, c.created_at \
-                 FROM cycles c WHERE c.company_id = $1 AND EXISTS (SELECT 1 FROM reviews r \
-                 WHERE r.company_id = $1 AND r.cycle_id = c.id \
-                 AND (r.reviewer_id = $2 OR r.reviewee_id = $2)) ORDER BY c.created_at DESC",
-            )
+            sqlx::query_as(&format!(
+                "SELECT {CYCLE_COLUMNS} FROM cycles c WHERE c.company_id = $1 AND EXISTS \
+                 (SELECT 1 FROM reviews r WHERE r.company_id = $1 AND r.cycle_id = c.id \
+                 AND (r.reviewer_id = $2 OR r.reviewee_id = $2)) ORDER BY c.created_at DESC"
+            ))
             .bind(&self.id)
             .bind(&principal.user_id)
             .fetch_all(self.db.pool())
@@ -182,13 +283,9 @@ impl Company {
         }
         Ok(rows
             .into_iter()
-            .map(|row| Cycle {
-                questions: by_cycle.remove(&row.id).unwrap_or_default(),
-                id: row.id,
-                name: row.name,
-                status: row.status,
-                due_at: row.due_at.map(rfc3339),
-                created_at: rfc3339(row.created_at),
+            .map(|row| {
+                let questions = by_cycle.remove(&row.id).unwrap_or_default();
+                row.into_cycle(questions)
             })
             .collect())
     }
@@ -199,17 +296,23 @@ impl Company {
         new: NewCycle,
         client: Client,
     ) -> Result<Cycle, ActorError> {
-        if !principal.roles.hr_admin {
+        if !principal.roles.runs_cycles() {
             return Err(ActorError::Forbidden);
         }
-        let (name, due_at) = validate(&new)?;
+        let Checked {
+            name,
+            due_at,
+            scale,
+            deadlines,
+        } = validate(&new)?;
         let mut tx = self.db.begin_write().await?;
 
-        // Participants: the ones named (each must be an active user here) or everyone
-        // active. Each gets a self review, and a manager review if they have an active
-        // manager.
+        // Participants: the ones named (each must be an active user here), the active
+        // users of the departments named, or everyone active. Each gets a self review,
+        // and a manager review if they have an active manager.
         let everyone: Vec<ParticipantRow> = sqlx::query_as(
-            "SELECT u.company_id, u.id, u.manager_id, m.company_id AS manager_company_id, \
+            "SELECT u.company_id, u.id, u.department, u.manager_id, \
+             m.company_id AS manager_company_id, \
              m.disabled AS manager_disabled FROM users u LEFT JOIN users m ON m.id = u.manager_id \
              WHERE u.company_id = $1 AND u.disabled = 0",
         )
@@ -217,9 +320,26 @@ impl Company {
         .fetch_all(&mut *tx)
         .await?;
         self.check_all(&everyone)?;
-        let participants: Vec<&ParticipantRow> = match &new.participants {
-            None => everyone.iter().collect(),
-            Some(ids) => {
+        let participants: Vec<&ParticipantRow> = match (&new.participants, &new.departments) {
+            (None, Some(departments)) => {
+                let wanted: Vec<&str> = departments.iter().map(|d| d.trim()).collect();
+                for department in &wanted {
+                    let known = everyone
+                        .iter()
+                        .any(|p| p.department.as_deref() == Some(*department));
+                    if !known {
+                        return Err(ActorError::Validation(format!(
+                            "the department {department:?} has no active users"
+                        )));
+                    }
+                }
+                everyone
+                    .iter()
+                    .filter(|p| p.department.as_deref().is_some_and(|d| wanted.contains(&d)))
+                    .collect()
+            }
+            (None, None) => everyone.iter().collect(),
+            (Some(ids), _) => {
                 let by_id: HashMap<&str, &ParticipantRow> =
                     everyone.iter().map(|p| (p.id.as_str(), p)).collect();
                 let mut chosen = Vec::new();
@@ -243,8 +363,10 @@ impl Company {
         let now = now_ms();
         let cycle_id = new_id();
         sqlx::query(
-            "INSERT INTO cycles (company_id, id, name, status, due_at, created_by, created_at) \
-             VALUES ($1, $2, $3, 'open', $4, $5, $6)",
+            "INSERT INTO cycles (company_id, id, name, status, due_at, created_by, created_at, \
+             phase, rating_min, rating_max, self_review_due_at, manager_review_due_at, \
+             sign_off_due_at) \
+             VALUES ($1, $2, $3, 'open', $4, $5, $6, 'self_review', $7, $8, $9, $10, $11)",
         )
         .bind(&self.id)
         .bind(&cycle_id)
@@ -252,6 +374,11 @@ impl Company {
         .bind(due_at)
         .bind(&principal.user_id)
         .bind(now)
+        .bind(scale.min)
+        .bind(scale.max)
+        .bind(deadlines[0])
+        .bind(deadlines[1])
+        .bind(deadlines[2])
         .execute(&mut *tx)
         .await?;
         let mut questions = Vec::with_capacity(new.questions.len());
@@ -310,7 +437,8 @@ impl Company {
             }
         }
         let detail = serde_json::json!({ "name": name, "questions": questions.len(),
-            "participants": participants.len(), "reviews": reviews });
+            "participants": participants.len(), "reviews": reviews,
+            "departments": new.departments, "rating_scale": scale });
         let actor = Some(principal.user_id.as_str());
         self.record_audit(
             &mut *tx,
@@ -323,64 +451,178 @@ impl Company {
         .await?;
         tx.commit().await?;
         tracing::info!(cycle_id = %cycle_id, participants = participants.len(), "cycle created");
-        Ok(Cycle {
+        let row = CycleRow {
+            company_id: self.id.clone(),
             id: cycle_id,
             name,
             status: "open".into(),
-            due_at: due_at.map(rfc3339),
-            created_at: rfc3339(now),
-            questions,
-        })
+            due_at,
+            created_at: now,
+            phase: Phase::SelfReview.as_str().into(),
+            rating_min: scale.min,
+            rating_max: scale.max,
+            self_review_due_at: deadlines[0],
+            manager_review_due_at: deadlines[1],
+            sign_off_due_at: deadlines[2],
+        };
+        Ok(row.into_cycle(questions))
     }
 
-    /// The progress of a cycle, for HR admins.
+    /// Loads one cycle of this company, or answers `NotFound`.
+    pub(super) async fn load_cycle(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        cycle_id: &str,
+    ) -> Result<CycleRow, ActorError> {
+        let row: CycleRow = sqlx::query_as(&format!(
+            "SELECT {CYCLE_COLUMNS} FROM cycles WHERE company_id = $1 AND id = $2"
+        ))
+        .bind(&self.id)
+        .bind(cycle_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(ActorError::NotFound)?;
+        self.check(&row)?;
+        Ok(row)
+    }
+
+    /// Moves a cycle to its next phase (`to` None) or closes it (`to` closed). HR
+    /// admins and HR assistants.
+    async fn move_cycle(
+        &mut self,
+        principal: Principal,
+        cycle_id: String,
+        close: bool,
+        client: Client,
+    ) -> Result<Cycle, ActorError> {
+        if !principal.roles.runs_cycles() {
+            return Err(ActorError::Forbidden);
+        }
+        let mut tx = self.db.begin_write().await?;
+        let row = self.load_cycle(&mut tx, &cycle_id).await?;
+        let from = row.phase();
+        if from == Phase::Closed {
+            return Err(ActorError::Conflict("the cycle is closed".into()));
+        }
+        let to = if close { Phase::Closed } else { from.next() };
+        let status = if to == Phase::Closed {
+            "closed"
+        } else {
+            "open"
+        };
+        sqlx::query("UPDATE cycles SET phase = $3, status = $4 WHERE company_id = $1 AND id = $2")
+            .bind(&self.id)
+            .bind(&cycle_id)
+            .bind(to.as_str())
+            .bind(status)
+            .execute(&mut *tx)
+            .await?;
+        let action = if close {
+            "cycle_closed"
+        } else {
+            "cycle_phase_advanced"
+        };
+        let detail = serde_json::json!({ "from": from.as_str(), "to": to.as_str() });
+        let actor = Some(principal.user_id.as_str());
+        self.record_audit(&mut *tx, actor, action, Some(&cycle_id), &client, detail)
+            .await?;
+        let row = self.load_cycle(&mut tx, &cycle_id).await?;
+        let questions = self.load_questions(&mut tx, &cycle_id).await?;
+        tx.commit().await?;
+        tracing::info!(cycle_id = %cycle_id, from = from.as_str(), to = to.as_str(), "cycle moved");
+
+        // Dashboards show the phase with the counts.
+        self.publish_progress(&cycle_id).await;
+        Ok(row.into_cycle(questions))
+    }
+
+    /// The progress of a cycle, for HR admins and HR assistants.
     pub(super) async fn progress(
         &mut self,
         principal: &Principal,
         cycle_id: &str,
     ) -> Result<Progress, ActorError> {
-        if !principal.roles.hr_admin {
+        if !principal.roles.runs_cycles() {
             return Err(ActorError::Forbidden);
         }
-        let exists: Option<(String,)> =
-            sqlx::query_as("SELECT company_id FROM cycles WHERE company_id = $1 AND id = $2")
-                .bind(&self.id)
-                .bind(cycle_id)
-                .fetch_optional(self.db.pool())
-                .await?;
-        if exists.is_none() {
-            return Err(ActorError::NotFound);
-        }
+        let mut conn = self.db.pool().acquire().await?;
+        self.load_cycle(&mut conn, cycle_id).await?;
+        drop(conn);
         self.count_progress(cycle_id).await
     }
 
-    /// Counts a cycle's reviews by kind and status.
+    /// Counts a cycle's reviews by status, in total, per kind, per reviewee department
+    /// and per reviewee manager; `overdue` across those.
     pub(super) async fn count_progress(&self, cycle_id: &str) -> Result<Progress, ActorError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let cycle = self.load_cycle(&mut conn, cycle_id).await?;
+
+        // One grouped query: the dashboard recounts on every status change, so the
+        // database adds up and the actor only sorts the groups into breakdowns.
         let rows: Vec<CountRow> = sqlx::query_as(
-            "SELECT company_id, kind, status, COUNT(*) AS n FROM reviews \
-             WHERE company_id = $1 AND cycle_id = $2 GROUP BY company_id, kind, status",
+            "SELECT r.company_id, r.kind, r.status, ee.company_id AS reviewee_company_id, \
+             ee.department, ee.manager_id, m.company_id AS manager_company_id, \
+             m.name AS manager_name, \
+             SUM(CASE WHEN c.phase <> 'closed' AND ( \
+               (r.kind = 'self' AND r.status IN ('not_started', 'draft') \
+                 AND c.self_review_due_at < $3) \
+               OR (r.kind = 'manager' AND r.status IN ('not_started', 'draft') \
+                 AND c.manager_review_due_at < $3) \
+               OR (r.kind = 'manager' AND r.status IN ('submitted', 'shared') \
+                 AND c.sign_off_due_at < $3)) THEN 1 ELSE 0 END) AS overdue, \
+             COUNT(*) AS n \
+             FROM reviews r JOIN cycles c ON c.id = r.cycle_id \
+             JOIN users ee ON ee.id = r.reviewee_id LEFT JOIN users m ON m.id = ee.manager_id \
+             WHERE r.company_id = $1 AND r.cycle_id = $2 \
+             GROUP BY r.company_id, r.kind, r.status, ee.company_id, ee.department, \
+             ee.manager_id, m.company_id, m.name",
         )
         .bind(&self.id)
         .bind(cycle_id)
-        .fetch_all(self.db.pool())
+        .bind(now_ms())
+        .fetch_all(&mut *conn)
         .await?;
         self.check_all(&rows)?;
+
         let mut counts = Counts::default();
         let mut by_kind: BTreeMap<String, Counts> = BTreeMap::new();
         for kind in [ReviewKind::SelfReview, ReviewKind::Manager] {
             by_kind.insert(kind.as_str().to_owned(), Counts::default());
         }
+        let mut by_department: BTreeMap<String, Counts> = BTreeMap::new();
+        let mut by_manager: BTreeMap<Option<String>, ManagerCounts> = BTreeMap::new();
         for row in rows {
             let Some(status) = ReviewStatus::parse(&row.status) else {
                 continue;
             };
-            counts.add(status, row.n);
-            by_kind.entry(row.kind).or_default().add(status, row.n);
+            let add = |counts: &mut Counts| {
+                counts.add(status, row.n);
+                counts.overdue += row.overdue;
+            };
+            add(&mut counts);
+            add(by_kind.entry(row.kind.clone()).or_default());
+            add(by_department
+                .entry(row.department.clone().unwrap_or_default())
+                .or_default());
+            let manager =
+                by_manager
+                    .entry(row.manager_id.clone())
+                    .or_insert_with(|| ManagerCounts {
+                        manager_id: row.manager_id.clone(),
+                        manager_name: row.manager_name.clone(),
+                        counts: Counts::default(),
+                    });
+            add(&mut manager.counts);
         }
+        let mut by_manager: Vec<ManagerCounts> = by_manager.into_values().collect();
+        by_manager.sort_by(|a, b| a.manager_name.cmp(&b.manager_name));
         Ok(Progress {
             cycle_id: cycle_id.to_owned(),
+            phase: cycle.phase(),
             counts,
             by_kind,
+            by_department,
+            by_manager,
         })
     }
 
@@ -421,7 +663,7 @@ impl CompanyHandle {
         self.call(move |c| Box::pin(c.list_cycles(principal))).await
     }
 
-    /// Creates a cycle with its questionnaire and its reviews (HR admins only).
+    /// Creates a cycle with its questionnaire and its reviews (HR admins and assistants).
     pub async fn create_cycle(
         &self,
         principal: Principal,
@@ -432,7 +674,29 @@ impl CompanyHandle {
             .await
     }
 
-    /// A cycle's progress (HR admins only).
+    /// Moves a cycle to its next phase (HR admins and assistants).
+    pub async fn advance_cycle(
+        &self,
+        principal: Principal,
+        cycle_id: String,
+        client: Client,
+    ) -> Result<Cycle, ActorError> {
+        self.call(move |c| Box::pin(c.move_cycle(principal, cycle_id, false, client)))
+            .await
+    }
+
+    /// Closes a cycle, whatever its phase (HR admins and assistants).
+    pub async fn close_cycle(
+        &self,
+        principal: Principal,
+        cycle_id: String,
+        client: Client,
+    ) -> Result<Cycle, ActorError> {
+        self.call(move |c| Box::pin(c.move_cycle(principal, cycle_id, true, client)))
+            .await
+    }
+
+    /// A cycle's progress (HR admins and assistants).
     pub async fn cycle_progress(
         &self,
         principal: Principal,

@@ -7,13 +7,16 @@
 
 mod account;
 mod audit;
+mod calibration;
 mod cycle;
 mod export;
 pub mod people;
 mod presence;
 mod remember;
+mod reminder;
 mod reset;
 mod review;
+mod review_settings;
 pub mod second_factor;
 mod session;
 pub mod sms;
@@ -45,6 +48,7 @@ pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditPerson, MAX_PAGE, neutr
 pub use export::{Export, ExportedReview, ReviewExport};
 pub use presence::Viewer;
 pub use remember::{ROTATION_GRACE_MS, Redeemed, Redemption};
+pub use reminder::{REMINDER_LEAD_MS, companies_with_deadlines};
 pub use reset::{RESET_LINK_MS, ResetTarget};
 pub use session::{LoginCandidate, NewSession, Opened, SessionPolicy};
 pub use user::NewUser;

@@ -30,7 +30,7 @@ pub struct PersonRow {
     /// The manager's email: a user already in the company or one in the same file;
     /// empty for no manager.
     pub manager_email: String,
-    /// `employee` or `hr_admin`; empty keeps an existing user's role (new users are
+    /// `employee`, `hr_admin` or `hr_assistant`; empty keeps an existing user's role (new users are
     /// employees).
     pub role: String,
 }
@@ -152,7 +152,7 @@ impl Company {
             // Name the rows that take the role away (or the header, if none does).
             let demoting: Vec<usize> = planned
                 .iter()
-                .filter(|plan| plan.role == Some(UserRole::Employee))
+                .filter(|plan| plan.role.is_some_and(|r| r != UserRole::HrAdmin))
                 .filter(|plan| {
                     by_email
                         .get(plan.email.as_str())
@@ -316,13 +316,13 @@ fn check_rows(
         }
         let role = match row.role.trim() {
             "" => None,
-            "employee" => Some(UserRole::Employee),
-            "hr_admin" => Some(UserRole::HrAdmin),
-            other => {
+            other => UserRole::parse(other).or_else(|| {
                 let shown: String = other.chars().take(40).collect();
-                problems.push(format!("the role {shown:?} is not employee or hr_admin"));
+                problems.push(format!(
+                    "the role {shown:?} is not employee, hr_admin or hr_assistant"
+                ));
                 None
-            }
+            }),
         };
         if problems.is_empty() {
             planned.push(Planned {

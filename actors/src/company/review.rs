@@ -11,9 +11,9 @@ use crate::db::now_ms;
 use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::{
-    Answer, AnswerConflict, Answers, Client, DraftUpdate, MAX_TEXT_ANSWER_CHARS, Principal,
-    Question, QuestionKind, Review, ReviewConflict, ReviewKind, ReviewStatus, ReviewSummary, Saved,
-    rfc3339,
+    Answer, AnswerConflict, Answers, Client, DraftUpdate, MAX_TEXT_ANSWER_CHARS, Phase, Principal,
+    Question, QuestionKind, RatingScale, Review, ReviewConflict, ReviewKind, ReviewStatus,
+    ReviewSummary, Saved, rfc3339,
 };
 
 /// The columns of a review with its cycle and both people, each with its own company so
@@ -22,8 +22,11 @@ use crate::model::{
 /// it.
 const REVIEW_SELECT: &str = "SELECT r.company_id, r.id, r.cycle_id, r.reviewee_id, \
      r.reviewer_id, r.kind, r.status, {answers} AS answers, r.answer_versions, r.version, \
-     r.updated_at, r.submitted_at, c.company_id AS cycle_company_id, c.name AS cycle_name, \
+     r.updated_at, r.submitted_at, r.shared_at, r.reviewee_signed_at, r.reviewer_signed_at, \
+     c.company_id AS cycle_company_id, c.name AS cycle_name, c.phase AS cycle_phase, \
+     c.rating_min, c.rating_max, \
      ee.company_id AS reviewee_company_id, ee.name AS reviewee_name, \
+     ee.manager_id AS reviewee_manager_id, \
      er.company_id AS reviewer_company_id, er.name AS reviewer_name \
      FROM reviews r JOIN cycles c ON c.id = r.cycle_id \
      JOIN users ee ON ee.id = r.reviewee_id JOIN users er ON er.id = r.reviewer_id";
@@ -46,10 +49,17 @@ struct ReviewRow {
     version: i64,
     updated_at: i64,
     submitted_at: Option<i64>,
+    shared_at: Option<i64>,
+    reviewee_signed_at: Option<i64>,
+    reviewer_signed_at: Option<i64>,
     cycle_company_id: String,
     cycle_name: String,
+    cycle_phase: String,
+    rating_min: i64,
+    rating_max: i64,
     reviewee_company_id: String,
     reviewee_name: String,
+    reviewee_manager_id: Option<String>,
     reviewer_company_id: String,
     reviewer_name: String,
 }
@@ -74,6 +84,26 @@ impl ReviewRow {
         ReviewStatus::parse(&self.status).unwrap_or(ReviewStatus::NotStarted)
     }
 
+    fn kind(&self) -> ReviewKind {
+        if self.kind == "manager" {
+            ReviewKind::Manager
+        } else {
+            ReviewKind::SelfReview
+        }
+    }
+
+    /// The cycle's phase; an unknown stored name counts as closed, the safe side.
+    fn phase(&self) -> Phase {
+        Phase::parse(&self.cycle_phase).unwrap_or(Phase::Closed)
+    }
+
+    fn rating_scale(&self) -> RatingScale {
+        RatingScale {
+            min: self.rating_min,
+            max: self.rating_max,
+        }
+    }
+
     fn answer_versions(&self) -> BTreeMap<String, i64> {
         serde_json::from_str(&self.answer_versions).unwrap_or_default()
     }
@@ -87,14 +117,13 @@ impl ReviewRow {
             reviewee_name: self.reviewee_name.clone(),
             reviewer_id: self.reviewer_id.clone(),
             reviewer_name: self.reviewer_name.clone(),
-            kind: if self.kind == "manager" {
-                ReviewKind::Manager
-            } else {
-                ReviewKind::SelfReview
-            },
+            kind: self.kind(),
             status: self.status(),
             version: self.version,
             updated_at: rfc3339(self.updated_at),
+            shared_at: self.shared_at.map(rfc3339),
+            reviewee_signed_at: self.reviewee_signed_at.map(rfc3339),
+            reviewer_signed_at: self.reviewer_signed_at.map(rfc3339),
         }
     }
 }
@@ -108,6 +137,7 @@ fn merge_answers(
     mut answers: Answers,
     update: DraftUpdate,
     questions: &[Question],
+    scale: RatingScale,
 ) -> Result<Answers, ActorError> {
     for (question_id, answer) in update.answers {
         let question = questions
@@ -126,12 +156,13 @@ fn merge_answers(
                 }
                 answers.insert(question_id, Answer::Text(text));
             }
-            (QuestionKind::Rating, Some(Answer::Rating(rating))) if (1..=5).contains(&rating) => {
+            (QuestionKind::Rating, Some(Answer::Rating(rating))) if scale.contains(rating) => {
                 answers.insert(question_id, Answer::Rating(rating));
             }
             (QuestionKind::Rating, Some(_)) => {
                 return Err(ActorError::Validation(format!(
-                    "question {question_id} takes a rating from 1 to 5"
+                    "question {question_id} takes a rating from {} to {}",
+                    scale.min, scale.max
                 )));
             }
             (QuestionKind::Text, Some(_)) => {
@@ -252,7 +283,7 @@ impl Company {
             && (row.reviewer_id == me
                 || (row.reviewee_id == me && shared)
                 || principal.roles.hr_admin
-                || (principal.roles.manager && self.manages(conn, me, &row.reviewee_id).await?));
+                || (principal.roles.manager && self.manages(conn, me, &row).await?));
         if readable {
             Ok(row)
         } else {
@@ -260,13 +291,22 @@ impl Company {
         }
     }
 
-    /// Whether `manager` is anywhere above `user` in the reporting line.
+    /// Whether `manager` reads reviews about the reviewee of `row` as their manager:
+    /// always as the direct manager, further up the reporting line only when the
+    /// company lets managers see their skip-level reports.
     async fn manages(
         &self,
         conn: &mut sqlx::AnyConnection,
         manager: &str,
-        user: &str,
+        row: &ReviewRow,
     ) -> Result<bool, ActorError> {
+        if row.reviewee_manager_id.as_deref() == Some(manager) {
+            return Ok(true);
+        }
+        if !self.skip_level_visible(conn).await? {
+            return Ok(false);
+        }
+        let user = row.reviewee_id.as_str();
         let (found,): (i64,) = sqlx::query_as(
             "WITH RECURSIVE chain (id, depth) AS ( \
                SELECT manager_id, 1 FROM users WHERE company_id = $1 AND id = $2 \
@@ -303,10 +343,40 @@ impl Company {
         let mut conn = self.db.pool().acquire().await?;
         let row = self.load_readable(&mut conn, &principal, &id).await?;
         let questions = self.load_questions(&mut conn, &row.cycle_id).await?;
+        self.review_view(&mut conn, &principal, &row, questions)
+            .await
+    }
+
+    /// A readable review as the principal sees it. Calibrated ratings replace the
+    /// manager's in what the reviewee reads; everyone else who reads it sees both.
+    async fn review_view(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        principal: &Principal,
+        row: &ReviewRow,
+        questions: Vec<Question>,
+    ) -> Result<Review, ActorError> {
+        let mut answers = self.answers(row)?;
+        let mut calibrated_ratings = None;
+        if row.kind() == ReviewKind::Manager
+            && let Some((ratings, _)) = self.load_calibration(conn, &row.id).await?
+        {
+            let reader_is_subject =
+                row.reviewee_id == principal.user_id && row.reviewer_id != principal.user_id;
+            if reader_is_subject {
+                for (question_id, rating) in ratings {
+                    answers.insert(question_id, Answer::Rating(rating));
+                }
+            } else {
+                calibrated_ratings = Some(ratings);
+            }
+        }
         Ok(Review {
             summary: row.summary(),
-            answers: self.answers(&row)?,
+            answers,
             questions,
+            rating_scale: row.rating_scale(),
+            calibrated_ratings,
         })
     }
 
@@ -321,6 +391,9 @@ impl Company {
         let row = self.load_readable(conn, principal, id).await?;
         if row.reviewer_id != principal.user_id {
             return Err(ActorError::Forbidden);
+        }
+        if row.phase() == Phase::Closed {
+            return Err(ActorError::Conflict("the cycle is closed".into()));
         }
         if !row.status().is_editable() {
             return Err(ActorError::Conflict(format!(
@@ -351,7 +424,8 @@ impl Company {
 
         // Check every answer sent before deciding anything, so a bad one is a 422 even
         // when it also conflicts.
-        merge_answers(before.clone(), update.clone(), &questions)?;
+        let scale = row.rating_scale();
+        merge_answers(before.clone(), update.clone(), &questions, scale)?;
 
         // Merge at answer level: an answer the caller changes (it differs from the
         // stored one) is taken when nobody changed it after the caller's version; when
@@ -365,7 +439,7 @@ impl Company {
             })));
         }
         let touched: Vec<String> = apply.answers.keys().cloned().collect();
-        let after = merge_answers(before.clone(), apply, &questions)?;
+        let after = merge_answers(before.clone(), apply, &questions, scale)?;
         let changed: Vec<String> = touched
             .into_iter()
             .filter(|q| before.get(q) != after.get(q))
@@ -451,6 +525,30 @@ impl Company {
                 missing.join("; ")
             )));
         }
+
+        // A manager may draft early, but hands the review in only once the reviewee's
+        // self review is in, or once the cycle has moved on to manager reviews.
+        if row.kind() == ReviewKind::Manager && row.phase() == Phase::SelfReview {
+            let own: Option<(String,)> = sqlx::query_as(
+                "SELECT status FROM reviews WHERE company_id = $1 AND cycle_id = $2 \
+                 AND reviewee_id = $3 AND kind = 'self'",
+            )
+            .bind(&self.id)
+            .bind(&row.cycle_id)
+            .bind(&row.reviewee_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let pending = own
+                .and_then(|(status,)| ReviewStatus::parse(&status))
+                .is_some_and(ReviewStatus::is_editable);
+            if pending {
+                return Err(ActorError::Conflict(
+                    "the self review is not submitted yet: a manager review can be submitted \
+                     once it is, or once the cycle moves on to manager reviews"
+                        .into(),
+                ));
+            }
+        }
         let now = now_ms();
         sqlx::query(
             "UPDATE reviews SET status = 'submitted', version = version + 1, updated_at = $3, \
@@ -480,11 +578,149 @@ impl Company {
             answers: &Answers::new(),
         };
         self.publish_saved(&id, &event);
-        Ok(Review {
-            summary: row.summary(),
-            answers: self.answers(&row)?,
-            questions,
-        })
+        let mut conn = self.db.pool().acquire().await?;
+        self.review_view(&mut conn, &principal, &row, questions)
+            .await
+    }
+
+    /// Shares a submitted manager review with its reviewee: its writer or an HR admin,
+    /// once the cycle is in its sharing or sign-off phase.
+    async fn share(
+        &mut self,
+        principal: Principal,
+        id: String,
+        client: Client,
+    ) -> Result<Review, ActorError> {
+        let mut tx = self.db.begin_write().await?;
+        let row = self.load_readable(&mut tx, &principal, &id).await?;
+        if row.reviewer_id != principal.user_id && !principal.roles.hr_admin {
+            return Err(ActorError::Forbidden);
+        }
+        if row.kind() != ReviewKind::Manager {
+            return Err(ActorError::Conflict(
+                "only manager reviews are shared; a self review goes to the manager".into(),
+            ));
+        }
+        if !matches!(row.phase(), Phase::Sharing | Phase::SignOff) {
+            return Err(ActorError::Conflict(format!(
+                "reviews are shared in the sharing phase; the cycle is in {}",
+                row.phase().as_str()
+            )));
+        }
+        if row.status() != ReviewStatus::Submitted {
+            return Err(ActorError::Conflict(format!(
+                "only a submitted review can be shared; this one is {}",
+                row.status().as_str()
+            )));
+        }
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE reviews SET status = 'shared', version = version + 1, updated_at = $3, \
+             shared_at = $3, shared_by = $4 WHERE company_id = $1 AND id = $2",
+        )
+        .bind(&self.id)
+        .bind(&id)
+        .bind(now)
+        .bind(&principal.user_id)
+        .execute(&mut *tx)
+        .await?;
+        let detail = serde_json::json!({ "cycle_id": row.cycle_id,
+            "reviewee_id": row.reviewee_id });
+        let (actor, target) = (Some(principal.user_id.as_str()), Some(id.as_str()));
+        self.record_audit(&mut *tx, actor, "review_shared", target, &client, detail)
+            .await?;
+        self.finish_transition(tx, &principal, &id).await
+    }
+
+    /// Signs a shared manager review as its reviewee or its writer, in the sign-off
+    /// phase. It is `signed` once both have signed.
+    async fn sign(
+        &mut self,
+        principal: Principal,
+        id: String,
+        client: Client,
+    ) -> Result<Review, ActorError> {
+        let mut tx = self.db.begin_write().await?;
+        let row = self.load_readable(&mut tx, &principal, &id).await?;
+        let me = principal.user_id.as_str();
+        let column = if row.reviewee_id == me {
+            "reviewee_signed_at"
+        } else if row.reviewer_id == me && row.kind() == ReviewKind::Manager {
+            "reviewer_signed_at"
+        } else {
+            return Err(ActorError::Forbidden);
+        };
+        if row.phase() != Phase::SignOff {
+            return Err(ActorError::Conflict(format!(
+                "reviews are signed in the sign-off phase; the cycle is in {}",
+                row.phase().as_str()
+            )));
+        }
+        let already = if column == "reviewee_signed_at" {
+            row.reviewee_signed_at
+        } else {
+            row.reviewer_signed_at
+        };
+        if row.status() != ReviewStatus::Shared || already.is_some() {
+            return Err(ActorError::Conflict(format!(
+                "only a shared review you have not signed yet can be signed; this one is {}",
+                row.status().as_str()
+            )));
+        }
+        let now = now_ms();
+        sqlx::query(&format!(
+            "UPDATE reviews SET {column} = $3, version = version + 1, updated_at = $3 \
+             WHERE company_id = $1 AND id = $2"
+        ))
+        .bind(&self.id)
+        .bind(&id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE reviews SET status = 'signed' WHERE company_id = $1 AND id = $2 \
+             AND reviewee_signed_at IS NOT NULL AND reviewer_signed_at IS NOT NULL",
+        )
+        .bind(&self.id)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        let role = if column == "reviewee_signed_at" {
+            "reviewee"
+        } else {
+            "reviewer"
+        };
+        let detail = serde_json::json!({ "cycle_id": row.cycle_id, "signed_as": role });
+        let (actor, target) = (Some(me), Some(id.as_str()));
+        self.record_audit(&mut *tx, actor, "review_signed", target, &client, detail)
+            .await?;
+        self.finish_transition(tx, &principal, &id).await
+    }
+
+    /// Reads a review back inside the transaction of its status change, commits, and
+    /// tells the cycle's dashboards and the review's viewers.
+    async fn finish_transition(
+        &mut self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<Review, ActorError> {
+        let row = self.load_readable(&mut tx, principal, id).await?;
+        let questions = self.load_questions(&mut tx, &row.cycle_id).await?;
+        tx.commit().await?;
+        self.publish_progress(&row.cycle_id).await;
+        let updated_at = rfc3339(row.updated_at);
+        let event = SavedEvent {
+            version: row.version,
+            status: row.status().as_str(),
+            updated_at: &updated_at,
+            changed: Vec::new(),
+            answers: &Answers::new(),
+        };
+        self.publish_saved(id, &event);
+        let mut conn = self.db.pool().acquire().await?;
+        self.review_view(&mut conn, principal, &row, questions)
+            .await
     }
 
     /// One page of a cycle's reviews with their answers, in id order after `after`, for
@@ -530,9 +766,13 @@ impl Company {
         let answers = self.sealed_answers(&id, &answers)?;
         let now = now_ms();
         let submitted_at = (!status.is_editable()).then_some(now);
+        let shared_at =
+            matches!(status, ReviewStatus::Shared | ReviewStatus::Signed).then_some(now);
+        let signed_at = (status == ReviewStatus::Signed).then_some(now);
         sqlx::query(
             "UPDATE reviews SET status = $3, answers = $4, version = version + 1, \
-             updated_at = $5, submitted_at = $6 WHERE company_id = $1 AND id = $2",
+             updated_at = $5, submitted_at = $6, shared_at = $7, reviewee_signed_at = $8, \
+             reviewer_signed_at = $8 WHERE company_id = $1 AND id = $2",
         )
         .bind(&self.id)
         .bind(&id)
@@ -540,6 +780,8 @@ impl Company {
         .bind(&answers)
         .bind(now)
         .bind(submitted_at)
+        .bind(shared_at)
+        .bind(signed_at)
         .execute(self.db.pool())
         .await?;
         Ok(())
@@ -584,6 +826,28 @@ impl CompanyHandle {
         client: Client,
     ) -> Result<Review, ActorError> {
         self.call(move |c| Box::pin(c.submit(principal, id, client)))
+            .await
+    }
+
+    /// Shares a submitted manager review with its reviewee (its writer or an HR admin).
+    pub async fn share_review(
+        &self,
+        principal: Principal,
+        id: String,
+        client: Client,
+    ) -> Result<Review, ActorError> {
+        self.call(move |c| Box::pin(c.share(principal, id, client)))
+            .await
+    }
+
+    /// Signs a shared manager review as its reviewee or its writer.
+    pub async fn sign_review(
+        &self,
+        principal: Principal,
+        id: String,
+        client: Client,
+    ) -> Result<Review, ActorError> {
+        self.call(move |c| Box::pin(c.sign(principal, id, client)))
             .await
     }
 

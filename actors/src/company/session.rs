@@ -283,6 +283,7 @@ impl Company {
             roles: Roles {
                 manager: row.reports > 0,
                 hr_admin: row.role == "hr_admin",
+                hr_assistant: row.role == "hr_assistant",
             },
             elevated_until: row.elevated_until,
             stage: Stage::parse(&row.stage),
@@ -350,6 +351,7 @@ impl Company {
         Ok(Roles {
             manager: reports > 0,
             hr_admin: role == "hr_admin",
+            hr_assistant: role == "hr_assistant",
         })
     }
 }

@@ -143,11 +143,7 @@ impl UserRow {
             id: self.id,
             email: self.email,
             name: self.name,
-            role: if self.role == "hr_admin" {
-                UserRole::HrAdmin
-            } else {
-                UserRole::Employee
-            },
+            role: UserRole::parse(&self.role).unwrap_or(UserRole::Employee),
             manager_id: self.manager_id,
             department: self.department,
             disabled: self.disabled != 0,
@@ -258,12 +254,13 @@ impl Company {
         // A change of role is a grant (or revocation) of permissions: its own event, so
         // that the trail can be searched for exactly those.
         if role != before.role {
-            let action = if role == UserRole::HrAdmin {
-                "role_granted"
+            // Employee is no grant: going to it revokes the role held before.
+            let (action, changed) = if role == UserRole::Employee {
+                ("role_revoked", before.role)
             } else {
-                "role_revoked"
+                ("role_granted", role)
             };
-            let detail = serde_json::json!({ "role": UserRole::HrAdmin });
+            let detail = serde_json::json!({ "role": changed });
             let actor = Some(principal.user_id.as_str());
             self.audit(actor, action, Some(&user_id), &client, detail)
                 .await;

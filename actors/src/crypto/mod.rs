@@ -49,6 +49,13 @@ pub const REVIEW_ANSWERS: Field = Field {
     id_column: "id",
 };
 
+/// Ratings HR calibrated on a manager review (JSON, question id → rating).
+pub const CALIBRATED_RATINGS: Field = Field {
+    table: "calibrations",
+    column: "ratings",
+    id_column: "review_id",
+};
+
 /// The shared secret of an authenticator app (base32).
 pub const TOTP_SECRET: Field = Field {
     table: "totp_factors",
@@ -59,7 +66,7 @@ pub const TOTP_SECRET: Field = Field {
 /// Every encrypted column. Whatever walks all sealed values (rotation, `kaizen keys
 /// list`, sealing values stored before encryption existed) reads this list, so a new
 /// encrypted column is added here and nowhere else.
-pub const ENCRYPTED_FIELDS: &[Field] = &[REVIEW_ANSWERS, TOTP_SECRET];
+pub const ENCRYPTED_FIELDS: &[Field] = &[REVIEW_ANSWERS, CALIBRATED_RATINGS, TOTP_SECRET];
 
 /// How often a keyring read from a file looks whether the file changed. A rotation
 /// waits longer than this before re-encrypting, so that by then every server writes
