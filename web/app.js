@@ -5,6 +5,8 @@
 //   #/reviews        my reviews (and, for HR admins, the cycle dashboards)
 //   #/reviews/<id>   the review editor
 //   #/cycles/<id>    the HR cycle dashboard, live
+//   #/cycles/<id>/calibration  calibrate a cycle's manager ratings (HR admins)
+//   #/admin/cycles   create cycles, move them through their phases (HR)
 //   #/account        the user's sessions, password and 2-step verification
 //   #/admin/security the company's security policy (HR admins)
 //   #/admin/users    people: roles, disabled accounts, sessions (HR admins)
@@ -33,6 +35,8 @@ import { securityView } from "./views/security.js";
 import { peopleView } from "./views/people.js";
 import { auditView } from "./views/audit.js";
 import { resetRequestView, resetView } from "./views/reset.js";
+import { cyclesView } from "./views/cycles.js";
+import { calibrationView } from "./views/calibration.js";
 
 const SESSION_ENDED = "Your session has ended. Please sign in again.";
 
@@ -46,6 +50,8 @@ const PAGE_TITLES = {
   security: "Security policy",
   people: "People",
   audit: "Audit log",
+  cycles: "Review cycles",
+  calibration: "Calibration",
   "reset-request": "Reset your password",
   reset: "Choose a new password",
 };
@@ -77,6 +83,8 @@ function parseRoute(hash) {
   if (parts.length === 1 && parts[0] === "reviews") return { name: "reviews" };
   if (parts.length === 2 && parts[0] === "reviews") return { name: "editor", id: parts[1] };
   if (parts.length === 2 && parts[0] === "cycles") return { name: "dashboard", id: parts[1] };
+  if (parts.length === 3 && parts[0] === "cycles" && parts[2] === "calibration") return { name: "calibration", id: parts[1] };
+  if (parts.length === 2 && parts[0] === "admin" && parts[1] === "cycles") return { name: "cycles" };
   if (parts.length === 1 && parts[0] === "account") return { name: "account" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "security") return { name: "security" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "users") return { name: "people" };
@@ -149,6 +157,8 @@ function render() {
   else if (route.name === "security") cleanup = securityView(root, context);
   else if (route.name === "people") cleanup = peopleView(root, context);
   else if (route.name === "audit") cleanup = auditView(root, context);
+  else if (route.name === "cycles") cleanup = cyclesView(root, context);
+  else if (route.name === "calibration") cleanup = calibrationView(root, context, route.id);
   else if (route.name === "reset-request") cleanup = resetRequestView(root, context);
   else if (route.name === "reset") cleanup = resetView(root, context, route.token);
   current = { controller, cleanup };
@@ -238,6 +248,7 @@ function renderTopbar(routeName = null) {
     on: { click: () => signOutNow(signOut) },
   });
   const isHr = Array.isArray(user.roles) && user.roles.includes("hr_admin");
+  const runsCycles = isHr || (Array.isArray(user.roles) && user.roles.includes("hr_assistant"));
   const link = (href, text, routes, testid) => h("a", {
     href,
     text,
@@ -250,6 +261,7 @@ function renderTopbar(routeName = null) {
     h("nav", { class: "topnav", "aria-label": "Main" },
       link("#/reviews", "My reviews", ["reviews", "editor", "dashboard"], null),
       link("#/account", "Account", ["account"], "nav-account"),
+      runsCycles ? link("#/admin/cycles", "Cycles", ["cycles", "calibration"], "nav-cycles") : null,
       isHr ? link("#/admin/users", "People", ["people"], "nav-people") : null,
       isHr ? link("#/admin/security", "Security", ["security"], "nav-security") : null,
       isHr ? link("#/admin/audit", "Audit log", ["audit"], "nav-audit") : null),

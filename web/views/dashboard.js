@@ -7,6 +7,7 @@
 import * as api from "../api.js";
 import { h, svg, replaceChildren, clockTime, formatDate, STATUS_LABELS, STATUS_ORDER } from "../dom.js";
 import { LiveTopic } from "../live.js";
+import { renderBreakdowns } from "./breakdown.js";
 
 const LIVE_TEXT = {
   connecting: "Connecting…",
@@ -47,6 +48,7 @@ export function dashboardView(root, context, cycleId) {
     ...STATUS_ORDER.map((status) => h("li", {},
       h("span", { class: `swatch swatch-${status}`, "aria-hidden": "true" }), STATUS_LABELS[status])));
   const tableBody = h("tbody");
+  const breakdowns = h("section", { class: "section", "aria-label": "Breakdowns", "data-testid": "breakdowns" });
   const table = h("table", { class: "table" },
     h("caption", { text: "Reviews by kind" }),
     h("thead", {}, h("tr", {},
@@ -64,7 +66,8 @@ export function dashboardView(root, context, cycleId) {
     h("section", { class: "section", "aria-label": "Progress" }, tileList, headline),
     h("section", { class: "section", "aria-labelledby": "chart-heading" },
       h("h2", { id: "chart-heading", text: "Progress" }), chart, legend),
-    h("section", { class: "section table-wrap" }, table));
+    h("section", { class: "section table-wrap" }, table),
+    breakdowns);
 
   // Cycle name and due date, from the list of cycles.
   api.listCycles(signal).then((cycles) => {
@@ -85,7 +88,7 @@ export function dashboardView(root, context, cycleId) {
     if (error.status === 403 || error.status === 404) {
       stopLive();
       showError(error.status === 403
-        ? "Only HR admins can see this cycle's dashboard."
+        ? "Only HR admins and assistants can see this cycle's dashboard."
         : "This cycle does not exist.");
     } else if (!hasLiveData) {
       showError("The numbers could not be loaded yet. They will appear when the live connection is up.");
@@ -104,7 +107,7 @@ export function dashboardView(root, context, cycleId) {
       liveStatus.textContent = LIVE_TEXT[state] || state;
     },
     onError: ({ code }) => {
-      showError(code === "forbidden" ? "Only HR admins can see this cycle's dashboard."
+      showError(code === "forbidden" ? "Only HR admins and assistants can see this cycle's dashboard."
         : code === "not_found" ? "This cycle does not exist."
           : "The live connection was refused.");
     },
@@ -127,6 +130,7 @@ export function dashboardView(root, context, cycleId) {
   /** Redraw every number, the chart and the table from one progress object. */
   function update(progress) {
     const previous = current;
+    renderBreakdowns(breakdowns, progress);
     current = normalize(progress);
     for (const [key, el] of Object.entries(tiles)) {
       el.textContent = String(current[key]);

@@ -16,6 +16,7 @@
 
 import * as api from "../api.js";
 import { h, replaceChildren, statusBadge, clockTime, formatDateTime, STATUS_LABELS } from "../dom.js";
+import { signoffActions, ratingScaleOf } from "./signoff.js";
 import { keepDraft, takeDraft } from "../drafts.js";
 import { LiveTopic } from "../live.js";
 import { reviewTitle, sameId } from "./reviews.js";
@@ -198,6 +199,7 @@ class Editor {
   /** Build the whole editor for `review`; `notice` is {kind, text} or null. */
   render(review, notice) {
     this.review = review;
+    scale = ratingScaleOf(review);
     this.answers = { ...(review.answers || {}) };
     this.editable = EDITABLE.has(review.status) && sameId(review.reviewer_id, this.user.id);
     this.fields.clear();
@@ -258,6 +260,9 @@ class Editor {
       this.autosave = null;
       parts.splice(2, 0, h("p", { class: "notice notice-info", text: this.readOnlyReason(review) }));
     }
+    const signoff = signoffActions(review, this.user, (updated, text) =>
+      this.render({ ...this.review, ...updated }, { kind: "success", text }));
+    if (signoff) parts.push(signoff);
 
     replaceChildren(this.container, ...parts);
     this.showViewers(this.viewers);
@@ -363,7 +368,7 @@ class Editor {
       "data-testid": `answer-${qid}-clear`, text: "Clear", hidden: !isRating(value) });
     const radios = [];
     const group = h("div", { class: "segmented", "data-testid": `answer-${qid}` });
-    for (let n = 1; n <= 5; n += 1) {
+    for (let n = scale.min; n <= scale.max; n += 1) {
       const radio = h("input", { type: "radio", name: `q-${qid}`, value: String(n), class: "segment-input",
         id: `q-${qid}-${n}`, "data-testid": `answer-${qid}-${n}`, checked: value === n });
       radio.addEventListener("change", () => {
@@ -721,13 +726,18 @@ function ratingDisplay(qid, value) {
     return h("div", { class: "answer-rating answer-empty", "data-testid": `answer-${qid}`, text: "No rating" });
   }
   const dots = [];
-  for (let n = 1; n <= 5; n += 1) dots.push(h("span", { class: n <= value ? "dot dot-on" : "dot", "aria-hidden": "true" }));
+  for (let n = scale.min; n <= scale.max && scale.max - scale.min <= 10; n += 1) {
+    dots.push(h("span", { class: n <= value ? "dot dot-on" : "dot", "aria-hidden": "true" }));
+  }
   return h("div", { class: "answer-rating", "data-testid": `answer-${qid}`, dataset: { value } },
-    h("span", { class: "dots" }, ...dots), h("span", { text: `${value} / 5` }));
+    h("span", { class: "dots" }, ...dots), h("span", { text: `${value} / ${scale.max}` }));
 }
 
+// The rating scale of the review on screen (one review per page).
+let scale = { min: 1, max: 5 };
+
 function isRating(value) {
-  return Number.isInteger(value) && value >= 1 && value <= 5;
+  return Number.isInteger(value) && value >= scale.min && value <= scale.max;
 }
 
 function isEmpty(value) {
