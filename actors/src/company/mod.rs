@@ -7,8 +7,10 @@
 
 mod account;
 mod audit;
+pub mod comment;
 mod cycle;
 mod export;
+pub mod objective;
 pub mod people;
 mod presence;
 mod remember;
