@@ -5,6 +5,7 @@
 //   #/reviews        my reviews (and, for HR admins, the cycle dashboards)
 //   #/reviews/<id>   the review editor
 //   #/cycles/<id>    the HR cycle dashboard, live
+//   #/objectives     the objective tree, key results and comments
 //   #/account        the user's sessions, password and 2-step verification
 //   #/admin/security the company's security policy (HR admins)
 //   #/admin/users    people: roles, disabled accounts, sessions (HR admins)
@@ -32,6 +33,7 @@ import { accountView } from "./views/account.js";
 import { securityView } from "./views/security.js";
 import { peopleView } from "./views/people.js";
 import { auditView } from "./views/audit.js";
+import { objectivesView } from "./views/objectives.js";
 import { resetRequestView, resetView } from "./views/reset.js";
 
 const SESSION_ENDED = "Your session has ended. Please sign in again.";
@@ -42,6 +44,7 @@ const PAGE_TITLES = {
   reviews: "My reviews",
   editor: "Review",
   dashboard: "Cycle dashboard",
+  objectives: "Objectives",
   account: "Your account",
   security: "Security policy",
   people: "People",
@@ -78,6 +81,7 @@ function parseRoute(hash) {
   if (parts.length === 2 && parts[0] === "reviews") return { name: "editor", id: parts[1] };
   if (parts.length === 2 && parts[0] === "cycles") return { name: "dashboard", id: parts[1] };
   if (parts.length === 1 && parts[0] === "account") return { name: "account" };
+  if (parts.length === 1 && parts[0] === "objectives") return { name: "objectives" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "security") return { name: "security" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "users") return { name: "people" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "audit") return { name: "audit" };
@@ -146,6 +150,7 @@ function render() {
   else if (route.name === "editor") cleanup = editorView(root, context, route.id);
   else if (route.name === "dashboard") cleanup = dashboardView(root, context, route.id);
   else if (route.name === "account") cleanup = accountView(root, context);
+  else if (route.name === "objectives") cleanup = objectivesView(root, context);
   else if (route.name === "security") cleanup = securityView(root, context);
   else if (route.name === "people") cleanup = peopleView(root, context);
   else if (route.name === "audit") cleanup = auditView(root, context);
@@ -249,6 +254,7 @@ function renderTopbar(routeName = null) {
     h("a", { class: "brand", href: "#/reviews", text: "Kaizen" }),
     h("nav", { class: "topnav", "aria-label": "Main" },
       link("#/reviews", "My reviews", ["reviews", "editor", "dashboard"], null),
+      link("#/objectives", "Objectives", ["objectives"], "nav-objectives"),
       link("#/account", "Account", ["account"], "nav-account"),
       isHr ? link("#/admin/users", "People", ["people"], "nav-people") : null,
       isHr ? link("#/admin/security", "Security", ["security"], "nav-security") : null,
