@@ -769,3 +769,80 @@ async fn objective_and_comment_text_never_reaches_the_database_in_clear() {
     }
     server.stop().await;
 }
+
+/// The next frame of `type` (and, for events, named `name`) on a live socket, skipping
+/// presence and other frames; fails after five seconds.
+async fn next_frame_of(
+    socket: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    kind: &str,
+    name: &str,
+) -> Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} {name} within five seconds"))
+            .expect("the socket stays open")
+            .expect("a readable frame");
+        if let Message::Text(text) = message {
+            let frame: Value = serde_json::from_str(text.as_str()).expect("a JSON frame");
+            if frame["type"] == kind && (kind != "event" || frame["event"] == name) {
+                return frame;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_review_comment_reaches_the_reviews_live_followers() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+    let server = TestServer::demo().await;
+    let manager = server.sign_in("acme", "manager@acme.example").await;
+    let hr = server.sign_in("acme", "hr@acme.example").await;
+    let employee = server.sign_in("acme", "employee1@acme.example").await;
+    let review_id = manager_review_of_employee1(&manager, &me(&employee).await).await;
+
+    // HR follows the review live.
+    let mut request = server
+        .live_url()
+        .into_client_request()
+        .expect("a WebSocket request");
+    let cookie = hr.cookie.clone().expect("a session cookie");
+    let headers = request.headers_mut();
+    headers.insert("cookie", HeaderValue::from_str(&cookie).expect("a header"));
+    headers.insert("origin", HeaderValue::from_str(&server.base).expect("a header"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the live connection opens");
+    let subscribe = json!({ "type": "subscribe", "topic": format!("review:{review_id}") });
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .expect("the subscription is sent");
+    let snapshot = next_frame_of(&mut socket, "snapshot", "").await;
+    assert_eq!(snapshot["topic"], format!("review:{review_id}"));
+
+    let comments = format!("/api/v1/reviews/{review_id}/comments");
+    let (status, comment) = manager
+        .post(&comments, json!({ "body": "Let us talk on Monday" }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{comment}");
+    let event = next_frame_of(&mut socket, "event", "comment").await;
+    assert_eq!(event["topic"], format!("review:{review_id}"));
+    assert_eq!(event["data"]["body"], "Let us talk on Monday");
+    assert_eq!(event["data"]["id"], comment["id"]);
+
+    let (status, _) = delete(&manager, &format!("{comments}/{}", text(&comment["id"]))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let event = next_frame_of(&mut socket, "event", "comment_deleted").await;
+    assert_eq!(event["data"]["id"], comment["id"]);
+    server.stop().await;
+}
