@@ -2,6 +2,10 @@
 //! review cycle whose reviews stand in every state.
 
 use kaizen_actors::company::NewUser;
+use kaizen_actors::company::comment::{Commented, NewComment};
+use kaizen_actors::company::objective::{
+    NewKeyResult, NewObjective, ObjectiveLevel, ObjectiveStatus,
+};
 use kaizen_actors::model::{
     Answer, Answers, Client, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind,
     ReviewStatus, Roles, Stage, UserRole,
@@ -284,6 +288,192 @@ async fn seed_company(
         handle
             .seed_review(own.id.clone(), person.self_review, answers)
             .await?;
+    }
+    seed_objectives(handle, &ids, &hr.user_id).await?;
+    Ok(())
+}
+
+/// A principal for seeding on someone's behalf, as their own session would carry.
+fn acting(handle: &CompanyHandle, user_id: &str, hr_admin: bool) -> Principal {
+    Principal {
+        company_id: handle.company_id().to_owned(),
+        user_id: user_id.to_owned(),
+        session_id: String::new(),
+        elevated_until: 0,
+        stage: Stage::Full,
+        roles: Roles {
+            manager: false,
+            hr_admin,
+        },
+    }
+}
+
+/// A key result at a percentage.
+fn percent(title: &str, progress: i64) -> NewKeyResult {
+    NewKeyResult {
+        title: title.to_owned(),
+        progress: Some(progress),
+        start: None,
+        current: None,
+        target: None,
+    }
+}
+
+/// A measured key result.
+fn measured(title: &str, start: f64, current: f64, target: f64) -> NewKeyResult {
+    NewKeyResult {
+        title: title.to_owned(),
+        progress: None,
+        start: Some(start),
+        current: Some(current),
+        target: Some(target),
+    }
+}
+
+/// The demo's objective tree: two company objectives of HR, team objectives of
+/// `manager@` and `lead@` aligned to them, and personal objectives of the first
+/// employees aligned to their team's, created by each owner as in real use.
+async fn seed_objectives(
+    handle: &CompanyHandle,
+    ids: &std::collections::HashMap<String, String>,
+    hr_id: &str,
+) -> anyhow::Result<()> {
+    let create = |by: &str, hr_admin: bool, new: NewObjective| {
+        handle.create_objective(acting(handle, by, hr_admin), new, Client::system())
+    };
+    let objective = |title: &str, level, parent: Option<&str>, status, krs| NewObjective {
+        title: title.to_owned(),
+        description: String::new(),
+        parent_id: parent.map(str::to_owned),
+        due_at: Some("2026-12-31T17:00:00Z".to_owned()),
+        level: Some(level),
+        owner_id: None,
+        status: Some(status),
+        weight: None,
+        key_results: krs,
+    };
+    let customers = create(
+        hr_id,
+        true,
+        NewObjective {
+            description: "Customers recommend us because we solve their problem quickly."
+                .to_owned(),
+            ..objective(
+                "Delight our customers",
+                ObjectiveLevel::Company,
+                None,
+                ObjectiveStatus::OnTrack,
+                vec![
+                    measured(
+                        "Raise customer satisfaction from 72 to 85",
+                        72.0,
+                        76.0,
+                        85.0,
+                    ),
+                    percent("Answer every support request within a day", 60),
+                ],
+            )
+        },
+    )
+    .await?;
+    let growth = create(
+        hr_id,
+        true,
+        objective(
+            "Grow a healthy business",
+            ObjectiveLevel::Company,
+            None,
+            ObjectiveStatus::AtRisk,
+            vec![measured(
+                "Reach 1,200 paying customers",
+                800.0,
+                950.0,
+                1200.0,
+            )],
+        ),
+    )
+    .await?;
+    let (Some(manager), Some(lead)) = (ids.get("manager"), ids.get("lead")) else {
+        return Ok(());
+    };
+    let onboarding = create(
+        manager,
+        false,
+        objective(
+            "Ship the self-service onboarding",
+            ObjectiveLevel::Team,
+            Some(&customers.id),
+            ObjectiveStatus::OnTrack,
+            vec![
+                percent("Onboarding flow live for all new customers", 40),
+                measured("Cut time to first value from 14 to 3 days", 14.0, 9.0, 3.0),
+            ],
+        ),
+    )
+    .await?;
+    create(
+        lead,
+        false,
+        objective(
+            "Keep the platform fast and reliable",
+            ObjectiveLevel::Team,
+            Some(&growth.id),
+            ObjectiveStatus::OnTrack,
+            vec![percent("99.9% monthly availability", 80)],
+        ),
+    )
+    .await?;
+
+    let personal = [
+        (
+            "employee1",
+            "Design the new onboarding checklist",
+            true,
+            ObjectiveStatus::OnTrack,
+            vec![
+                measured("Interview 10 new customers", 0.0, 6.0, 10.0),
+                percent("Checklist tried out by three teams", 33),
+            ],
+        ),
+        (
+            "employee2",
+            "Write the onboarding help articles",
+            true,
+            ObjectiveStatus::AtRisk,
+            vec![measured("Publish 12 articles", 0.0, 5.0, 12.0)],
+        ),
+        (
+            "employee3",
+            "Learn the billing system",
+            false,
+            ObjectiveStatus::Done,
+            vec![percent("Finish the billing course", 100)],
+        ),
+    ];
+    for (local, title, aligned, status, krs) in personal {
+        let Some(owner) = ids.get(local) else {
+            continue;
+        };
+        let parent = aligned.then_some(onboarding.id.as_str());
+        let created = create(
+            owner,
+            false,
+            objective(title, ObjectiveLevel::Person, parent, status, krs),
+        )
+        .await?;
+        if local == "employee1" {
+            handle
+                .add_comment(
+                    acting(handle, manager, false),
+                    Commented::Objective(created.id),
+                    NewComment {
+                        body: "Good start. Let us go through the interview notes on Friday."
+                            .to_owned(),
+                    },
+                    Client::system(),
+                )
+                .await?;
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@
 //   #/cycles/<id>    the HR cycle dashboard, live
 //   #/cycles/<id>/calibration  calibrate a cycle's manager ratings (HR admins)
 //   #/admin/cycles   create cycles, move them through their phases (HR)
+//   #/objectives     the objective tree, key results and comments
 //   #/account        the user's sessions, password and 2-step verification
 //   #/admin/security the company's security policy (HR admins)
 //   #/admin/users    people: roles, disabled accounts, sessions (HR admins)
@@ -34,6 +35,7 @@ import { accountView } from "./views/account.js";
 import { securityView } from "./views/security.js";
 import { peopleView } from "./views/people.js";
 import { auditView } from "./views/audit.js";
+import { objectivesView } from "./views/objectives.js";
 import { resetRequestView, resetView } from "./views/reset.js";
 import { cyclesView } from "./views/cycles.js";
 import { calibrationView } from "./views/calibration.js";
@@ -46,6 +48,7 @@ const PAGE_TITLES = {
   reviews: "My reviews",
   editor: "Review",
   dashboard: "Cycle dashboard",
+  objectives: "Objectives",
   account: "Your account",
   security: "Security policy",
   people: "People",
@@ -86,6 +89,7 @@ function parseRoute(hash) {
   if (parts.length === 3 && parts[0] === "cycles" && parts[2] === "calibration") return { name: "calibration", id: parts[1] };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "cycles") return { name: "cycles" };
   if (parts.length === 1 && parts[0] === "account") return { name: "account" };
+  if (parts.length === 1 && parts[0] === "objectives") return { name: "objectives" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "security") return { name: "security" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "users") return { name: "people" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "audit") return { name: "audit" };
@@ -154,6 +158,7 @@ function render() {
   else if (route.name === "editor") cleanup = editorView(root, context, route.id);
   else if (route.name === "dashboard") cleanup = dashboardView(root, context, route.id);
   else if (route.name === "account") cleanup = accountView(root, context);
+  else if (route.name === "objectives") cleanup = objectivesView(root, context);
   else if (route.name === "security") cleanup = securityView(root, context);
   else if (route.name === "people") cleanup = peopleView(root, context);
   else if (route.name === "audit") cleanup = auditView(root, context);
@@ -260,6 +265,7 @@ function renderTopbar(routeName = null) {
     h("a", { class: "brand", href: "#/reviews", text: "Kaizen" }),
     h("nav", { class: "topnav", "aria-label": "Main" },
       link("#/reviews", "My reviews", ["reviews", "editor", "dashboard"], null),
+      link("#/objectives", "Objectives", ["objectives"], "nav-objectives"),
       link("#/account", "Account", ["account"], "nav-account"),
       runsCycles ? link("#/admin/cycles", "Cycles", ["cycles", "calibration"], "nav-cycles") : null,
       isHr ? link("#/admin/users", "People", ["people"], "nav-people") : null,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod export;
 pub mod extract;
 pub mod live;
+pub mod objectives;
 pub mod ops;
 pub mod origin;
 pub mod people;
@@ -137,6 +138,32 @@ fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(reviews::share))
         .routes(routes!(reviews::sign))
+        // Objectives, their key results and cycle links, comments, the objectives export.
+        .routes(routes!(objectives::list, objectives::create))
+        .routes(routes!(objectives::tree))
+        .routes(routes!(
+            objectives::get,
+            objectives::update,
+            objectives::archive
+        ))
+        .routes(routes!(objectives::add_key_result))
+        .routes(routes!(
+            objectives::update_key_result,
+            objectives::delete_key_result
+        ))
+        .routes(routes!(objectives::link_cycle, objectives::unlink_cycle))
+        .routes(routes!(
+            objectives::objective_comments,
+            objectives::add_objective_comment
+        ))
+        .routes(routes!(objectives::delete_objective_comment))
+        .routes(routes!(objectives::review_objectives))
+        .routes(routes!(
+            objectives::review_comments,
+            objectives::add_review_comment
+        ))
+        .routes(routes!(objectives::delete_review_comment))
+        .routes(routes!(objectives::objectives_csv))
         .routes(routes!(live::live))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))

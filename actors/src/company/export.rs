@@ -23,6 +23,8 @@ pub enum Export {
     UsersCsv,
     /// `GET /api/v1/cycles/{id}/reviews.csv`.
     ReviewsCsv,
+    /// `GET /api/v1/objectives.csv`.
+    ObjectivesCsv,
 }
 
 impl Export {
@@ -33,6 +35,7 @@ impl Export {
             Export::AuditXlsx => "export_audit_xlsx",
             Export::UsersCsv => "export_users_csv",
             Export::ReviewsCsv => "export_reviews_csv",
+            Export::ObjectivesCsv => "export_objectives_csv",
         }
     }
 }
@@ -86,7 +89,9 @@ impl Company {
                 serde_json::json!({ "from": filter.from, "to": filter.to,
                     "person": filter.person, "kind": filter.kind })
             }
-            Export::UsersCsv | Export::ReviewsCsv => serde_json::json!({}),
+            Export::UsersCsv | Export::ReviewsCsv | Export::ObjectivesCsv => {
+                serde_json::json!({})
+            }
         };
         let actor = Some(principal.user_id.as_str());
         self.audit(actor, export.action(), None, &client, detail)

@@ -8,8 +8,10 @@
 mod account;
 mod audit;
 mod calibration;
+pub mod comment;
 mod cycle;
 mod export;
+pub mod objective;
 pub mod people;
 mod presence;
 mod remember;

@@ -32,6 +32,10 @@ pub const CONFIRMATION_WINDOW_MS: i64 = 3_600_000;
 const CONTENT_TABLES: &[&str] = &[
     "calibrations",
     "reminders_sent",
+    "comments",
+    "objective_cycles",
+    "key_results",
+    "objectives",
     "reviews",
     "questions",
     "cycles",

@@ -63,10 +63,46 @@ pub const TOTP_SECRET: Field = Field {
     id_column: "user_id",
 };
 
+/// The title of an objective.
+pub const OBJECTIVE_TITLE: Field = Field {
+    table: "objectives",
+    column: "title",
+    id_column: "id",
+};
+
+/// The description of an objective.
+pub const OBJECTIVE_DESCRIPTION: Field = Field {
+    table: "objectives",
+    column: "description",
+    id_column: "id",
+};
+
+/// The title of a key result.
+pub const KEY_RESULT_TITLE: Field = Field {
+    table: "key_results",
+    column: "title",
+    id_column: "id",
+};
+
+/// The text of a comment on a review or an objective.
+pub const COMMENT_BODY: Field = Field {
+    table: "comments",
+    column: "body",
+    id_column: "id",
+};
+
 /// Every encrypted column. Whatever walks all sealed values (rotation, `kaizen keys
 /// list`, sealing values stored before encryption existed) reads this list, so a new
 /// encrypted column is added here and nowhere else.
-pub const ENCRYPTED_FIELDS: &[Field] = &[REVIEW_ANSWERS, CALIBRATED_RATINGS, TOTP_SECRET];
+pub const ENCRYPTED_FIELDS: &[Field] = &[
+    REVIEW_ANSWERS,
+    CALIBRATED_RATINGS,
+    TOTP_SECRET,
+    OBJECTIVE_TITLE,
+    OBJECTIVE_DESCRIPTION,
+    KEY_RESULT_TITLE,
+    COMMENT_BODY,
+];
 
 /// How often a keyring read from a file looks whether the file changed. A rotation
 /// waits longer than this before re-encrypting, so that by then every server writes

@@ -1,0 +1,87 @@
+//! The objectives screen in a real headless Chromium: the tree, a comment on one's own
+//! objective and a new objective through the form. Skipped (loudly) without Chromium,
+//! like the other browser tests; failures leave a screenshot in
+//! `target/browser-failures/`.
+
+// The shared harness serves many test files; this one uses part of it.
+#[allow(dead_code)]
+mod common;
+#[allow(dead_code)]
+mod webdriver;
+
+use webdriver::{Driver, Result};
+
+/// A CSS selector for the element with this `data-testid`.
+fn testid(id: &str) -> String {
+    format!(r#"[data-testid="{id}"]"#)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_employee_comments_on_an_objective_and_creates_one_in_the_tree() {
+    const TEST: &str = "an_employee_comments_on_an_objective_and_creates_one_in_the_tree";
+    let Some(driver) = Driver::start_or_skip(TEST).await else {
+        return;
+    };
+    let server = common::TestServer::demo().await;
+    driver
+        .run(TEST, |driver| walk_objectives(driver, &server))
+        .await;
+}
+
+async fn walk_objectives(driver: Driver, server: &common::TestServer) -> Result<()> {
+    let browser = driver.new_session().await?;
+    browser.goto(&format!("{}/#/login", server.base)).await?;
+    browser.fill(&testid("login-company"), "acme").await?;
+    browser
+        .fill(&testid("login-email"), "employee1@acme.example")
+        .await?;
+    browser
+        .fill(&testid("login-password"), &server.password)
+        .await?;
+    browser.click(&testid("login-submit")).await?;
+    browser.wait_for(&testid("reviews-mine")).await?;
+
+    // The tree starts with the company's objectives.
+    browser.click(&testid("nav-objectives")).await?;
+    browser
+        .wait_for_text(&testid("objective-title"), "the first company objective", |t| {
+            t == "Delight our customers"
+        })
+        .await?;
+
+    // One's own objective opens with its key results and comments; a comment added
+    // shows up under the manager's.
+    let own = format!(
+        r#"{}[data-level="person"] {}"#,
+        testid("objective-node"),
+        testid("objective-toggle")
+    );
+    browser.click(&own).await?;
+    browser
+        .wait_for_text(&testid("objective-comments"), "the manager's comment", |t| {
+            t.contains("interview notes")
+        })
+        .await?;
+    browser
+        .fill(&testid("comment-body"), "Six interviews done")
+        .await?;
+    browser.click(&testid("comment-submit")).await?;
+    browser
+        .wait_for_text(&testid("objective-comments"), "both comments", |t| {
+            t.contains("interview notes") && t.contains("Six interviews done")
+        })
+        .await?;
+
+    // A new objective through the form lands in the tree.
+    browser.click(&testid("objective-new")).await?;
+    browser
+        .fill(&testid("objective-form-title"), "Speak at a meetup")
+        .await?;
+    browser.click(&testid("objective-form-submit")).await?;
+    browser
+        .wait_for_text(&testid("objectives-tree"), "the new objective", |t| {
+            t.contains("Speak at a meetup")
+        })
+        .await?;
+    browser.quit().await
+}
