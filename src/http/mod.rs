@@ -8,6 +8,7 @@ pub mod cycles;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod feedback;
 pub mod live;
 pub mod ops;
 pub mod origin;
@@ -125,6 +126,18 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(reviews::list))
         .routes(routes!(reviews::get, reviews::save_draft))
         .routes(routes!(reviews::submit))
+        // 360 feedback: settings, nominations, writing, results, export.
+        .routes(routes!(feedback::settings, feedback::set_settings))
+        .routes(routes!(feedback::close))
+        .routes(routes!(feedback::overview))
+        .routes(routes!(feedback::nominations, feedback::nominate))
+        .routes(routes!(feedback::approve))
+        .routes(routes!(feedback::reject))
+        .routes(routes!(feedback::requests))
+        .routes(routes!(feedback::request, feedback::save_draft))
+        .routes(routes!(feedback::submit))
+        .routes(routes!(feedback::results))
+        .routes(routes!(feedback::feedback_csv))
         .routes(routes!(live::live))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))

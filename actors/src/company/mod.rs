@@ -9,6 +9,7 @@ mod account;
 mod audit;
 mod cycle;
 mod export;
+pub mod feedback;
 pub mod people;
 mod presence;
 mod remember;

@@ -29,7 +29,15 @@ pub const CONFIRMATION_WINDOW_MS: i64 = 3_600_000;
 
 /// The company's content, children before parents. Every table of written or reviewed
 /// content belongs here; people, settings and the audit trail do not.
-const CONTENT_TABLES: &[&str] = &["reviews", "questions", "cycles"];
+const CONTENT_TABLES: &[&str] = &[
+    "feedback_answers",
+    "feedback_requests",
+    "feedback_questions",
+    "feedback_settings",
+    "reviews",
+    "questions",
+    "cycles",
+];
 
 /// Rows deleted per table.
 pub type Deleted = std::collections::BTreeMap<String, u64>;

@@ -56,10 +56,29 @@ pub const TOTP_SECRET: Field = Field {
     id_column: "user_id",
 };
 
+/// A reviewer's unsubmitted 360 feedback (JSON of question id to answer).
+pub const FEEDBACK_DRAFT: Field = Field {
+    table: "feedback_requests",
+    column: "draft",
+    id_column: "id",
+};
+
+/// Submitted 360 feedback (JSON of question id to answer).
+pub const FEEDBACK_ANSWERS: Field = Field {
+    table: "feedback_answers",
+    column: "answers",
+    id_column: "id",
+};
+
 /// Every encrypted column. Whatever walks all sealed values (rotation, `kaizen keys
 /// list`, sealing values stored before encryption existed) reads this list, so a new
 /// encrypted column is added here and nowhere else.
-pub const ENCRYPTED_FIELDS: &[Field] = &[REVIEW_ANSWERS, TOTP_SECRET];
+pub const ENCRYPTED_FIELDS: &[Field] = &[
+    REVIEW_ANSWERS,
+    TOTP_SECRET,
+    FEEDBACK_DRAFT,
+    FEEDBACK_ANSWERS,
+];
 
 /// How often a keyring read from a file looks whether the file changed. A rotation
 /// waits longer than this before re-encrypting, so that by then every server writes
