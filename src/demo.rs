@@ -1,6 +1,8 @@
 //! Demo data for `kaizen serve --demo`: two companies with a reporting tree and an open
 //! review cycle whose reviews stand in every state.
 
+mod feedback;
+
 use kaizen_actors::company::NewUser;
 use kaizen_actors::model::{
     Answer, Answers, Client, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind,
@@ -225,7 +227,7 @@ async fn seed_company(
     };
     let cycle = handle
         .create_cycle(
-            hr,
+            hr.clone(),
             NewCycle {
                 name: DEMO_CYCLE.to_owned(),
                 questions: vec![
@@ -279,6 +281,9 @@ async fn seed_company(
             .seed_review(own.id.clone(), person.self_review, answers)
             .await?;
     }
+
+    // 360 feedback in the open cycle.
+    feedback::seed(handle, &hr, &cycle.id, &ids).await?;
     Ok(())
 }
 

@@ -5,6 +5,9 @@
 //   #/reviews        my reviews (and, for HR admins, the cycle dashboards)
 //   #/reviews/<id>   the review editor
 //   #/cycles/<id>    the HR cycle dashboard, live
+//   #/feedback       360 feedback: requests, nominations, approvals, HR settings
+//   #/feedback/requests/<id>            write one feedback
+//   #/feedback/results/<cycle>/<person> the results about a person
 //   #/account        the user's sessions, password and 2-step verification
 //   #/admin/security the company's security policy (HR admins)
 //   #/admin/users    people: roles, disabled accounts, sessions (HR admins)
@@ -32,6 +35,7 @@ import { accountView } from "./views/account.js";
 import { securityView } from "./views/security.js";
 import { peopleView } from "./views/people.js";
 import { auditView } from "./views/audit.js";
+import { feedbackView, feedbackWriteView, feedbackResultsView } from "./views/feedback.js";
 import { resetRequestView, resetView } from "./views/reset.js";
 
 const SESSION_ENDED = "Your session has ended. Please sign in again.";
@@ -46,6 +50,9 @@ const PAGE_TITLES = {
   security: "Security policy",
   people: "People",
   audit: "Audit log",
+  feedback: "360 feedback",
+  "feedback-write": "Write feedback",
+  "feedback-results": "Feedback results",
   "reset-request": "Reset your password",
   reset: "Choose a new password",
 };
@@ -77,6 +84,11 @@ function parseRoute(hash) {
   if (parts.length === 1 && parts[0] === "reviews") return { name: "reviews" };
   if (parts.length === 2 && parts[0] === "reviews") return { name: "editor", id: parts[1] };
   if (parts.length === 2 && parts[0] === "cycles") return { name: "dashboard", id: parts[1] };
+  if (parts.length === 1 && parts[0] === "feedback") return { name: "feedback" };
+  if (parts.length === 3 && parts[0] === "feedback" && parts[1] === "requests") return { name: "feedback-write", id: parts[2] };
+  if (parts.length === 4 && parts[0] === "feedback" && parts[1] === "results") {
+    return { name: "feedback-results", cycle: parts[2], subject: parts[3] };
+  }
   if (parts.length === 1 && parts[0] === "account") return { name: "account" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "security") return { name: "security" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "users") return { name: "people" };
@@ -145,6 +157,9 @@ function render() {
   else if (route.name === "reviews") cleanup = reviewsView(root, context);
   else if (route.name === "editor") cleanup = editorView(root, context, route.id);
   else if (route.name === "dashboard") cleanup = dashboardView(root, context, route.id);
+  else if (route.name === "feedback") cleanup = feedbackView(root, context);
+  else if (route.name === "feedback-write") cleanup = feedbackWriteView(root, context, route.id);
+  else if (route.name === "feedback-results") cleanup = feedbackResultsView(root, context, route.cycle, route.subject);
   else if (route.name === "account") cleanup = accountView(root, context);
   else if (route.name === "security") cleanup = securityView(root, context);
   else if (route.name === "people") cleanup = peopleView(root, context);
@@ -249,6 +264,7 @@ function renderTopbar(routeName = null) {
     h("a", { class: "brand", href: "#/reviews", text: "Kaizen" }),
     h("nav", { class: "topnav", "aria-label": "Main" },
       link("#/reviews", "My reviews", ["reviews", "editor", "dashboard"], null),
+      link("#/feedback", "Feedback", ["feedback", "feedback-write", "feedback-results"], "nav-feedback"),
       link("#/account", "Account", ["account"], "nav-account"),
       isHr ? link("#/admin/users", "People", ["people"], "nav-people") : null,
       isHr ? link("#/admin/security", "Security", ["security"], "nav-security") : null,

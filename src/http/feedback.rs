@@ -6,8 +6,9 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
 use kaizen_actors::company::feedback::{
-    FeedbackExportLine, FeedbackRequest, FeedbackRequestDetail, FeedbackResults, FeedbackSaved,
-    FeedbackSettings, FeedbackSettingsUpdate, NewNominations, Nomination, SubjectOverview,
+    Candidate, FeedbackExportLine, FeedbackRequest, FeedbackRequestDetail, FeedbackResults,
+    FeedbackSaved, FeedbackSettings, FeedbackSettingsUpdate, NewNominations, Nomination,
+    SubjectOverview,
 };
 use kaizen_actors::model::DraftUpdate;
 use serde::Deserialize;
@@ -17,6 +18,14 @@ use super::error::{ApiError, ErrorBody};
 use super::export::{CSV, attachment};
 use super::extract::{ApiJson, ApiQuery, Id, Session};
 use crate::export::csv;
+
+/// Every cycle whose feedback is set up, newest first, with its settings. Every
+/// signed-in user of the company: anyone may be asked for feedback or be its subject.
+#[utoipa::path(get, path = "/api/v1/feedback/cycles", tag = "feedback",
+    responses((status = 200, body = Vec<FeedbackSettings>), (status = 401, body = ErrorBody)))]
+pub async fn cycles(session: Session) -> Result<Json<Vec<FeedbackSettings>>, ApiError> {
+    Ok(Json(session.company.list_feedback_cycles().await?))
+}
 
 /// A cycle's feedback settings and questionnaire; every signed-in user of the company
 /// may read them (nominators need the rules, reviewers the questions).
@@ -73,6 +82,15 @@ pub async fn overview(
 ) -> Result<Json<Vec<SubjectOverview>>, ApiError> {
     let overview = session.company.feedback_overview(session.principal, id);
     Ok(Json(overview.await?))
+}
+
+/// The active people of the company, by name, to choose reviewers from. Any signed-in
+/// user of the company.
+#[utoipa::path(get, path = "/api/v1/cycles/{id}/feedback/candidates", tag = "feedback",
+    params(("id" = String, Path, description = "The cycle's id")),
+    responses((status = 200, body = Vec<Candidate>), (status = 404, body = ErrorBody)))]
+pub async fn candidates(session: Session, Id(id): Id) -> Result<Json<Vec<Candidate>>, ApiError> {
+    Ok(Json(session.company.feedback_candidates(id).await?))
 }
 
 /// Which nominations to list.

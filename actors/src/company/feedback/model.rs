@@ -43,6 +43,8 @@ impl Nominator {
 pub struct FeedbackSettings {
     /// The cycle.
     pub cycle_id: String,
+    /// The cycle's name.
+    pub cycle_name: String,
     /// Whether nominations may be made.
     pub enabled: bool,
     /// Who nominates reviewers.
@@ -311,4 +313,13 @@ pub struct FeedbackExportLine {
     pub question: String,
     /// The answer: text, or the rating as a number.
     pub answer: String,
+}
+
+/// A colleague a nominator may choose.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Candidate {
+    /// The user's id.
+    pub id: String,
+    /// Their name.
+    pub name: String,
 }

@@ -135,7 +135,7 @@ impl Company {
             detail,
         )
         .await?;
-        let rows: Vec<RequestRow> = self
+        let mut rows: Vec<RequestRow> = self
             .load_requests(
                 &mut tx,
                 "f.cycle_id = $2 AND f.subject_id = $3",
@@ -145,6 +145,7 @@ impl Company {
             .into_iter()
             .filter(|row| created.contains(&row.id))
             .collect();
+        rows.sort_by_key(|row| created.iter().position(|id| *id == row.id));
         tx.commit().await?;
 
         if approved {

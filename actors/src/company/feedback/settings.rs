@@ -1,8 +1,8 @@
 //! A cycle's feedback settings, closing the feedback, and HR's overview in numbers.
 
 use super::{
-    Company, FeedbackSettings, FeedbackSettingsUpdate, MAX_QUESTIONS, MAX_REVIEWERS, Setup,
-    SubjectOverview, default_questions,
+    Candidate, Company, FeedbackSettings, FeedbackSettingsUpdate, MAX_QUESTIONS, MAX_REVIEWERS,
+    Setup, SubjectOverview, default_questions,
 };
 use crate::company::CompanyHandle;
 use crate::db::{new_id, now_ms};
@@ -355,6 +355,7 @@ fn settings_view(
 ) -> FeedbackSettings {
     FeedbackSettings {
         cycle_id,
+        cycle_name: setup.cycle_name.clone(),
         enabled: setup.enabled,
         nominated_by: setup.nominated_by,
         min: setup.min,
@@ -365,7 +366,102 @@ fn settings_view(
     }
 }
 
+impl Company {
+    /// The active people of the company, by name: whom a nominator may choose from.
+    async fn feedback_candidates(
+        &mut self,
+        cycle_id: String,
+    ) -> Result<Vec<Candidate>, ActorError> {
+        let mut conn = self.db.pool().acquire().await?;
+        self.feedback_setup(&mut conn, &cycle_id).await?;
+        let rows: Vec<CandidateRow> = sqlx::query_as(
+            "SELECT company_id, id, name FROM users WHERE company_id = $1 AND disabled = 0 \
+             ORDER BY name, id",
+        )
+        .bind(&self.id)
+        .fetch_all(&mut *conn)
+        .await?;
+        self.check_all(&rows)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Candidate {
+                id: row.id,
+                name: row.name,
+            })
+            .collect())
+    }
+
+    /// Every cycle whose feedback was set up, newest first: feedback reaches people
+    /// beyond a cycle's participants, so every user of the company sees the list.
+    async fn list_feedback_cycles(&mut self) -> Result<Vec<FeedbackSettings>, ActorError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let cycles: Vec<SetupCycleRow> = sqlx::query_as(
+            "SELECT s.company_id, s.cycle_id FROM feedback_settings s \
+             JOIN cycles c ON c.id = s.cycle_id WHERE s.company_id = $1 \
+             ORDER BY c.created_at DESC, s.cycle_id",
+        )
+        .bind(&self.id)
+        .fetch_all(&mut *conn)
+        .await?;
+        self.check_all(&cycles)?;
+        let mut list = Vec::with_capacity(cycles.len());
+        for cycle in cycles {
+            let setup = self.feedback_setup(&mut conn, &cycle.cycle_id).await?;
+            let questions = self.feedback_questions(&mut conn, &cycle.cycle_id).await?;
+            list.push(settings_view(cycle.cycle_id, &setup, questions));
+        }
+        Ok(list)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SetupCycleRow {
+    company_id: String,
+    cycle_id: String,
+}
+
+impl Owned for SetupCycleRow {
+    const TABLE: &'static str = "feedback_settings";
+    fn row_id(&self) -> &str {
+        &self.cycle_id
+    }
+    fn owners(&self) -> Vec<&str> {
+        vec![&self.company_id]
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CandidateRow {
+    company_id: String,
+    id: String,
+    name: String,
+}
+
+impl Owned for CandidateRow {
+    const TABLE: &'static str = "users";
+    fn row_id(&self) -> &str {
+        &self.id
+    }
+    fn owners(&self) -> Vec<&str> {
+        vec![&self.company_id]
+    }
+}
+
 impl CompanyHandle {
+    /// The active people a nominator may choose reviewers from (any signed-in user).
+    pub async fn feedback_candidates(
+        &self,
+        cycle_id: String,
+    ) -> Result<Vec<Candidate>, ActorError> {
+        self.call(move |c| Box::pin(c.feedback_candidates(cycle_id)))
+            .await
+    }
+
+    /// Every cycle with feedback set up, newest first (any signed-in user).
+    pub async fn list_feedback_cycles(&self) -> Result<Vec<FeedbackSettings>, ActorError> {
+        self.call(move |c| Box::pin(c.list_feedback_cycles())).await
+    }
+
     /// A cycle's feedback settings (any signed-in user of the company: reviewers and
     /// nominators need the rules and questions).
     pub async fn feedback_settings(
