@@ -1,6 +1,8 @@
 //! Demo data for `kaizen serve --demo`: two companies with a reporting tree and an open
 //! review cycle whose reviews stand in every state.
 
+mod feedback;
+
 use kaizen_actors::company::NewUser;
 use kaizen_actors::company::comment::{Commented, NewComment};
 use kaizen_actors::company::objective::{
@@ -475,6 +477,9 @@ async fn seed_objectives(
                 .await?;
         }
     }
+
+    // 360 feedback in the open cycle.
+    feedback::seed(handle, &hr, &cycle.id, &ids).await?;
     Ok(())
 }
 

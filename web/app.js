@@ -8,6 +8,9 @@
 //   #/cycles/<id>/calibration  calibrate a cycle's manager ratings (HR admins)
 //   #/admin/cycles   create cycles, move them through their phases (HR)
 //   #/objectives     the objective tree, key results and comments
+//   #/feedback       360 feedback: requests, nominations, approvals, HR settings
+//   #/feedback/requests/<id>            write one feedback
+//   #/feedback/results/<cycle>/<person> the results about a person
 //   #/account        the user's sessions, password and 2-step verification
 //   #/admin/security the company's security policy (HR admins)
 //   #/admin/users    people: roles, disabled accounts, sessions (HR admins)
@@ -36,6 +39,7 @@ import { securityView } from "./views/security.js";
 import { peopleView } from "./views/people.js";
 import { auditView } from "./views/audit.js";
 import { objectivesView } from "./views/objectives.js";
+import { feedbackView, feedbackWriteView, feedbackResultsView } from "./views/feedback.js";
 import { resetRequestView, resetView } from "./views/reset.js";
 import { cyclesView } from "./views/cycles.js";
 import { calibrationView } from "./views/calibration.js";
@@ -55,6 +59,9 @@ const PAGE_TITLES = {
   audit: "Audit log",
   cycles: "Review cycles",
   calibration: "Calibration",
+  feedback: "360 feedback",
+  "feedback-write": "Write feedback",
+  "feedback-results": "Feedback results",
   "reset-request": "Reset your password",
   reset: "Choose a new password",
 };
@@ -88,6 +95,11 @@ function parseRoute(hash) {
   if (parts.length === 2 && parts[0] === "cycles") return { name: "dashboard", id: parts[1] };
   if (parts.length === 3 && parts[0] === "cycles" && parts[2] === "calibration") return { name: "calibration", id: parts[1] };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "cycles") return { name: "cycles" };
+  if (parts.length === 1 && parts[0] === "feedback") return { name: "feedback" };
+  if (parts.length === 3 && parts[0] === "feedback" && parts[1] === "requests") return { name: "feedback-write", id: parts[2] };
+  if (parts.length === 4 && parts[0] === "feedback" && parts[1] === "results") {
+    return { name: "feedback-results", cycle: parts[2], subject: parts[3] };
+  }
   if (parts.length === 1 && parts[0] === "account") return { name: "account" };
   if (parts.length === 1 && parts[0] === "objectives") return { name: "objectives" };
   if (parts.length === 2 && parts[0] === "admin" && parts[1] === "security") return { name: "security" };
@@ -157,6 +169,9 @@ function render() {
   else if (route.name === "reviews") cleanup = reviewsView(root, context);
   else if (route.name === "editor") cleanup = editorView(root, context, route.id);
   else if (route.name === "dashboard") cleanup = dashboardView(root, context, route.id);
+  else if (route.name === "feedback") cleanup = feedbackView(root, context);
+  else if (route.name === "feedback-write") cleanup = feedbackWriteView(root, context, route.id);
+  else if (route.name === "feedback-results") cleanup = feedbackResultsView(root, context, route.cycle, route.subject);
   else if (route.name === "account") cleanup = accountView(root, context);
   else if (route.name === "objectives") cleanup = objectivesView(root, context);
   else if (route.name === "security") cleanup = securityView(root, context);
@@ -266,6 +281,7 @@ function renderTopbar(routeName = null) {
     h("nav", { class: "topnav", "aria-label": "Main" },
       link("#/reviews", "My reviews", ["reviews", "editor", "dashboard"], null),
       link("#/objectives", "Objectives", ["objectives"], "nav-objectives"),
+      link("#/feedback", "Feedback", ["feedback", "feedback-write", "feedback-results"], "nav-feedback"),
       link("#/account", "Account", ["account"], "nav-account"),
       runsCycles ? link("#/admin/cycles", "Cycles", ["cycles", "calibration"], "nav-cycles") : null,
       isHr ? link("#/admin/users", "People", ["people"], "nav-people") : null,

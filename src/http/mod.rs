@@ -8,6 +8,7 @@ pub mod cycles;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod feedback;
 pub mod live;
 pub mod objectives;
 pub mod ops;
@@ -164,6 +165,20 @@ fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(objectives::delete_review_comment))
         .routes(routes!(objectives::objectives_csv))
+        // 360 feedback: settings, nominations, writing, results, export.
+        .routes(routes!(feedback::settings, feedback::set_settings))
+        .routes(routes!(feedback::close))
+        .routes(routes!(feedback::overview))
+        .routes(routes!(feedback::candidates))
+        .routes(routes!(feedback::nominations, feedback::nominate))
+        .routes(routes!(feedback::approve))
+        .routes(routes!(feedback::reject))
+        .routes(routes!(feedback::cycles))
+        .routes(routes!(feedback::requests))
+        .routes(routes!(feedback::request, feedback::save_draft))
+        .routes(routes!(feedback::submit))
+        .routes(routes!(feedback::results))
+        .routes(routes!(feedback::feedback_csv))
         .routes(routes!(live::live))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))

@@ -12,6 +12,7 @@ pub mod comment;
 mod cycle;
 mod export;
 pub mod objective;
+pub mod feedback;
 pub mod people;
 mod presence;
 mod remember;

@@ -91,6 +91,20 @@ pub const COMMENT_BODY: Field = Field {
     id_column: "id",
 };
 
+/// A reviewer's unsubmitted 360 feedback (JSON of question id to answer).
+pub const FEEDBACK_DRAFT: Field = Field {
+    table: "feedback_requests",
+    column: "draft",
+    id_column: "id",
+};
+
+/// Submitted 360 feedback (JSON of question id to answer).
+pub const FEEDBACK_ANSWERS: Field = Field {
+    table: "feedback_answers",
+    column: "answers",
+    id_column: "id",
+};
+
 /// Every encrypted column. Whatever walks all sealed values (rotation, `kaizen keys
 /// list`, sealing values stored before encryption existed) reads this list, so a new
 /// encrypted column is added here and nowhere else.
@@ -102,6 +116,8 @@ pub const ENCRYPTED_FIELDS: &[Field] = &[
     OBJECTIVE_DESCRIPTION,
     KEY_RESULT_TITLE,
     COMMENT_BODY,
+    FEEDBACK_DRAFT,
+    FEEDBACK_ANSWERS,
 ];
 
 /// How often a keyring read from a file looks whether the file changed. A rotation
