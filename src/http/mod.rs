@@ -16,6 +16,7 @@ pub mod reset;
 pub mod reviews;
 pub mod second_factor;
 pub mod web;
+pub mod xml;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -129,6 +130,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
+        // Data protection: the XML export.
+        .routes(routes!(xml::company_xml))
+        .routes(routes!(xml::cycle_xml))
 }
 
 /// The OpenAPI document of the HTTP API.

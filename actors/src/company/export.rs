@@ -62,7 +62,7 @@ pub struct ReviewExport {
 impl Company {
     /// Checks that `principal` may export at all: HR admins who gave their password
     /// again in the last ten minutes.
-    fn may_export(principal: &Principal) -> Result<(), ActorError> {
+    pub(super) fn may_export(principal: &Principal) -> Result<(), ActorError> {
         if !principal.roles.hr_admin {
             return Err(ActorError::Forbidden);
         }

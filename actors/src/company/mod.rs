@@ -19,6 +19,7 @@ mod session;
 pub mod sms;
 mod user;
 pub mod wipe;
+pub mod xml;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
