@@ -56,10 +56,18 @@ pub const TOTP_SECRET: Field = Field {
     id_column: "user_id",
 };
 
+/// The phone number of an SMS second factor (E.164). Nothing looks a user up by their
+/// number: it is read only by its row (company and user), so it can be sealed.
+pub const SMS_PHONE: Field = Field {
+    table: "sms_factors",
+    column: "phone",
+    id_column: "user_id",
+};
+
 /// Every encrypted column. Whatever walks all sealed values (rotation, `kaizen keys
 /// list`, sealing values stored before encryption existed) reads this list, so a new
 /// encrypted column is added here and nowhere else.
-pub const ENCRYPTED_FIELDS: &[Field] = &[REVIEW_ANSWERS, TOTP_SECRET];
+pub const ENCRYPTED_FIELDS: &[Field] = &[REVIEW_ANSWERS, TOTP_SECRET, SMS_PHONE];
 
 /// How often a keyring read from a file looks whether the file changed. A rotation
 /// waits longer than this before re-encrypting, so that by then every server writes
