@@ -1,9 +1,10 @@
 //! The command line: `serve` (the default) and the operator's administration commands.
 
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use kaizen_actors::company::NewUser;
@@ -80,6 +81,19 @@ enum Command {
     /// Inspect and rotate the keys of field encryption.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Import a whole-company XML export into an empty company (one transaction; a
+    /// refused file writes nothing). Content is encrypted again with the current key.
+    Import {
+        /// The slug of the company to import into; it must have no people and no cycles.
+        #[arg(long)]
+        company: String,
+        /// The XML file, as `GET /api/v1/admin/export.xml` wrote it.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +289,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Import {
+            company,
+            file,
+            db,
+            keys,
+        } => import(&company, &file, &db, &keys).await,
         Command::Keys(KeysCommand::List { db, keys }) => crate::keys::list(&keys, &db).await,
         Command::Keys(KeysCommand::Rotate { db, keys }) => crate::keys::rotate(&keys, &db).await,
         Command::User(UserCommand::Add {
@@ -337,6 +357,39 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `kaizen import`: reads the whole file first, so a file that is not well-formed is
+/// refused before the database is touched; the company's actor then writes it in one
+/// transaction.
+async fn import(slug: &str, file: &Path, db_args: &DbArgs, keys: &KeyArgs) -> anyhow::Result<()> {
+    let reader = std::fs::File::open(file)
+        .map(std::io::BufReader::new)
+        .with_context(|| format!("cannot open {}", file.display()))?;
+    let root = crate::export::xml::parse(reader)
+        .with_context(|| format!("{} is not a Kaizen export", file.display()))?;
+    let db = db_args.open().await?;
+    let keyring = crate::keys::for_serve(keys, db_args, &db).await?;
+    let settings = kaizen_actors::company::Settings {
+        keyring,
+        ..Default::default()
+    };
+    let registry = Registry::new(db.clone(), settings);
+    let imported = match registry.by_slug(slug).await? {
+        Some(handle) => handle.import_xml(root).await.map_err(anyhow::Error::from),
+        None => Err(anyhow::anyhow!("no company has the slug {slug:?}")),
+    };
+    registry.shutdown().await;
+    db.close().await;
+    let imported = imported.context("the import was refused; nothing was written")?;
+    let counts: Vec<String> = imported
+        .rows
+        .iter()
+        .map(|(element, count)| format!("{count} {element}"))
+        .collect();
+    println!("imported into {slug}: {}", counts.join(", "));
+    println!("imported people have no password yet: they set one with \"forgot password\"");
+    Ok(())
 }
 
 async fn company(command: CompanyCommand) -> anyhow::Result<()> {

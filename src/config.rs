@@ -101,6 +101,12 @@ pub struct ServeConfig {
     #[arg(long, env = "KAIZEN_MAIL_DIR")]
     pub mail_dir: Option<PathBuf>,
 
+    /// The operator's address for security alerts (a cross-company read, a copied
+    /// remember-me token, lockouts, refused addresses): at most one email per kind every
+    /// five minutes, through the same delivery as every other email.
+    #[arg(long, env = "KAIZEN_ALERT_EMAIL")]
+    pub alert_email: Option<String>,
+
     /// A proxy whose X-Forwarded-For header is believed (repeatable, CIDR or address).
     /// Without one, the client address is always the TCP peer.
     #[arg(
@@ -189,6 +195,7 @@ impl ServeConfig {
             demo_employees: 20,
             bcrypt_cost: 10,
             mail_dir: None,
+            alert_email: None,
             public_url: None,
             trusted_proxies: Vec::new(),
             allowed_origins: Vec::new(),
@@ -224,9 +231,12 @@ impl ServeConfig {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.bind));
+        let mailer = kaizen_actors::mail::Mailer::new(self.mail_dir.clone());
+        let alerts = kaizen_actors::alert::Alerts::new(mailer.clone(), self.alert_email.clone());
         kaizen_actors::company::Settings {
             sessions: self.session_policy(),
-            mailer: kaizen_actors::mail::Mailer::new(self.mail_dir.clone()),
+            mailer,
+            alerts: std::sync::Arc::new(alerts),
             public_url: public_url.trim_end_matches('/').into(),
             // No keys until the server has checked its keyring against the database.
             keyring: Default::default(),

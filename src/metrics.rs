@@ -74,7 +74,7 @@ impl Metrics {
     }
 
     /// Renders everything in the Prometheus text format.
-    pub fn render(&self, actors: RegistryStats) -> String {
+    pub fn render(&self, actors: RegistryStats, alerts: &[(&str, u64)]) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: String| {
             let _ = writeln!(
@@ -179,6 +179,14 @@ impl Metrics {
                 let _ = writeln!(out, "{name}_sum{{route=\"{route}\"}} {}", h.sum);
                 let _ = writeln!(out, "{name}_count{{route=\"{route}\"}} {}", h.count);
             }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP kaizen_security_alerts_total Security alerts raised, by kind.\n\
+             # TYPE kaizen_security_alerts_total counter"
+        );
+        for (kind, n) in alerts {
+            let _ = writeln!(out, "kaizen_security_alerts_total{{kind=\"{kind}\"}} {n}");
         }
         out
     }

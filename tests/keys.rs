@@ -497,3 +497,85 @@ async fn answers_stored_in_clear_before_encryption_are_sealed_at_start() {
     assert_eq!(review["answers"][question_id], "Written before encryption");
     server.shutdown().await.expect("a clean shutdown");
 }
+
+#[tokio::test]
+async fn phone_numbers_stored_in_clear_are_sealed_at_start_and_still_get_codes() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mail = tempfile::tempdir().expect("a mail directory");
+    let (_, keyring) = common::copy_template(dir.path());
+    let phone = "+15557654321";
+
+    // A confirmed SMS factor as an earlier version stored it: the number in clear, and
+    // the start-up pass marked as done before numbers were sealed.
+    let pool = database(dir.path()).await;
+    let (company_id, user_id): (String, String) = sqlx::query_as(
+        "SELECT company_id, id FROM users WHERE email = 'employee1@acme.example'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("employee1");
+    sqlx::query(
+        "INSERT INTO sms_factors (company_id, user_id, phone, confirmed, code_hash, \
+         code_expires_at, created_at) VALUES (?1, ?2, ?3, 1, NULL, 0, 0)",
+    )
+    .bind(&company_id)
+    .bind(&user_id)
+    .bind(phone)
+    .execute(&pool)
+    .await
+    .expect("a factor in clear");
+    sqlx::query("UPDATE field_encryption SET plaintext_sealed_at = NULL")
+        .execute(&pool)
+        .await
+        .expect("reset");
+
+    let mut config = config_in(
+        dir.path(),
+        KeyArgs {
+            keyring: Some(keyring),
+            keys: None,
+        },
+    );
+    config.mail_dir = Some(mail.path().to_path_buf());
+    let server = Server::start(config).await.expect("the server starts");
+    let stored: String = sqlx::query_scalar("SELECT phone FROM sms_factors WHERE user_id = ?1")
+        .bind(&user_id)
+        .fetch_one(&pool)
+        .await
+        .expect("the factor");
+    pool.close().await;
+    assert!(stored.starts_with("v1:"), "sealed: {stored}");
+    assert!(!stored.contains("5557654321"));
+
+    // Signing in still texts the code to the number.
+    let mut client = Client {
+        http: reqwest::Client::new(),
+        base: format!("http://{}", server.addr()),
+        cookie: None,
+    };
+    let body = json!({ "company": "acme", "email": "employee1@acme.example",
+        "password": common::PASSWORD, "remember_me": false });
+    let response = client
+        .request(reqwest::Method::POST, "/api/v1/auth/login")
+        .json(&body)
+        .send()
+        .await
+        .expect("answered");
+    let cookie = response.headers()["set-cookie"].to_str().expect("a cookie");
+    client.cookie = Some(cookie.split(';').next().expect("a cookie").to_owned());
+    let answer: Value = response.json().await.expect("JSON");
+    assert_eq!(answer["status"], "second_factor_required", "{answer}");
+    let (status, body) = client
+        .post("/api/v1/auth/second-factor/sms", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let texts: Vec<Value> = std::fs::read_dir(mail.path())
+        .expect("the mail directory lists")
+        .filter_map(|entry| std::fs::read(entry.ok()?.path()).ok())
+        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+        .filter(|message: &Value| message["kind"] == "sms")
+        .collect();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert_eq!(texts[0]["to"], phone);
+    server.shutdown().await.expect("a clean shutdown");
+}

@@ -52,6 +52,10 @@ pub enum ActorError {
     #[error("wiping this company needs a valid master password from the operator")]
     MasterPasswordRequired,
 
+    /// The operator has not switched XML export on for this company.
+    #[error("XML export is not enabled for this company")]
+    XmlExportDisabled,
+
     /// A stored field did not decrypt: a wrong or missing key, or a value altered or
     /// moved. Logged with its place by the actor; never answered with a blank instead.
     #[error("a stored field could not be decrypted")]

@@ -7,6 +7,7 @@
 //! company's data: a mismatch aborts the whole command and is recorded as a security
 //! event.
 
+pub mod alert;
 pub mod backup;
 pub mod company;
 pub mod crypto;

@@ -56,6 +56,11 @@ impl Registry {
         })
     }
 
+    /// The operator's alerts on security events.
+    pub fn alerts(&self) -> &Arc<crate::alert::Alerts> {
+        &self.spawner.settings.alerts
+    }
+
     /// The database, for the directory and health checks.
     pub fn db(&self) -> &Db {
         &self.spawner.db

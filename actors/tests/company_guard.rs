@@ -2,7 +2,9 @@
 //! actor, here planted by corrupting a reference with foreign keys switched off, aborts
 //! the whole command, leaves nothing written and is recorded as a security event.
 
+use kaizen_actors::alert::Alerts;
 use kaizen_actors::company::NewUser;
+use kaizen_actors::mail::Mailer;
 use kaizen_actors::crypto::{KeySet, Keyring, REVIEW_ANSWERS};
 use kaizen_actors::model::{
     Answer, Client, DraftUpdate, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind, Roles,
@@ -13,6 +15,9 @@ use kaizen_actors::{ActorError, CompanyHandle, Db, Registry, directory};
 
 struct World {
     _dir: tempfile::TempDir,
+    /// Where the operator's alert emails are delivered.
+    mail: tempfile::TempDir,
+    alerts: std::sync::Arc<Alerts>,
     db: Db,
     keyring: std::sync::Arc<Keyring>,
     registry: std::sync::Arc<Registry>,
@@ -60,8 +65,12 @@ async fn world() -> World {
         .await
         .unwrap();
     let keyring = std::sync::Arc::new(Keyring::from_keys(KeySet::generate()));
+    let mail = tempfile::tempdir().unwrap();
+    let mailer = Mailer::new(Some(mail.path().to_path_buf()));
+    let alerts = std::sync::Arc::new(Alerts::new(mailer, Some("ops@example.com".into())));
     let settings = kaizen_actors::company::Settings {
         keyring: keyring.clone(),
+        alerts: alerts.clone(),
         ..Default::default()
     };
     let registry = Registry::new(db.clone(), settings);
@@ -103,6 +112,8 @@ async fn world() -> World {
     );
     World {
         _dir: dir,
+        mail,
+        alerts,
         db,
         keyring,
         registry,
@@ -335,4 +346,53 @@ async fn concurrent_first_use_spawns_one_actor_per_company() {
     assert_eq!(w.registry.stats().actors_alive, 2);
     w.registry.shutdown().await;
     assert_eq!(w.registry.stats().actors_alive, 0);
+}
+
+/// The alert emails delivered so far, as JSON.
+fn alert_mails(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "json").then_some(path)
+        })
+        .filter_map(|path| serde_json::from_slice(&std::fs::read(path).ok()?).ok())
+        .filter(|mail: &serde_json::Value| mail["kind"] == "security_alert")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_cross_company_read_alerts_the_operator_once_per_window() {
+    let w = world().await;
+    let reviews = w.acme.list_reviews(w.manager.clone()).await.unwrap();
+    let review = reviews
+        .iter()
+        .find(|r| r.kind == ReviewKind::Manager)
+        .unwrap();
+    corrupt(&w.db, &review.id, &w.outsider_id).await;
+    assert!(w.acme.list_reviews(w.manager.clone()).await.is_err());
+
+    // The email is written off the actor's task: wait for it, with a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mails = loop {
+        let mails = alert_mails(w.mail.path());
+        if !mails.is_empty() || std::time::Instant::now() > deadline {
+            break mails;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0]["to"], "ops@example.com");
+    assert!(
+        mails[0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("cross_company_read")
+    );
+
+    // A second attempt is counted but not emailed again within the window.
+    assert!(w.acme.list_reviews(w.manager.clone()).await.is_err());
+    assert_eq!(w.alerts.counts(), vec![("cross_company_read", 2)]);
+    w.registry.shutdown().await;
+    assert_eq!(alert_mails(w.mail.path()).len(), 1);
 }

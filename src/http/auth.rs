@@ -169,6 +169,10 @@ fn record_lockout(state: &AppState, slug: &str, email: &str, client: Client) {
             return;
         };
         let email: String = email.chars().take(254).collect();
+        let alert = format!("sign-in attempts locked out for an account of {slug}");
+        registry
+            .alerts()
+            .raise("sign_in_locked_out", Some(company.company_id()), &alert);
         let detail = serde_json::json!({ "email": email, "reason": "rate_limited" });
         let _ = company
             .audit(None, "sign_in_locked_out", client, detail)

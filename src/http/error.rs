@@ -45,6 +45,13 @@ pub enum ApiError {
              (kaizen company issue-wipe-password)"
     )]
     MasterPasswordRequired,
+    /// 403 `xml_export_disabled`: the operator has not switched XML export on for the
+    /// company (`kaizen company enable-xml-export <slug>`).
+    #[error(
+        "XML export is not enabled for this company; the operator switches it on with \
+             kaizen company enable-xml-export"
+    )]
+    XmlExportDisabled,
     /// 404 `not_found`: no such object for this caller.
     #[error("not found")]
     NotFound,
@@ -123,6 +130,7 @@ impl ApiError {
                 (StatusCode::FORBIDDEN, "reauthentication_required")
             }
             ApiError::MasterPasswordRequired => (StatusCode::FORBIDDEN, "master_password_required"),
+            ApiError::XmlExportDisabled => (StatusCode::FORBIDDEN, "xml_export_disabled"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict(_) | ApiError::EditConflict(_) => (StatusCode::CONFLICT, "conflict"),
@@ -181,6 +189,7 @@ impl From<ActorError> for ApiError {
             ActorError::Unavailable => ApiError::Unavailable,
             ActorError::IpNotAllowed => ApiError::IpNotAllowed,
             ActorError::MasterPasswordRequired => ApiError::MasterPasswordRequired,
+            ActorError::XmlExportDisabled => ApiError::XmlExportDisabled,
             ActorError::WrongCode => ApiError::WrongCode,
             ActorError::SignInVoid => ApiError::SignInVoid,
             ActorError::ReauthenticationRequired => ApiError::ReauthenticationRequired,

@@ -18,6 +18,7 @@ pub mod reset;
 pub mod reviews;
 pub mod second_factor;
 pub mod web;
+pub mod xml;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -183,6 +184,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
+        // Data protection: the XML export.
+        .routes(routes!(xml::company_xml))
+        .routes(routes!(xml::cycle_xml))
 }
 
 /// The OpenAPI document of the HTTP API.

@@ -32,7 +32,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render(state.registry.stats());
+    let body = state
+        .metrics
+        .render(state.registry.stats(), &state.registry.alerts().counts());
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -368,6 +368,8 @@ impl Company {
         let detail = serde_json::json!({ "reason": "ip_not_allowed" });
         self.audit(None, "security_ip_refused", None, &client, detail)
             .await;
+        let detail = format!("a request from {ip}, outside the company's address ranges");
+        self.alerts.raise("ip_refused", Some(&self.id), &detail);
     }
 
     /// One page of the trail for an HR admin, newest first.

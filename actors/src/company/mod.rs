@@ -25,6 +25,7 @@ mod session;
 pub mod sms;
 mod user;
 pub mod wipe;
+pub mod xml;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ use tokio::time::{Instant, timeout};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::alert::Alerts;
 use crate::crypto::{self, Field, Keyring};
 use crate::db::{Db, new_id, now_ms};
 use crate::error::ActorError;
@@ -93,6 +95,8 @@ pub struct Settings {
     /// How long an actor may stay without commands and live subscribers before it is
     /// evicted (and started again on the next command).
     pub idle_eviction: Duration,
+    /// The operator's alerts on security events, shared by every actor and the server.
+    pub alerts: Arc<Alerts>,
 }
 
 impl Default for Settings {
@@ -103,6 +107,7 @@ impl Default for Settings {
             public_url: "http://127.0.0.1:8080".into(),
             keyring: Arc::new(Keyring::empty()),
             idle_eviction: DEFAULT_IDLE_EVICTION,
+            alerts: Arc::default(),
         }
     }
 }
@@ -162,6 +167,7 @@ impl Slot {
             mailer: settings.mailer,
             public_url: settings.public_url,
             keyring: settings.keyring,
+            alerts: settings.alerts,
             idle_eviction: settings.idle_eviction,
             topics: Topics::default(),
             live_reviews: Default::default(),
@@ -301,6 +307,7 @@ pub struct Company {
     mailer: Mailer,
     public_url: Arc<str>,
     keyring: Arc<Keyring>,
+    alerts: Arc<Alerts>,
     topics: Topics,
     /// Who is viewing which review, for the `review:` topics.
     live_reviews: presence::LiveReviews,
@@ -433,6 +440,9 @@ impl Company {
             found_company = %violation.found_company,
             "security violation: a row of another company was read; request aborted"
         );
+        let detail = format!("a row of table {} of another company was read", violation.table);
+        self.alerts
+            .raise("cross_company_read", Some(&self.id), &detail);
         let written = sqlx::query(
             "INSERT INTO security_events (id, company_id, kind, detail, created_at) \
              VALUES ($1, $2, 'cross_company_read', $3, $4)",

@@ -244,6 +244,9 @@ impl Company {
         let detail = serde_json::json!({ "sessions_ended": sessions_ended });
         self.audit(Some(user_id), "remember_me_reused", None, client, detail)
             .await;
+        let detail = format!("a replaced remember-me token of user {user_id} was presented again");
+        self.alerts
+            .raise("remember_me_reused", Some(&self.id), &detail);
         let body = "A \"remember me\" sign-in of your account was used again after it had been \
                     replaced, which happens when it was copied from your browser. We signed \
                     that browser out. If you did not expect this, change your password and \

@@ -6,6 +6,7 @@ use rand::Rng;
 
 use super::second_factor::Method;
 use super::{Company, CompanyHandle};
+use crate::crypto::SMS_PHONE;
 use crate::db::now_ms;
 use crate::error::ActorError;
 use crate::mail::Message;
@@ -84,13 +85,14 @@ impl Company {
             .bind(&principal.user_id)
             .execute(&mut *tx)
             .await?;
+        let sealed = self.seal(SMS_PHONE, &principal.user_id, &phone)?;
         sqlx::query(
             "INSERT INTO sms_factors (company_id, user_id, phone, confirmed, code_hash, \
              code_expires_at, created_at) VALUES ($1, $2, $3, 0, $4, $5, $6)",
         )
         .bind(&self.id)
         .bind(&principal.user_id)
-        .bind(&phone)
+        .bind(&sealed)
         .bind(crate::db::sha256_hex(code.trim()))
         .bind(now_ms() + SMS_CODE_MS)
         .bind(now_ms())
@@ -156,6 +158,7 @@ impl Company {
                 "no phone number is set up for SMS codes".into(),
             ));
         };
+        let phone = self.open(SMS_PHONE, &principal.user_id, &phone)?;
         let code = new_code();
         sqlx::query(
             "UPDATE sessions SET sms_code_hash = $3, sms_code_expires_at = $4 \
@@ -221,7 +224,10 @@ impl Company {
         .await?;
         Ok(FactorStatus {
             totp,
-            sms_phone: phone.map(|(p,)| masked(&p)),
+            sms_phone: match phone {
+                Some((sealed,)) => Some(masked(&self.open(SMS_PHONE, &principal.user_id, &sealed)?)),
+                None => None,
+            },
             recovery_codes_left,
             trusted_devices,
         })

@@ -105,9 +105,18 @@ pub const FEEDBACK_ANSWERS: Field = Field {
     id_column: "id",
 };
 
+/// The phone number of an SMS second factor (E.164). Nothing looks a user up by their
+/// number: it is read only by its row (company and user), so it can be sealed.
+pub const SMS_PHONE: Field = Field {
+    table: "sms_factors",
+    column: "phone",
+    id_column: "user_id",
+};
+
 /// Every encrypted column. Whatever walks all sealed values (rotation, `kaizen keys
 /// list`, sealing values stored before encryption existed) reads this list, so a new
 /// encrypted column is added here and nowhere else.
+<<<<<<< HEAD
 pub const ENCRYPTED_FIELDS: &[Field] = &[
     REVIEW_ANSWERS,
     CALIBRATED_RATINGS,
@@ -118,6 +127,7 @@ pub const ENCRYPTED_FIELDS: &[Field] = &[
     COMMENT_BODY,
     FEEDBACK_DRAFT,
     FEEDBACK_ANSWERS,
+    SMS_PHONE,
 ];
 
 /// How often a keyring read from a file looks whether the file changed. A rotation

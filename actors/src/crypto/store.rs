@@ -187,24 +187,8 @@ pub async fn open_all(db: &Db, keyring: &Keyring) -> Result<(u64, Vec<String>), 
     let (mut opened, mut failed) = (0, Vec::new());
     let keys = keyring.keys();
     for field in ENCRYPTED_FIELDS {
-        let mut after = String::new();
-        loop {
-            let sql = format!(
-                "SELECT company_id, {id}, {column} FROM {table} WHERE {id} > $1 \
-                 ORDER BY {id} LIMIT $2",
-                id = field.id_column,
-                column = field.column,
-                table = field.table,
-            );
-            let rows: Vec<(String, String, String)> = sqlx::query_as(&sql)
-                .bind(&after)
-                .bind(BATCH)
-                .fetch_all(db.pool())
-                .await?;
-            let Some((_, last, _)) = rows.last() else {
-                break;
-            };
-            after = last.clone();
+        let mut pages = Pages::new(*field, None);
+        while let Some(rows) = pages.next(db).await? {
             for (company_id, row_id, value) in rows {
                 if keys.open(&company_id, *field, &row_id, &value).is_ok() {
                     opened += 1;
@@ -220,6 +204,65 @@ pub async fn open_all(db: &Db, keyring: &Keyring) -> Result<(u64, Vec<String>), 
     Ok((opened, failed))
 }
 
+/// The rows of one encrypted column, a batch at a time in id order: `(company_id, row
+/// id, stored value)`. Every walk over sealed values (verifying, sealing values stored
+/// in clear, rotating) reads through this, so they all page the same way.
+struct Pages {
+    sql: String,
+    /// A value bound to `$1` of the condition, if it has one.
+    bound: Option<String>,
+    /// The last row id read; the next batch starts after it.
+    after: String,
+    done: bool,
+}
+
+impl Pages {
+    /// The rows of `field`; with `condition` (SQL on the column, which may use `$1`
+    /// bound to the given value) only those it selects.
+    fn new(field: Field, condition: Option<(&str, Option<String>)>) -> Pages {
+        let (condition, bound) = match condition {
+            Some((sql, bound)) => (format!("{sql} AND "), bound),
+            None => (String::new(), None),
+        };
+        let first = if bound.is_some() { 2 } else { 1 };
+        let sql = format!(
+            "SELECT company_id, {id}, {column} FROM {table} WHERE {condition}{id} > ${first} \
+             ORDER BY {id} LIMIT ${second}",
+            id = field.id_column,
+            column = field.column,
+            table = field.table,
+            second = first + 1,
+        );
+        Pages {
+            sql,
+            bound,
+            after: String::new(),
+            done: false,
+        }
+    }
+
+    /// The next batch, or `None` once every row was read.
+    async fn next(&mut self, db: &Db) -> Result<Option<Vec<(String, String, String)>>, sqlx::Error> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut query = sqlx::query_as(&self.sql);
+        if let Some(bound) = &self.bound {
+            query = query.bind(bound);
+        }
+        let rows: Vec<(String, String, String)> =
+            query.bind(&self.after).bind(BATCH).fetch_all(db.pool()).await?;
+        match rows.last() {
+            Some((_, last, _)) => self.after = last.clone(),
+            None => {
+                self.done = true;
+                return Ok(None);
+            }
+        }
+        Ok(Some(rows))
+    }
+}
+
 /// Seals the values stored in clear before field encryption existed, once per
 /// database; answers how many it sealed. Runs at start, after [`verify_keys`].
 pub async fn seal_plaintext(db: &Db, keyring: &Keyring) -> Result<u64, StoreError> {
@@ -232,26 +275,11 @@ pub async fn seal_plaintext(db: &Db, keyring: &Keyring) -> Result<u64, StoreErro
     }
     let mut sealed = 0;
     for field in ENCRYPTED_FIELDS {
-        let mut after = String::new();
-        loop {
-            // Sealed values all start with `v<digits>:`; nothing stored in clear does
-            // (JSON starts with `{`, base32 has no colon).
-            let sql = format!(
-                "SELECT company_id, {id}, {column} FROM {table} WHERE {column} NOT LIKE 'v%:%' \
-                 AND {id} > $1 ORDER BY {id} LIMIT $2",
-                id = field.id_column,
-                column = field.column,
-                table = field.table,
-            );
-            let rows: Vec<(String, String, String)> = sqlx::query_as(&sql)
-                .bind(&after)
-                .bind(BATCH)
-                .fetch_all(db.pool())
-                .await?;
-            let Some((_, last, _)) = rows.last() else {
-                break;
-            };
-            after = last.clone();
+        // Sealed values all start with `v<digits>:`; nothing stored in clear does
+        // (JSON starts with `{`, base32 has no colon, a phone number starts with `+`).
+        let condition = format!("{} NOT LIKE 'v%:%'", field.column);
+        let mut pages = Pages::new(*field, Some((&condition, None)));
+        while let Some(rows) = pages.next(db).await? {
             let keys = keyring.keys();
             let mut updates = Vec::with_capacity(rows.len());
             for (company_id, row_id, value) in rows {
@@ -406,25 +434,9 @@ pub async fn reencrypt(
 async fn reencrypt_pass(db: &Db, keyring: &Keyring, version: u32) -> Result<Pass, StoreError> {
     let mut pass = Pass::default();
     for field in ENCRYPTED_FIELDS {
-        let sql = format!(
-            "SELECT company_id, {id}, {column} FROM {table} WHERE {column} NOT LIKE $1 \
-             AND {id} > $2 ORDER BY {id} LIMIT $3",
-            id = field.id_column,
-            column = field.column,
-            table = field.table,
-        );
-        let mut after = String::new();
-        loop {
-            let rows: Vec<(String, String, String)> = sqlx::query_as(&sql)
-                .bind(like_version(version))
-                .bind(&after)
-                .bind(BATCH)
-                .fetch_all(db.pool())
-                .await?;
-            let Some((_, last, _)) = rows.last() else {
-                break;
-            };
-            after = last.clone();
+        let condition = format!("{} NOT LIKE $1", field.column);
+        let mut pages = Pages::new(*field, Some((&condition, Some(like_version(version)))));
+        while let Some(rows) = pages.next(db).await? {
             pass.found += rows.len() as u64;
 
             // Open with whichever key the value names, seal with the target key.

@@ -1,0 +1,843 @@
+//! The company's XML export and its import into an empty company.
+//!
+//! Both are driven by one table, [`SECTIONS`]: the export writes one wrapper element per
+//! section (`<users>`, `<cycles>`, `<reviews>`) holding one element per row, read a page
+//! at a time; the import reads the same sections back in the same order, so that every
+//! reference points at a row already imported. A new kind of content (feedback,
+//! objectives) is a new [`Section`] variant with its page reader and its importer.
+//!
+//! Rows travel as [`Node`]s, a small element tree; `src/` renders and parses the XML
+//! text, so no SQL and no markup meet in one place.
+//!
+//! Ids are global primary keys, so an import gives every row a new id and maps each
+//! reference through the same table: a file can go back into the installation it came
+//! from. Encrypted content is exported decrypted (it is the company's own data leaving
+//! with the operator's consent) and sealed again, with the current key and for its new
+//! row, on import.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::{Company, CompanyHandle};
+use crate::crypto::REVIEW_ANSWERS;
+use crate::db::{new_id, now_ms};
+use crate::error::ActorError;
+use crate::guard::Owned;
+use crate::model::{
+    Answer, Answers, Client, Principal, normalize_email, parse_rfc3339, rfc3339,
+};
+
+/// The version of the file format, in the root's `format-version` attribute. Bumped when
+/// an element changes meaning; new optional elements keep it.
+pub const FORMAT_VERSION: &str = "1";
+
+/// The root element's name.
+pub const ROOT: &str = "kaizen-export";
+
+/// The deepest nesting an import accepts; the format itself needs four levels.
+pub const MAX_DEPTH: usize = 16;
+
+/// One element: a name, attributes, its text and its child elements. Rows are elements
+/// with an `id` attribute; their plain values are child elements holding only text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Node {
+    /// The element's name.
+    pub name: String,
+    /// Attributes in order.
+    pub attrs: Vec<(String, String)>,
+    /// The text directly inside the element (whitespace between children included).
+    pub text: String,
+    /// Child elements in order.
+    pub children: Vec<Node>,
+}
+
+impl Node {
+    /// An empty element.
+    pub fn new(name: &str) -> Node {
+        Node {
+            name: name.to_owned(),
+            ..Node::default()
+        }
+    }
+
+    /// Adds an attribute.
+    pub fn attr(mut self, name: &str, value: impl Into<String>) -> Node {
+        self.attrs.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// Adds a child element holding only `value` as text.
+    pub fn field(mut self, name: &str, value: impl Into<String>) -> Node {
+        let mut child = Node::new(name);
+        child.text = value.into();
+        self.children.push(child);
+        self
+    }
+
+    /// Adds a child element with `value` when there is one.
+    pub fn optional(self, name: &str, value: Option<impl Into<String>>) -> Node {
+        match value {
+            Some(value) => self.field(name, value),
+            None => self,
+        }
+    }
+
+    /// The value of an attribute.
+    pub fn get_attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The text of the first child element called `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.children
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.text.as_str())
+    }
+
+    /// The child elements called `name`.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+}
+
+/// What an export covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XmlScope {
+    /// The whole company: `GET /api/v1/admin/export.xml`.
+    Company,
+    /// One cycle, its questionnaire and reviews (and the company's people, whom the
+    /// reviews name): `GET /api/v1/cycles/{id}/export.xml`.
+    Cycle(String),
+}
+
+impl XmlScope {
+    /// The root's `scope` attribute.
+    pub fn name(&self) -> &'static str {
+        match self {
+            XmlScope::Company => "company",
+            XmlScope::Cycle(_) => "cycle",
+        }
+    }
+
+    fn cycle(&self) -> Option<&str> {
+        match self {
+            XmlScope::Company => None,
+            XmlScope::Cycle(id) => Some(id),
+        }
+    }
+}
+
+/// A section of the file: a wrapper element holding one element per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// `<users>` of `<user>`: the company's people and reporting lines.
+    Users,
+    /// `<cycles>` of `<cycle>`, each with its `<question>`s.
+    Cycles,
+    /// `<reviews>` of `<review>`, each with its `<answer>`s.
+    Reviews,
+}
+
+/// The sections in file order; an import reads them in this order too, so a section
+/// may refer to rows of the sections before it only.
+pub const SECTIONS: &[Section] = &[Section::Users, Section::Cycles, Section::Reviews];
+
+impl Section {
+    /// The wrapper element.
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Users => "users",
+            Section::Cycles => "cycles",
+            Section::Reviews => "reviews",
+        }
+    }
+
+    /// The element of one row.
+    pub fn row(self) -> &'static str {
+        match self {
+            Section::Users => "user",
+            Section::Cycles => "cycle",
+            Section::Reviews => "review",
+        }
+    }
+}
+
+/// What an XML export knows before its first page.
+#[derive(Debug, Clone)]
+pub struct XmlExport {
+    /// The company's id, slug and name, for the `<company>` element.
+    pub company_id: String,
+    /// The company's slug, also the download's file name.
+    pub slug: String,
+    /// The company's display name.
+    pub name: String,
+    /// The cycle's name for a cycle export.
+    pub cycle_name: Option<String>,
+}
+
+/// What an import wrote, per section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Imported {
+    /// Rows per row element (`user`, `cycle`, `question`, `review`).
+    pub rows: BTreeMap<String, u64>,
+}
+
+/// The export's audit actions.
+fn action(scope: &XmlScope) -> &'static str {
+    match scope {
+        XmlScope::Company => "export_company_xml",
+        XmlScope::Cycle(_) => "export_cycle_xml",
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    company_id: String,
+    id: String,
+    email: String,
+    name: String,
+    role: String,
+    manager_id: Option<String>,
+    department: Option<String>,
+    disabled: i64,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct CycleRow {
+    company_id: String,
+    id: String,
+    name: String,
+    status: String,
+    due_at: Option<i64>,
+    created_by: String,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct QuestionRow {
+    company_id: String,
+    id: String,
+    position: i64,
+    kind: String,
+    prompt: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReviewRow {
+    company_id: String,
+    id: String,
+    cycle_id: String,
+    reviewee_id: String,
+    reviewer_id: String,
+    kind: String,
+    status: String,
+    answers: String,
+    version: i64,
+    updated_at: i64,
+    submitted_at: Option<i64>,
+}
+
+macro_rules! owned {
+    ($row:ty, $table:literal) => {
+        impl Owned for $row {
+            const TABLE: &'static str = $table;
+            fn row_id(&self) -> &str {
+                &self.id
+            }
+            fn owners(&self) -> Vec<&str> {
+                vec![&self.company_id]
+            }
+        }
+    };
+}
+owned!(UserRow, "users");
+owned!(CycleRow, "cycles");
+owned!(QuestionRow, "questions");
+owned!(ReviewRow, "reviews");
+
+/// Why an imported row is refused: names the element and its id, never content.
+fn invalid(row: &Node, problem: &str) -> ActorError {
+    let id = row.get_attr("id").unwrap_or("?");
+    ActorError::Validation(format!("<{} id=\"{id}\">: {problem}", row.name))
+}
+
+/// A required text field of a row.
+fn required<'a>(row: &'a Node, name: &str) -> Result<&'a str, ActorError> {
+    row.get(name)
+        .ok_or_else(|| invalid(row, &format!("<{name}> is missing")))
+}
+
+/// A time field of a row, RFC 3339.
+fn time(row: &Node, name: &str) -> Result<Option<i64>, ActorError> {
+    match row.get(name) {
+        None => Ok(None),
+        Some(text) => parse_rfc3339(text)
+            .map(Some)
+            .ok_or_else(|| invalid(row, &format!("<{name}> is not an RFC 3339 time"))),
+    }
+}
+
+/// A whole number field of a row.
+fn number(row: &Node, name: &str) -> Result<i64, ActorError> {
+    required(row, name)?
+        .trim()
+        .parse()
+        .map_err(|_| invalid(row, &format!("<{name}> is not a whole number")))
+}
+
+/// One of `allowed` in a field of a row.
+fn one_of<'a>(row: &'a Node, name: &str, allowed: &[&str]) -> Result<&'a str, ActorError> {
+    let value = required(row, name)?;
+    if allowed.contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            row,
+            &format!("<{name}> must be one of {}", allowed.join(", ")),
+        ))
+    }
+}
+
+/// Old ids of one kind mapped to the new ids of their rows.
+#[derive(Default)]
+struct IdMap(HashMap<String, String>);
+
+impl IdMap {
+    /// Gives a row of the file its new id; an id seen twice is refused.
+    fn assign(&mut self, row: &Node) -> Result<String, ActorError> {
+        let old = row
+            .get_attr("id")
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| invalid(row, "the id attribute is missing"))?;
+        let new = new_id();
+        if self.0.insert(old.to_owned(), new.clone()).is_some() {
+            return Err(invalid(row, "the id appears twice"));
+        }
+        Ok(new)
+    }
+
+    /// The new id of a row the file refers to.
+    fn get(&self, row: &Node, what: &str, old: &str) -> Result<String, ActorError> {
+        self.0
+            .get(old)
+            .cloned()
+            .ok_or_else(|| invalid(row, &format!("refers to a {what} not in the file")))
+    }
+}
+
+/// The maps of every kind of id, filled section by section.
+#[derive(Default)]
+struct IdMaps {
+    users: IdMap,
+    cycles: IdMap,
+    questions: IdMap,
+    /// Question ids per cycle, to check a review answers its own cycle's questions.
+    cycle_questions: HashMap<String, HashMap<String, String>>,
+    reviews: IdMap,
+}
+
+impl Company {
+    /// Checks that the principal may export content as XML: an HR admin who
+    /// reauthenticated lately, in a company whose operator switched XML export on.
+    async fn may_export_xml(&self, principal: &Principal) -> Result<XmlExport, ActorError> {
+        Self::may_export(principal)?;
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, slug, name, xml_export_enabled FROM companies WHERE id = $1",
+        )
+        .bind(&self.id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some((company_id, slug, name, enabled)) = row.filter(|row| row.0 == self.id) else {
+            return Err(ActorError::NotFound);
+        };
+        if enabled == 0 {
+            return Err(ActorError::XmlExportDisabled);
+        }
+        Ok(XmlExport {
+            company_id,
+            slug,
+            name,
+            cycle_name: None,
+        })
+    }
+
+    async fn begin_xml_export(
+        &mut self,
+        principal: Principal,
+        scope: XmlScope,
+        client: Client,
+    ) -> Result<XmlExport, ActorError> {
+        let mut export = self.may_export_xml(&principal).await?;
+        if let Some(cycle_id) = scope.cycle() {
+            let cycle: Option<(String, String)> = sqlx::query_as(
+                "SELECT company_id, name FROM cycles WHERE company_id = $1 AND id = $2",
+            )
+            .bind(&self.id)
+            .bind(cycle_id)
+            .fetch_optional(self.db.pool())
+            .await?;
+            let Some((_, name)) = cycle.filter(|(company, _)| *company == self.id) else {
+                return Err(ActorError::NotFound);
+            };
+            export.cycle_name = Some(name);
+        }
+        let actor = Some(principal.user_id.as_str());
+        let detail = serde_json::json!({ "scope": scope.name() });
+        self.audit(actor, action(&scope), scope.cycle(), &client, detail)
+            .await;
+        Ok(export)
+    }
+
+    /// One page of a section: up to `limit` rows whose ids sort after `after`.
+    async fn xml_page(
+        &self,
+        section: Section,
+        scope: &XmlScope,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, Node)>, ActorError> {
+        match section {
+            Section::Users => self.xml_users(after, limit).await,
+            Section::Cycles => self.xml_cycles(scope, after, limit).await,
+            Section::Reviews => self.xml_reviews(scope, after, limit).await,
+        }
+    }
+
+    async fn xml_users(&self, after: &str, limit: i64) -> Result<Vec<(String, Node)>, ActorError> {
+        let rows: Vec<UserRow> = sqlx::query_as(
+            "SELECT company_id, id, email, name, role, manager_id, department, disabled, \
+             created_at FROM users WHERE company_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(&self.id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        self.check_all(&rows)?;
+        Ok(rows
+            .into_iter()
+            .map(|u| {
+                let node = Node::new("user")
+                    .attr("id", u.id.clone())
+                    .field("email", u.email)
+                    .field("name", u.name)
+                    .field("role", u.role)
+                    .optional("manager-id", u.manager_id)
+                    .optional("department", u.department)
+                    .field("disabled", if u.disabled != 0 { "true" } else { "false" })
+                    .field("created-at", rfc3339(u.created_at));
+                (u.id, node)
+            })
+            .collect())
+    }
+
+    async fn xml_cycles(
+        &self,
+        scope: &XmlScope,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, Node)>, ActorError> {
+        let rows: Vec<CycleRow> = sqlx::query_as(
+            "SELECT company_id, id, name, status, due_at, created_by, created_at FROM cycles \
+             WHERE company_id = $1 AND ($2 = '' OR id = $3) AND id > $4 ORDER BY id LIMIT $5",
+        )
+        .bind(&self.id)
+        .bind(scope.cycle().unwrap_or(""))
+        .bind(scope.cycle().unwrap_or(""))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        self.check_all(&rows)?;
+        let mut nodes = Vec::with_capacity(rows.len());
+        for c in rows {
+            let questions: Vec<QuestionRow> = sqlx::query_as(
+                "SELECT company_id, id, position, kind, prompt FROM questions \
+                 WHERE company_id = $1 AND cycle_id = $2 ORDER BY position, id",
+            )
+            .bind(&self.id)
+            .bind(&c.id)
+            .fetch_all(self.db.pool())
+            .await?;
+            self.check_all(&questions)?;
+            let mut node = Node::new("cycle")
+                .attr("id", c.id.clone())
+                .field("name", c.name)
+                .field("status", c.status)
+                .optional("due-at", c.due_at.map(rfc3339))
+                .field("created-by", c.created_by)
+                .field("created-at", rfc3339(c.created_at));
+            for q in questions {
+                node.children.push(
+                    Node::new("question")
+                        .attr("id", q.id)
+                        .field("position", q.position.to_string())
+                        .field("kind", q.kind)
+                        .field("prompt", q.prompt),
+                );
+            }
+            nodes.push((c.id, node));
+        }
+        Ok(nodes)
+    }
+
+    async fn xml_reviews(
+        &self,
+        scope: &XmlScope,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, Node)>, ActorError> {
+        let rows: Vec<ReviewRow> = sqlx::query_as(
+            "SELECT company_id, id, cycle_id, reviewee_id, reviewer_id, kind, status, answers, \
+             version, updated_at, submitted_at FROM reviews \
+             WHERE company_id = $1 AND ($2 = '' OR cycle_id = $3) AND id > $4 \
+             ORDER BY id LIMIT $5",
+        )
+        .bind(&self.id)
+        .bind(scope.cycle().unwrap_or(""))
+        .bind(scope.cycle().unwrap_or(""))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        self.check_all(&rows)?;
+        let mut nodes = Vec::with_capacity(rows.len());
+        for r in rows {
+            let json = self.open(REVIEW_ANSWERS, &r.id, &r.answers)?;
+            let answers: Answers = serde_json::from_str(&json).unwrap_or_default();
+            let mut node = Node::new("review")
+                .attr("id", r.id.clone())
+                .field("cycle-id", r.cycle_id)
+                .field("reviewee-id", r.reviewee_id)
+                .field("reviewer-id", r.reviewer_id)
+                .field("kind", r.kind)
+                .field("status", r.status)
+                .field("version", r.version.to_string())
+                .field("updated-at", rfc3339(r.updated_at))
+                .optional("submitted-at", r.submitted_at.map(rfc3339));
+            for (question_id, answer) in answers {
+                let (kind, value) = match answer {
+                    Answer::Text(text) => ("text", text),
+                    Answer::Rating(rating) => ("rating", rating.to_string()),
+                };
+                let mut answer = Node::new("answer")
+                    .attr("question-id", question_id)
+                    .attr("kind", kind);
+                answer.text = value;
+                node.children.push(answer);
+            }
+            nodes.push((r.id, node));
+        }
+        Ok(nodes)
+    }
+
+    /// Imports a whole-company export into this company, which must have no people and
+    /// no cycles yet. Everything is written in one transaction: a refused file leaves
+    /// nothing behind.
+    async fn import_xml(&mut self, root: Node) -> Result<Imported, ActorError> {
+        if root.name != ROOT {
+            return Err(ActorError::Validation(format!(
+                "the root element must be <{ROOT}>"
+            )));
+        }
+        if root.get_attr("format-version") != Some(FORMAT_VERSION) {
+            return Err(ActorError::Validation(format!(
+                "only format-version=\"{FORMAT_VERSION}\" can be imported"
+            )));
+        }
+        if root.get_attr("scope") != Some("company") {
+            return Err(ActorError::Validation(
+                "only a whole-company export (scope=\"company\") can be imported".into(),
+            ));
+        }
+
+        let mut tx = self.db.begin_write().await?;
+        let (people,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE company_id = $1")
+            .bind(&self.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let (cycles,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM cycles WHERE company_id = $1")
+                .bind(&self.id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if people > 0 || cycles > 0 {
+            return Err(ActorError::Conflict(
+                "the company is not empty: an import goes into a company without people \
+                 or cycles"
+                    .into(),
+            ));
+        }
+
+        let mut ids = IdMaps::default();
+        let mut imported = Imported::default();
+        for section in SECTIONS {
+            let wrappers: Vec<&Node> = root.all(section.name()).collect();
+            if wrappers.len() > 1 {
+                return Err(ActorError::Validation(format!(
+                    "<{}> appears more than once",
+                    section.name()
+                )));
+            }
+            let Some(wrapper) = wrappers.first() else {
+                continue;
+            };
+            if let Some(stray) = wrapper.children.iter().find(|c| c.name != section.row()) {
+                return Err(ActorError::Validation(format!(
+                    "<{}> may hold only <{}> elements, not <{}>",
+                    section.name(),
+                    section.row(),
+                    stray.name
+                )));
+            }
+            match section {
+                Section::Users => self.import_users(&mut tx, wrapper, &mut ids).await?,
+                Section::Cycles => self.import_cycles(&mut tx, wrapper, &mut ids).await?,
+                Section::Reviews => self.import_reviews(&mut tx, wrapper, &mut ids).await?,
+            }
+        }
+        let count = |map: &IdMap| map.0.len() as u64;
+        imported.rows.insert("user".into(), count(&ids.users));
+        imported.rows.insert("cycle".into(), count(&ids.cycles));
+        imported.rows.insert("question".into(), count(&ids.questions));
+        imported.rows.insert("review".into(), count(&ids.reviews));
+
+        let detail = serde_json::to_value(&imported.rows).unwrap_or_default();
+        self.record_audit(
+            &mut *tx,
+            None,
+            "company_imported",
+            None,
+            &Client::system(),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        self.policy_cache = None;
+        Ok(imported)
+    }
+
+    async fn import_users(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        wrapper: &Node,
+        ids: &mut IdMaps,
+    ) -> Result<(), ActorError> {
+        // Everyone first, then the reporting lines: a manager may come later in the file.
+        for row in wrapper.all("user") {
+            let id = ids.users.assign(row)?;
+            let email = normalize_email(required(row, "email")?);
+            if email.is_empty() || !email.contains('@') {
+                return Err(invalid(row, "<email> is not an email address"));
+            }
+            let name = required(row, "name")?.trim();
+            if name.is_empty() {
+                return Err(invalid(row, "<name> is empty"));
+            }
+            let role = one_of(row, "role", &["employee", "hr_admin", "hr_assistant"])?;
+            let disabled = one_of(row, "disabled", &["true", "false"])? == "true";
+            let created_at = time(row, "created-at")?.unwrap_or_else(now_ms);
+            let department = row.get("department").map(str::trim).filter(|d| !d.is_empty());
+            let inserted = sqlx::query(
+                "INSERT INTO users (company_id, id, email, name, role, manager_id, \
+                 password_hash, disabled, created_at, department) \
+                 VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $7, $8)",
+            )
+            .bind(&self.id)
+            .bind(&id)
+            .bind(&email)
+            .bind(name)
+            .bind(role)
+            .bind(i64::from(disabled))
+            .bind(created_at)
+            .bind(department)
+            .execute(&mut **tx)
+            .await;
+            if inserted.is_err() {
+                return Err(invalid(row, "the email is used by another user of the file"));
+            }
+        }
+        for row in wrapper.all("user") {
+            let Some(manager) = row.get("manager-id") else {
+                continue;
+            };
+            let id = ids.users.get(row, "user", row.get_attr("id").unwrap_or(""))?;
+            let manager_id = ids.users.get(row, "manager", manager)?;
+            if manager_id == id {
+                return Err(invalid(row, "a user cannot be their own manager"));
+            }
+            sqlx::query("UPDATE users SET manager_id = $3 WHERE company_id = $1 AND id = $2")
+                .bind(&self.id)
+                .bind(&id)
+                .bind(&manager_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn import_cycles(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        wrapper: &Node,
+        ids: &mut IdMaps,
+    ) -> Result<(), ActorError> {
+        for row in wrapper.all("cycle") {
+            let id = ids.cycles.assign(row)?;
+            let name = required(row, "name")?.trim();
+            if name.is_empty() {
+                return Err(invalid(row, "<name> is empty"));
+            }
+            let status = one_of(row, "status", &["open", "closed"])?;
+            let created_by = ids.users.get(row, "user", required(row, "created-by")?)?;
+            let created_at = time(row, "created-at")?.unwrap_or_else(now_ms);
+            sqlx::query(
+                "INSERT INTO cycles (company_id, id, name, status, due_at, created_by, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&self.id)
+            .bind(&id)
+            .bind(name)
+            .bind(status)
+            .bind(time(row, "due-at")?)
+            .bind(&created_by)
+            .bind(created_at)
+            .execute(&mut **tx)
+            .await?;
+
+            let mut own = HashMap::new();
+            for question in row.all("question") {
+                let question_id = ids.questions.assign(question)?;
+                own.insert(
+                    question.get_attr("id").unwrap_or("").to_owned(),
+                    question_id.clone(),
+                );
+                let kind = one_of(question, "kind", &["text", "rating"])?;
+                sqlx::query(
+                    "INSERT INTO questions (company_id, id, cycle_id, position, kind, prompt) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&self.id)
+                .bind(&question_id)
+                .bind(&id)
+                .bind(number(question, "position")?)
+                .bind(kind)
+                .bind(required(question, "prompt")?)
+                .execute(&mut **tx)
+                .await?;
+            }
+            ids.cycle_questions.insert(id, own);
+        }
+        Ok(())
+    }
+
+    async fn import_reviews(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        wrapper: &Node,
+        ids: &mut IdMaps,
+    ) -> Result<(), ActorError> {
+        let statuses = ["not_started", "draft", "submitted", "shared", "signed"];
+        for row in wrapper.all("review") {
+            let id = ids.reviews.assign(row)?;
+            let cycle_id = ids.cycles.get(row, "cycle", required(row, "cycle-id")?)?;
+            let reviewee = ids.users.get(row, "user", required(row, "reviewee-id")?)?;
+            let reviewer = ids.users.get(row, "user", required(row, "reviewer-id")?)?;
+            let kind = one_of(row, "kind", &["self", "manager"])?;
+            let status = one_of(row, "status", &statuses)?;
+            let version = number(row, "version")?;
+            let updated_at = time(row, "updated-at")?.unwrap_or_else(now_ms);
+            let questions = ids.cycle_questions.get(&cycle_id);
+
+            let mut answers = Answers::new();
+            for answer in row.all("answer") {
+                let old = answer.get_attr("question-id").unwrap_or("");
+                let question = questions
+                    .and_then(|q| q.get(old))
+                    .ok_or_else(|| invalid(row, "answers a question not of its cycle"))?;
+                let value = match answer.get_attr("kind") {
+                    Some("text") => Answer::Text(answer.text.clone()),
+                    Some("rating") => Answer::Rating(
+                        answer
+                            .text
+                            .trim()
+                            .parse()
+                            .ok()
+                            .filter(|r| (1..=5).contains(r))
+                            .ok_or_else(|| invalid(row, "a rating is not 1 to 5"))?,
+                    ),
+                    _ => return Err(invalid(row, "an answer's kind is not text or rating")),
+                };
+                answers.insert(question.clone(), value);
+            }
+            let sealed = self.sealed_answers(&id, &answers)?;
+            sqlx::query(
+                "INSERT INTO reviews (company_id, id, cycle_id, reviewee_id, reviewer_id, kind, \
+                 status, answers, version, updated_at, submitted_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(&self.id)
+            .bind(&id)
+            .bind(&cycle_id)
+            .bind(&reviewee)
+            .bind(&reviewer)
+            .bind(kind)
+            .bind(status)
+            .bind(&sealed)
+            .bind(version)
+            .bind(updated_at)
+            .bind(time(row, "submitted-at")?)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+impl CompanyHandle {
+    /// Starts an XML export: checks that the principal is an HR admin who
+    /// reauthenticated lately and that the operator switched XML export on for the
+    /// company (`XmlExportDisabled` otherwise), checks the cycle of a cycle export
+    /// (`NotFound` for another company's), and records the export in the trail.
+    pub async fn begin_xml_export(
+        &self,
+        principal: Principal,
+        scope: XmlScope,
+        client: Client,
+    ) -> Result<XmlExport, ActorError> {
+        self.call(move |c| Box::pin(c.begin_xml_export(principal, scope, client)))
+            .await
+    }
+
+    /// One page of a section of an XML export already begun: up to `limit` rows (each
+    /// with its id, where the next page starts) whose ids sort after `after`.
+    pub async fn xml_page(
+        &self,
+        principal: Principal,
+        section: Section,
+        scope: XmlScope,
+        after: String,
+        limit: i64,
+    ) -> Result<Vec<(String, Node)>, ActorError> {
+        self.call(move |c| {
+            Box::pin(async move {
+                if !principal.roles.hr_admin {
+                    return Err(ActorError::Forbidden);
+                }
+                c.xml_page(section, &scope, &after, limit).await
+            })
+        })
+        .await
+    }
+
+    /// Imports a parsed whole-company export into this company, which must be empty
+    /// (`Conflict` otherwise). A refused file (`Validation` names the element) writes
+    /// nothing. The operator's command; audited as `company_imported`.
+    pub async fn import_xml(&self, root: Node) -> Result<Imported, ActorError> {
+        self.call(move |c| Box::pin(c.import_xml(root))).await
+    }
+}

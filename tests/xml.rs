@@ -1,0 +1,463 @@
+//! The XML export and `kaizen import`: who may export, the operator's switch, streaming
+//! content out decrypted, and a round trip export → import into an empty company →
+//! export that keeps every row, reference and answer; a refused file writes nothing.
+
+// The shared harness serves many test files; this one uses part of it.
+#[allow(dead_code)]
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Output;
+
+use common::{Client, PASSWORD, TestServer, code};
+use kaizen::export::xml::parse;
+use kaizen_actors::company::xml::Node;
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::process::Command;
+
+const ACME: &str = "acme";
+const HR: &str = "hr@acme.example";
+
+/// The password of the HR admin added to the imported copy.
+const EXPORTER_PASSWORD: &str = "quiet lantern orbit 4821";
+
+/// Runs the `kaizen` binary with `args` and waits for it.
+async fn kaizen(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kaizen"));
+    command
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if stdin.is_some() {
+        command.stdin(std::process::Stdio::piped());
+    }
+    let mut child = command.spawn().expect("the kaizen binary runs");
+    if let Some(text) = stdin {
+        use tokio::io::AsyncWriteExt;
+        let mut input = child.stdin.take().expect("a standard input");
+        input.write_all(text.as_bytes()).await.expect("stdin");
+    }
+    child.wait_with_output().await.expect("the kaizen binary ends")
+}
+
+fn output_text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs an operator command against the server's data directory; it must succeed.
+async fn operator(server: &TestServer, args: &[&str], stdin: Option<&str>) -> String {
+    let dir = server.data_dir.path().to_str().expect("a UTF-8 path");
+    let keyring = server.keyring.to_str().expect("a UTF-8 path");
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--data-dir", dir]);
+    if args[0] == "import" {
+        all.extend(["--keyring", keyring]);
+    }
+    let output = kaizen(&all, stdin).await;
+    assert!(output.status.success(), "{args:?}: {}", output_text(&output));
+    output_text(&output)
+}
+
+/// Confirms the password again; must succeed.
+async fn elevate(client: &Client) {
+    let body = json!({ "password": PASSWORD });
+    let (status, answer) = client.post("/api/v1/auth/reauthenticate", body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "reauthenticated: {answer}");
+}
+
+/// GET with the session; the status, the content type and the raw body.
+async fn fetch(client: &Client, path: &str) -> (StatusCode, String, String) {
+    let response = client
+        .request(reqwest::Method::GET, path)
+        .send()
+        .await
+        .expect("the request is answered");
+    let status = response.status();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (status, kind, response.text().await.expect("a body"))
+}
+
+/// The company's export as a signed-in, reauthenticated HR admin; must succeed.
+async fn export_company(hr: &Client) -> String {
+    let (status, kind, body) = fetch(hr, "/api/v1/admin/export.xml").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(kind.starts_with("application/xml"), "{kind}");
+    body
+}
+
+/// The id of the company's open demo cycle.
+async fn open_cycle(hr: &Client) -> String {
+    let (_, cycles) = hr.get("/api/v1/cycles").await;
+    cycles
+        .as_array()
+        .and_then(|list| list.iter().find(|c| c["status"] == "open"))
+        .and_then(|c| c["id"].as_str())
+        .unwrap_or_else(|| panic!("an open cycle in {cycles}"))
+        .to_owned()
+}
+
+fn section<'a>(root: &'a Node, name: &'a str) -> &'a Node {
+    root.all(name)
+        .next()
+        .unwrap_or_else(|| panic!("a <{name}> section"))
+}
+
+/// An export with every id replaced by what it names (an email, a cycle's name, a
+/// question's place), as sorted lines: two exports of the same content compare equal
+/// whatever ids their rows got. Users whose email is in `skip` are left out.
+fn canonical(xml: &str, skip: &[&str]) -> Vec<String> {
+    let root = parse(xml.as_bytes()).expect("the export parses");
+    assert_eq!(root.name, "kaizen-export");
+    assert_eq!(root.get_attr("format-version"), Some("1"));
+    let field = |node: &Node, name: &str| node.get(name).unwrap_or("-").to_owned();
+    let id = |node: &Node| node.get_attr("id").expect("an id").to_owned();
+
+    let users = section(&root, "users");
+    let emails: HashMap<String, String> = users
+        .all("user")
+        .map(|u| (id(u), field(u, "email")))
+        .collect();
+    let email = |old: &str| emails.get(old).cloned().unwrap_or_else(|| "?".into());
+    let cycles = section(&root, "cycles");
+    let mut cycle_names = HashMap::new();
+    let mut questions = HashMap::new();
+    let mut lines = Vec::new();
+    for u in users.all("user") {
+        if skip.contains(&field(u, "email").as_str()) {
+            continue;
+        }
+        lines.push(format!(
+            "user {} name={} role={} manager={} department={} disabled={} created={}",
+            field(u, "email"),
+            field(u, "name"),
+            field(u, "role"),
+            u.get("manager-id").map(email).unwrap_or_default(),
+            field(u, "department"),
+            field(u, "disabled"),
+            field(u, "created-at"),
+        ));
+    }
+    for c in cycles.all("cycle") {
+        let name = field(c, "name");
+        cycle_names.insert(id(c), name.clone());
+        lines.push(format!(
+            "cycle {name} status={} due={} by={} created={}",
+            field(c, "status"),
+            field(c, "due-at"),
+            email(&field(c, "created-by")),
+            field(c, "created-at"),
+        ));
+        for q in c.all("question") {
+            let place = format!("{name}#{}", field(q, "position"));
+            questions.insert(id(q), place.clone());
+            lines.push(format!(
+                "question {place} {} {}",
+                field(q, "kind"),
+                field(q, "prompt")
+            ));
+        }
+    }
+    for r in section(&root, "reviews").all("review") {
+        let mut answers: Vec<String> = r
+            .all("answer")
+            .map(|a| {
+                let question = a.get_attr("question-id").unwrap_or("");
+                format!(
+                    "{}={}:{}",
+                    questions.get(question).cloned().unwrap_or_default(),
+                    a.get_attr("kind").unwrap_or(""),
+                    a.text
+                )
+            })
+            .collect();
+        answers.sort();
+        lines.push(format!(
+            "review {} {} by {} {} {} v{} updated={} submitted={} answers={answers:?}",
+            cycle_names.get(&field(r, "cycle-id")).cloned().unwrap_or_default(),
+            email(&field(r, "reviewee-id")),
+            email(&field(r, "reviewer-id")),
+            field(r, "kind"),
+            field(r, "status"),
+            field(r, "version"),
+            field(r, "updated-at"),
+            field(r, "submitted-at"),
+        ));
+    }
+    lines.sort();
+    lines
+}
+
+#[tokio::test]
+async fn xml_export_needs_the_operators_switch_an_hr_admin_and_a_recent_password() {
+    let server = TestServer::demo().await;
+    let hr = server.sign_in(ACME, HR).await;
+    let cycle = open_cycle(&hr).await;
+    let paths = [
+        "/api/v1/admin/export.xml".to_owned(),
+        format!("/api/v1/cycles/{cycle}/export.xml"),
+    ];
+
+    // Off by default: even a reauthenticated HR admin is refused, with its own code.
+    elevate(&hr).await;
+    for path in &paths {
+        let (status, body) = hr.get(path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert_eq!(code(&body), "xml_export_disabled", "{path}");
+    }
+
+    operator(&server, &["company", "enable-xml-export", ACME], None).await;
+    let employee = server.sign_in(ACME, "employee1@acme.example").await;
+    elevate(&employee).await;
+    let fresh_hr = server.sign_in(ACME, HR).await;
+    for path in &paths {
+        let (status, body) = employee.get(path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "employee {path}: {body}");
+        assert_eq!(code(&body), "forbidden");
+        let (status, body) = fresh_hr.get(path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "no reauthentication {path}: {body}");
+        assert_eq!(code(&body), "reauthentication_required");
+        let (status, _, body) = fetch(&hr, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert!(body.trim_end().ends_with("</kaizen-export>"), "{path}: complete");
+    }
+
+    // Each export is in the trail, and switching it off again closes it at once.
+    let (_, trail) = hr.get("/api/v1/admin/audit?kind=export_").await;
+    let actions: Vec<&str> = trail["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"export_company_xml"), "{actions:?}");
+    assert!(actions.contains(&"export_cycle_xml"), "{actions:?}");
+    operator(&server, &["company", "disable-xml-export", ACME], None).await;
+    let (status, body) = hr.get(&paths[0]).await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "xml_export_disabled"));
+}
+
+#[tokio::test]
+async fn another_companys_cycle_exports_as_xml_exactly_like_a_made_up_one() {
+    let server = TestServer::demo().await;
+    let globex_cycle = open_cycle(&server.sign_in("globex", "hr@globex.example").await).await;
+    operator(&server, &["company", "enable-xml-export", ACME], None).await;
+    let hr = server.sign_in(ACME, HR).await;
+    elevate(&hr).await;
+    let foreign = hr
+        .get(&format!("/api/v1/cycles/{globex_cycle}/export.xml"))
+        .await;
+    let made_up = hr
+        .get("/api/v1/cycles/00000000-0000-4000-8000-000000000000/export.xml")
+        .await;
+    assert_eq!(foreign.0, StatusCode::NOT_FOUND, "{}", foreign.1);
+    assert_eq!(foreign, made_up);
+}
+
+#[tokio::test]
+async fn a_cycle_export_holds_that_cycle_and_its_reviews_only() {
+    let server = TestServer::demo().await;
+    operator(&server, &["company", "enable-xml-export", ACME], None).await;
+    let hr = server.sign_in(ACME, HR).await;
+    elevate(&hr).await;
+    let cycle = open_cycle(&hr).await;
+    let (status, _, body) = fetch(&hr, &format!("/api/v1/cycles/{cycle}/export.xml")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let root = parse(body.as_bytes()).expect("the export parses");
+    assert_eq!(root.get_attr("scope"), Some("cycle"));
+    let cycles: Vec<&Node> = section(&root, "cycles").all("cycle").collect();
+    assert_eq!(cycles.len(), 1);
+    assert_eq!(cycles[0].get_attr("id"), Some(cycle.as_str()));
+    let reviews: Vec<&Node> = section(&root, "reviews").all("review").collect();
+    assert!(!reviews.is_empty());
+    assert!(reviews.iter().all(|r| r.get("cycle-id") == Some(cycle.as_str())));
+}
+
+#[tokio::test]
+async fn export_import_export_keeps_every_row_reference_and_answer() {
+    let server = TestServer::demo().await;
+    operator(&server, &["company", "enable-xml-export", ACME], None).await;
+    let hr = server.sign_in(ACME, HR).await;
+    elevate(&hr).await;
+
+    // A tricky answer, so that escaping is part of the round trip.
+    let employee = server.sign_in(ACME, "employee1@acme.example").await;
+    let (_, reviews) = employee.get("/api/v1/reviews").await;
+    let review_id = reviews[0]["id"].as_str().expect("a review").to_owned();
+    let (_, review) = employee.get(&format!("/api/v1/reviews/{review_id}")).await;
+    let question = review["questions"]
+        .as_array()
+        .and_then(|q| q.iter().find(|q| q["kind"] == "text"))
+        .and_then(|q| q["id"].as_str())
+        .expect("a text question")
+        .to_owned();
+    let tricky = "<b>&amp;</b> \"quoted\" ]]> line\r\nnext\ttab 日本 =1+1";
+    let body = json!({ "version": review["version"], "answers": { &question: tricky } });
+    let (status, saved) = employee
+        .patch(&format!("/api/v1/reviews/{review_id}"), body)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+
+    let first = export_company(&hr).await;
+    assert!(!first.contains(":v1") && !first.contains(">v1:"), "content is decrypted");
+    let root = parse(first.as_bytes()).expect("the export parses");
+    let answered = section(&root, "reviews")
+        .all("review")
+        .flat_map(|r| r.all("answer"))
+        .any(|a| a.text == tricky);
+    assert!(answered, "the tricky answer is in the export as written");
+
+    // Into a new, empty company of the same installation, through the operator's CLI.
+    let file = server.data_dir.path().join("acme.xml");
+    std::fs::write(&file, &first).expect("the export is saved");
+    let file = file.to_str().expect("a UTF-8 path");
+    operator(&server, &["company", "create", "acme-copy", "--name", "Acme copy"], None).await;
+    let printed = operator(&server, &["import", "--company", "acme-copy", file], None).await;
+    assert!(printed.contains("imported into acme-copy"), "{printed}");
+
+    // The same file again is refused: the company is no longer empty.
+    let again = import_output(&server, "acme-copy", Path::new(file)).await;
+    assert!(!again.status.success());
+    assert!(output_text(&again).contains("not empty"), "{}", output_text(&again));
+
+    // An HR admin of the copy exports it again: the same content, row for row.
+    operator(
+        &server,
+        &[
+            "user", "add", "--company", "acme-copy", "--email", "exporter@acme.example",
+            "--name", "Exporter", "--role", "hr-admin", "--password-stdin",
+        ],
+        Some(&format!("{EXPORTER_PASSWORD}\n")),
+    )
+    .await;
+    operator(&server, &["company", "enable-xml-export", "acme-copy"], None).await;
+    let mut exporter = server.anonymous();
+    let login = json!({ "company": "acme-copy", "email": "exporter@acme.example",
+                        "password": EXPORTER_PASSWORD });
+    let response = exporter
+        .request(reqwest::Method::POST, "/api/v1/auth/login")
+        .json(&login)
+        .send()
+        .await
+        .expect("the login is answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()["set-cookie"].to_str().expect("a cookie");
+    exporter.cookie = Some(cookie.split(';').next().expect("a cookie").to_owned());
+    let body = json!({ "password": EXPORTER_PASSWORD });
+    let (status, _) = exporter.post("/api/v1/auth/reauthenticate", body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let second = export_company(&exporter).await;
+    let before = canonical(&first, &[]);
+    let after = canonical(&second, &["exporter@acme.example"]);
+    assert!(before.len() > 50, "the demo company has content: {}", before.len());
+    assert_eq!(before, after);
+
+    // The copy's content lives under new ids, sealed for its new rows.
+    let copy = parse(second.as_bytes()).expect("the second export parses");
+    let company = copy.all("company").next().expect("a company element");
+    assert_eq!(company.get_attr("slug"), Some("acme-copy"));
+    assert!(!second.contains(&review_id), "reviews got new ids");
+
+    // Imported people have no password: signing in as one of them fails.
+    let anonymous = server.anonymous();
+    let body = json!({ "company": "acme-copy", "email": HR, "password": PASSWORD });
+    let (status, _) = anonymous.post("/api/v1/auth/login", body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Runs `kaizen import` into `slug`; answers its output whatever the outcome.
+async fn import_output(server: &TestServer, slug: &str, file: &Path) -> Output {
+    let dir = server.data_dir.path().to_str().expect("a UTF-8 path");
+    let keyring = server.keyring.to_str().expect("a UTF-8 path");
+    let file = file.to_str().expect("a UTF-8 path");
+    kaizen(
+        &[
+            "import", "--company", slug, file, "--data-dir", dir, "--keyring", keyring,
+        ],
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_refused_import_names_the_problem_and_writes_nothing() {
+    let server = TestServer::demo().await;
+    operator(&server, &["company", "create", "empty-co", "--name", "Empty"], None).await;
+    let dir = server.data_dir.path();
+    let user = "<user id=\"u1\"><email>a@empty.example</email><name>A</name>\
+                <role>hr_admin</role><disabled>false</disabled></user>";
+    let cases = [
+        ("not-xml", "this is not XML".to_owned(), "not a Kaizen export"),
+        (
+            "unclosed",
+            "<kaizen-export format-version=\"1\" scope=\"company\"><users>".to_owned(),
+            "not closed",
+        ),
+        (
+            "doctype",
+            "<!DOCTYPE x [<!ENTITY e \"boom\">]><kaizen-export/>".to_owned(),
+            "document type",
+        ),
+        (
+            "version",
+            "<kaizen-export format-version=\"9\" scope=\"company\"/>".to_owned(),
+            "format-version",
+        ),
+        (
+            "cycle-scope",
+            "<kaizen-export format-version=\"1\" scope=\"cycle\"/>".to_owned(),
+            "whole-company",
+        ),
+        (
+            // A valid user, then a review naming a cycle that is not in the file: the
+            // user must not stay behind.
+            "dangling",
+            format!(
+                "<kaizen-export format-version=\"1\" scope=\"company\"><users>{user}</users>\
+                 <reviews><review id=\"r1\"><cycle-id>nope</cycle-id></review></reviews>\
+                 </kaizen-export>"
+            ),
+            "<review id=\"r1\">",
+        ),
+        (
+            "bad-role",
+            format!(
+                "<kaizen-export format-version=\"1\" scope=\"company\"><users>{}</users>\
+                 </kaizen-export>",
+                user.replace("hr_admin", "owner")
+            ),
+            "<role> must be one of",
+        ),
+    ];
+    for (name, content, expected) in cases {
+        let file = dir.join(format!("{name}.xml"));
+        std::fs::write(&file, content).expect("the file is written");
+        let output = import_output(&server, "empty-co", &file).await;
+        let text = output_text(&output);
+        assert!(!output.status.success(), "{name} is refused: {text}");
+        assert!(text.contains(expected), "{name}: {expected:?} in {text}");
+    }
+
+    // Nothing was written: a valid import still finds the company empty.
+    let file = dir.join("valid.xml");
+    let valid = format!(
+        "<kaizen-export format-version=\"1\" scope=\"company\"><users>{user}</users>\
+         </kaizen-export>"
+    );
+    std::fs::write(&file, valid).expect("the file is written");
+    let output = import_output(&server, "empty-co", &file).await;
+    assert!(output.status.success(), "{}", output_text(&output));
+    assert!(output_text(&output).contains("1 user"), "{}", output_text(&output));
+}
