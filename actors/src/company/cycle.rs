@@ -339,6 +339,17 @@ impl Company {
         principal: &Principal,
         cycle_id: &str,
     ) -> Result<Progress, ActorError> {
+        self.authorize_progress(principal, cycle_id).await?;
+        self.count_progress(cycle_id).await
+    }
+
+    /// Whether `principal` may see the progress of the cycle (HR admins, an existing
+    /// cycle of this company).
+    pub(super) async fn authorize_progress(
+        &self,
+        principal: &Principal,
+        cycle_id: &str,
+    ) -> Result<(), ActorError> {
         if !principal.roles.hr_admin {
             return Err(ActorError::Forbidden);
         }
@@ -351,7 +362,7 @@ impl Company {
         if exists.is_none() {
             return Err(ActorError::NotFound);
         }
-        self.count_progress(cycle_id).await
+        Ok(())
     }
 
     /// Counts a cycle's reviews by kind and status.
