@@ -623,10 +623,14 @@ async fn one_answer_from_two_browsers(driver: Driver, server: &common::TestServe
     let api = server.sign_in(COMPANY, EMPLOYEE).await;
     let (_, stored) = api.get(&format!("/api/v1/reviews/{}", review.id)).await;
     assert_eq!(stored["answers"][&review.text_q], mine, "{stored}");
-    wait_until("the other browser to show my version", webdriver::TIMEOUT, async || {
-        let value = here.find(&answer).await?.property("value").await?;
-        Ok((value == Value::from(mine)).then_some(()))
-    })
+    wait_until(
+        "the other browser to show my version",
+        webdriver::TIMEOUT,
+        async || {
+            let value = here.find(&answer).await?.property("value").await?;
+            Ok((value == Value::from(mine)).then_some(()))
+        },
+    )
     .await?;
 
     away.quit().await?;

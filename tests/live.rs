@@ -626,9 +626,7 @@ async fn a_demoted_hr_admin_hears_no_more_of_the_cycle_and_is_signed_out() {
     // The manager is made a second HR admin and follows the cycle.
     let (status, body) = acme.hr.patch(&path, json!({"role": "hr_admin"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let second_admin = server
-        .sign_in(COMPANY, &email("manager", COMPANY))
-        .await;
+    let second_admin = server.sign_in(COMPANY, &email("manager", COMPANY)).await;
     let mut demoted = open(&server, &second_admin).await;
     let mut staying = open(&server, &acme.hr).await;
     subscribe(&mut demoted, &acme.cycle_id, None).await;

@@ -511,9 +511,13 @@ impl Session {
             "offline": offline, "latency": 0,
             "download_throughput": -1, "upload_throughput": -1,
         }});
-        self.command(Method::POST, "/chromium/network_conditions", Some(conditions))
-            .await
-            .map(drop)
+        self.command(
+            Method::POST,
+            "/chromium/network_conditions",
+            Some(conditions),
+        )
+        .await
+        .map(drop)
     }
 
     /// A PNG screenshot of the window.
