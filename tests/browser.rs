@@ -68,6 +68,32 @@ async fn two_people_in_one_review_see_each_other_and_the_answer_each_is_in() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_typed_while_the_server_is_away_are_saved_when_it_is_back() {
+    const TEST: &str = "edits_typed_while_the_server_is_away_are_saved_when_it_is_back";
+    let Some(driver) = Driver::start_or_skip(TEST).await else {
+        return;
+    };
+    let mut server = common::TestServer::demo().await;
+
+    driver
+        .run(TEST, |driver| edit_through_a_restart(driver, &mut server))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_changing_one_answer_get_the_conflict_screen_and_keep_both() {
+    const TEST: &str = "two_browsers_changing_one_answer_get_the_conflict_screen_and_keep_both";
+    let Some(driver) = Driver::start_or_skip(TEST).await else {
+        return;
+    };
+    let server = common::TestServer::demo().await;
+
+    driver
+        .run(TEST, |driver| one_answer_from_two_browsers(driver, &server))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_shows_a_login_error() {
     const TEST: &str = "wrong_password_shows_a_login_error";
     let Some(driver) = Driver::start_or_skip(TEST).await else {
@@ -445,6 +471,170 @@ async fn two_in_one_review(driver: Driver, server: &common::TestServer) -> Resul
 
     writer.quit().await?;
     manager.quit().await
+}
+
+/// A demo employee's self review: its id and its first text question.
+struct SelfReview {
+    id: String,
+    text_q: String,
+}
+
+/// Finds `email`'s self review in the open cycle through the API.
+async fn self_review(server: &common::TestServer, email: &str) -> SelfReview {
+    let api = server.sign_in(COMPANY, email).await;
+    let (_, me) = api.get("/api/v1/me").await;
+    let (_, reviews) = api.get("/api/v1/reviews").await;
+    let id = reviews
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|r| r["kind"] == "self" && r["reviewer_id"] == me["id"])
+        .map(|r| json_id(&r["id"]))
+        .expect("the employee's self review");
+    let (_, full) = api.get(&format!("/api/v1/reviews/{id}")).await;
+    let text_q = full["questions"]
+        .as_array()
+        .expect("questions")
+        .iter()
+        .find(|q| q["kind"] == "text")
+        .map(|q| json_id(&q["id"]))
+        .expect("a text question");
+    SelfReview { id, text_q }
+}
+
+/// Signs `email` in in a new browser and opens the review's editor.
+async fn open_editor(
+    driver: &Driver,
+    server: &common::TestServer,
+    email: &str,
+    review_id: &str,
+) -> Result<Session> {
+    let browser = driver.new_session().await?;
+    sign_in(&browser, &server.base, email, &server.password).await?;
+    browser.wait_for(&testid("reviews-mine")).await?;
+    browser
+        .goto(&format!("{}/#/reviews/{review_id}", server.base))
+        .await?;
+    browser.wait_for(&testid("review-submit")).await?;
+    Ok(browser)
+}
+
+/// Waits until the save status reports `state` (its `data-state`).
+async fn wait_for_save_state(browser: &Session, state: &str) -> Result<()> {
+    wait_until(
+        &format!("save-status to be {state}"),
+        webdriver::TIMEOUT,
+        async || {
+            let status = browser.find(&testid("save-status")).await?;
+            let now = status.attribute("data-state").await?;
+            Ok((now.as_deref() == Some(state)).then_some(()))
+        },
+    )
+    .await
+}
+
+/// Waits until the editor's live connection is in `state` (`data-state` of its note).
+async fn wait_for_live_state(browser: &Session, state: &str) -> Result<()> {
+    wait_until(
+        &format!("the editor's connection to be {state}"),
+        webdriver::TIMEOUT,
+        async || {
+            let note = browser.find(&testid("review-live-status")).await?;
+            let now = note.attribute("data-state").await?;
+            Ok((now.as_deref() == Some(state)).then_some(()))
+        },
+    )
+    .await
+}
+
+/// The writer has a review open when the server goes away (a restart): the editor says
+/// it is reconnecting, keeps what is typed meanwhile, and saves it once the server is
+/// back on the same address, without a reload.
+async fn edit_through_a_restart(driver: Driver, server: &mut common::TestServer) -> Result<()> {
+    let review = self_review(server, EMPLOYEE).await;
+    let browser = open_editor(&driver, server, EMPLOYEE, &review.id).await?;
+    let live_status = testid("review-live-status");
+    wait_for_live_state(&browser, "live").await?;
+    browser
+        .execute("window.kaizenNotReloaded = true;", vec![])
+        .await?;
+
+    // The server goes away: the page says so.
+    server.shut_down_for_now().await;
+    browser
+        .wait_for_text(&live_status, "\"Reconnecting…\"", |text| {
+            text.starts_with("Reconnecting…")
+        })
+        .await?;
+
+    // What is typed now cannot be saved, and is kept.
+    let answer = testid(&format!("answer-{}", review.text_q));
+    let words = "Typed while the server was away";
+    browser.fill(&answer, words).await?;
+    wait_for_save_state(&browser, "error").await?;
+
+    // The server is back: the page reconnects and saves what was typed.
+    server.start_again().await;
+    wait_for_save_state(&browser, "saved").await?;
+    wait_for_live_state(&browser, "live").await?;
+    let api = server.sign_in(COMPANY, EMPLOYEE).await;
+    let (_, stored) = api.get(&format!("/api/v1/reviews/{}", review.id)).await;
+    assert_eq!(stored["answers"][&review.text_q], words, "{stored}");
+    let kept = browser
+        .execute("return window.kaizenNotReloaded === true;", vec![])
+        .await?;
+    assert_eq!(kept, Value::Bool(true), "the editor was reloaded");
+
+    browser.quit().await
+}
+
+/// The writer has their review open in two browsers. One loses the network and changes
+/// an answer; the other changes the same answer and saves it. When the first is back
+/// online, its save is refused as a conflict: the page shows the other version in the
+/// field and its own under it, and "Use my version" saves its own, which the other
+/// browser then shows.
+async fn one_answer_from_two_browsers(driver: Driver, server: &common::TestServer) -> Result<()> {
+    let review = self_review(server, EMPLOYEE).await;
+    let away = open_editor(&driver, server, EMPLOYEE, &review.id).await?;
+    let here = open_editor(&driver, server, EMPLOYEE, &review.id).await?;
+    let answer = testid(&format!("answer-{}", review.text_q));
+    let recovered = testid(&format!("recovered-{}", review.text_q));
+
+    away.set_network_offline(true).await?;
+    let mine = "My words, typed offline";
+    away.fill(&answer, mine).await?;
+    wait_for_save_state(&away, "error").await?;
+
+    let theirs = "Their words, saved first";
+    here.fill(&answer, theirs).await?;
+    wait_for_save_state(&here, "saved").await?;
+
+    // Back online: the conflict screen, with both versions.
+    away.set_network_offline(false).await?;
+    away.wait_for(&testid("review-conflict")).await?;
+    away.wait_for_text(&recovered, "my version", |text| text.contains(mine))
+        .await?;
+    let field = away.find(&answer).await?.property("value").await?;
+    assert_eq!(field, Value::from(theirs), "their version is in the field");
+
+    // Keeping mine saves it, and the other browser shows it.
+    away.click(&format!("{recovered} button")).await?;
+    wait_for_save_state(&away, "saved").await?;
+    let api = server.sign_in(COMPANY, EMPLOYEE).await;
+    let (_, stored) = api.get(&format!("/api/v1/reviews/{}", review.id)).await;
+    assert_eq!(stored["answers"][&review.text_q], mine, "{stored}");
+    wait_until(
+        "the other browser to show my version",
+        webdriver::TIMEOUT,
+        async || {
+            let value = here.find(&answer).await?.property("value").await?;
+            Ok((value == Value::from(mine)).then_some(()))
+        },
+    )
+    .await?;
+
+    away.quit().await?;
+    here.quit().await
 }
 
 /// Signs in through the login form. Waiting for what comes next is left to

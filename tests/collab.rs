@@ -1,6 +1,6 @@
 //! Black-box tests of working together in one review: the `review:<id>` live topic with
-//! its presence and `saved` events, resuming it, slow viewers, and saves of the same
-//! review from two places at once.
+//! its presence and `saved` events, resuming it, slow viewers, losing it when the right
+//! to read it goes, and saves of the same review from two places at once.
 //!
 //! Every wait is for a frame, bounded by a timeout; nothing sleeps. Where a test must
 //! show that a frame did *not* come, it makes something else happen that must come
@@ -12,9 +12,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, TestServer, code};
+use common::{Client, PASSWORD, TestServer, code};
 use futures_util::{SinkExt, StreamExt};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -663,4 +663,100 @@ async fn an_actor_followed_live_stays_and_an_idle_one_comes_back() {
     // The evicted company answers as before.
     let (status, me) = globex.get("/api/v1/me").await;
     assert_eq!(status, StatusCode::OK, "{me}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Losing the right to read
+// ---------------------------------------------------------------------------------------
+
+/// Imports `csv` as the org chart, as the signed-in HR admin (reauthenticated first).
+async fn import_people(hr: &Client, csv: String) {
+    let (status, body) = hr
+        .post(
+            "/api/v1/auth/reauthenticate",
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let request = hr
+        .request(Method::POST, "/api/v1/admin/users/import?dry_run=false")
+        .header("content-type", "text/csv; charset=utf-8")
+        .body(csv);
+    let (status, report) = hr.send(request).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["updated"], json!(1), "{report}");
+}
+
+#[tokio::test]
+async fn a_manager_loses_a_followed_review_when_the_reporting_line_moves_away() {
+    let server = TestServer::demo().await;
+    let moving = Review::open(&server, "employee1").await;
+    let staying = Review::open(&server, "employee2").await;
+    let hr = server.sign_in("acme", &email("hr")).await;
+    let mut manager = open(&server, &moving.manager).await;
+    subscribe(&mut manager, &moving.id, None).await;
+    next_of(&mut manager, "snapshot").await;
+    subscribe(&mut manager, &staying.id, None).await;
+    next_of(&mut manager, "snapshot").await;
+
+    // The employee now reports to the HR admin instead.
+    let csv = format!(
+        "email,name,department,manager_email,role\r\n{},{},,{},\r\n",
+        email("employee1"),
+        moving.writer_name,
+        email("hr")
+    );
+    import_people(&hr, csv).await;
+
+    // The followed review is dropped at once, without waiting for its next event.
+    let lost = next_of(&mut manager, "error").await;
+    assert_eq!(lost["code"], "forbidden", "{lost}");
+    assert_eq!(lost["topic"], format!("review:{}", moving.id), "{lost}");
+
+    // Its saves no longer arrive; those of a review still managed do, next.
+    let answers = json!({moving.text_q.clone(): "Written after the move"});
+    let base = version(&moving.read(&moving.writer).await);
+    let (status, body) = moving.save(&moving.writer, answers, base).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answers = json!({staying.text_q.clone(): "Still managed"});
+    let base = version(&staying.read(&staying.writer).await);
+    let (status, body) = staying.save(&staying.writer, answers, base).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let saved = next_of(&mut manager, "saved").await;
+    assert_eq!(saved["topic"], format!("review:{}", staying.id), "{saved}");
+    assert_eq!(
+        saved["data"]["answers"][&staying.text_q], "Still managed",
+        "{saved}"
+    );
+
+    // Following it again is refused like any review one may not read.
+    subscribe(&mut manager, &moving.id, None).await;
+    let refused = next_of(&mut manager, "error").await;
+    assert_eq!(refused["code"], "not_found", "{refused}");
+}
+
+#[tokio::test]
+async fn a_viewer_who_loses_a_review_leaves_its_presence() {
+    let server = TestServer::demo().await;
+    let review = Review::open(&server, "employee3").await;
+    let hr = server.sign_in("acme", &email("hr")).await;
+    let mut writer = open(&server, &review.writer).await;
+    let mut manager = open(&server, &review.manager).await;
+    subscribe(&mut writer, &review.id, None).await;
+    next_of(&mut writer, "snapshot").await;
+    subscribe(&mut manager, &review.id, None).await;
+    next_of(&mut manager, "snapshot").await;
+    assert_eq!(viewers(&next_of(&mut writer, "presence").await).len(), 2);
+
+    let csv = format!(
+        "email,name,department,manager_email,role\r\n{},{},,{},\r\n",
+        email("employee3"),
+        review.writer_name,
+        email("hr")
+    );
+    import_people(&hr, csv).await;
+
+    assert_eq!(next_of(&mut manager, "error").await["code"], "forbidden");
+    let left = next_of(&mut writer, "presence").await;
+    assert_eq!(viewers(&left), vec![(review.writer_name.clone(), None)]);
 }

@@ -601,6 +601,52 @@ async fn logout_closes_that_sessions_sockets_and_no_others() {
 }
 
 #[tokio::test]
+async fn a_demoted_hr_admin_hears_no_more_of_the_cycle_and_is_signed_out() {
+    let server = TestServer::demo().await;
+    let acme = Company::sign_in(&server, COMPANY, "employee1").await;
+    let (status, body) = acme
+        .hr
+        .post(
+            "/api/v1/auth/reauthenticate",
+            json!({ "password": server.password }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, users) = acme.hr.get("/api/v1/admin/users").await;
+    let manager_id = users
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|u| u["email"] == email("manager", COMPANY))
+        .and_then(|u| u["id"].as_str())
+        .expect("the demo manager")
+        .to_owned();
+    let path = format!("/api/v1/admin/users/{manager_id}");
+
+    // The manager is made a second HR admin and follows the cycle.
+    let (status, body) = acme.hr.patch(&path, json!({"role": "hr_admin"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second_admin = server.sign_in(COMPANY, &email("manager", COMPANY)).await;
+    let mut demoted = open(&server, &second_admin).await;
+    let mut staying = open(&server, &acme.hr).await;
+    subscribe(&mut demoted, &acme.cycle_id, None).await;
+    subscribe(&mut staying, &acme.cycle_id, None).await;
+    next_snapshot(&mut demoted, &acme.cycle_id).await;
+    next_snapshot(&mut staying, &acme.cycle_id).await;
+
+    // Demoted: the next status change reaches the remaining admin only, and the
+    // demoted admin's socket ends as signed out, with no event before that.
+    let (status, body) = acme.hr.patch(&path, json!({"role": "employee"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    acme.save_draft(false).await;
+    next_event(&mut staying, &acme.cycle_id).await;
+    match next_within(&mut demoted, FRAME_TIMEOUT).await {
+        Next::Closed(Some(4001)) => {}
+        other => panic!("the demoted admin's socket closes with 4001, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn graceful_shutdown_closes_open_sockets_with_going_away() {
     let server = TestServer::demo().await;
     let acme = Company::sign_in(&server, COMPANY, "employee1").await;

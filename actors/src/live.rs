@@ -4,6 +4,11 @@
 //! A company's actor owns its topics and is the only publisher, so a subscription taken
 //! inside the actor sees exactly the events published after its snapshot or replay:
 //! nothing is missed and nothing arrives twice.
+//!
+//! Every frame also carries the company's *access epoch*, which the actor advances
+//! whenever somebody's right to read may have shrunk (a role taken away, a reporting line
+//! changed). A subscription remembers the epoch it was authorized at, so its forwarder
+//! knows to authorize it again before passing on anything published after such a change.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -16,6 +21,8 @@ use tokio::sync::broadcast;
 pub struct Frame {
     /// The topic's sequence number at this frame.
     pub seq: u64,
+    /// The company's access epoch when the frame was made.
+    pub epoch: u64,
     /// The whole JSON text of the frame.
     pub text: Arc<str>,
 }
@@ -35,6 +42,9 @@ pub struct Subscription {
     pub initial: Vec<Arc<Frame>>,
     /// Every event after those.
     pub events: broadcast::Receiver<Arc<Frame>>,
+    /// The access epoch the subscription was authorized at: a frame of a later epoch
+    /// must not be delivered before the subscriber is authorized again.
+    pub epoch: u64,
 }
 
 struct Topic {
@@ -47,6 +57,8 @@ struct Topic {
 #[derive(Default)]
 pub(crate) struct Topics {
     topics: HashMap<String, Topic>,
+    /// The access epoch; see the module's documentation.
+    epoch: u64,
 }
 
 #[derive(Serialize)]
@@ -80,6 +92,7 @@ impl Topics {
 
     /// Publishes an event with the topic's next sequence number.
     pub(crate) fn publish<T: Serialize>(&mut self, name: &str, event: &str, data: &T) {
+        let epoch = self.epoch;
         let topic = self.topic(name);
         topic.seq += 1;
         let frame = EventFrame {
@@ -95,6 +108,7 @@ impl Topics {
         };
         let frame = Arc::new(Frame {
             seq: topic.seq,
+            epoch,
             text: text.into(),
         });
         if topic.ring.len() == RING_CAPACITY {
@@ -109,6 +123,7 @@ impl Topics {
     /// Subscribes with a replay of the events after `since`, if the ring still holds all
     /// of them. `None` means the caller must subscribe with a snapshot instead.
     pub(crate) fn resume(&mut self, name: &str, since: u64) -> Option<Subscription> {
+        let epoch = self.epoch;
         let topic = self.topic(name);
         if since > topic.seq {
             return None;
@@ -131,6 +146,7 @@ impl Topics {
         Some(Subscription {
             initial,
             events: topic.sender.subscribe(),
+            epoch,
         })
     }
 
@@ -140,6 +156,7 @@ impl Topics {
         name: &str,
         data: &T,
     ) -> Subscription {
+        let epoch = self.epoch;
         let topic = self.topic(name);
         let frame = SnapshotFrame {
             r#type: "snapshot",
@@ -150,12 +167,25 @@ impl Topics {
         let text = serde_json::to_string(&frame).unwrap_or_else(|_| "{}".to_owned());
         let snapshot = Arc::new(Frame {
             seq: topic.seq,
+            epoch,
             text: text.into(),
         });
         Subscription {
             initial: vec![snapshot],
             events: topic.sender.subscribe(),
+            epoch,
         }
+    }
+
+    /// Advances the access epoch: somebody may have lost the right to read a topic, and
+    /// every subscriber must be authorized again before its next frame.
+    pub(crate) fn access_changed(&mut self) {
+        self.epoch += 1;
+    }
+
+    /// The current access epoch.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// The number of live subscribers over all topics, for metrics.
@@ -204,6 +234,21 @@ mod tests {
         assert!(topics.resume("t", start + 10).is_none());
         topics.publish("t", "progress", &1);
         assert!(topics.resume("t", 5).is_none());
+    }
+
+    #[tokio::test]
+    async fn frames_after_an_access_change_carry_a_later_epoch_than_the_subscription() {
+        let mut topics = Topics::default();
+        let mut sub = topics.subscribe_with_snapshot("t", &"state");
+        topics.publish("t", "progress", &1);
+        topics.access_changed();
+        topics.publish("t", "progress", &2);
+        let before = sub.events.recv().await.unwrap();
+        let after = sub.events.recv().await.unwrap();
+        assert_eq!(before.epoch, sub.epoch);
+        assert!(after.epoch > sub.epoch);
+        let resumed = topics.resume("t", sub.initial[0].seq).expect("in the ring");
+        assert_eq!(resumed.epoch, after.epoch);
     }
 
     #[tokio::test]

@@ -27,6 +27,15 @@ const MAX_SECONDS: f64 = 3_600.0;
 const MAX_PEOPLE: usize = 20_000;
 const MAX_SOCKETS: usize = 5_000;
 
+/// Upper bound on the fan-out scenario's sockets: below the server's own cap of
+/// 10 000 connections, leaving room for the HTTP clients of the run.
+const MAX_FAN_OUT: usize = 9_000;
+
+/// Upper bounds of the co-editing scenario.
+const MAX_PAIRS: usize = 2_500;
+const MAX_EDITS: u32 = 1_000;
+const MAX_CHANGES: usize = 1_000;
+
 /// The demo's two named companies; the others are `demo3`, `demo4`, …
 const NAMED_DEMO_COMPANIES: [&str; 2] = ["acme", "globex"];
 
@@ -52,6 +61,45 @@ const OTHER_DEMO_ACCOUNTS: [&str; 7] = [
 #[derive(Debug, Parser)]
 #[command(name = "kaizen-loadtest", version)]
 pub(crate) struct Args {
+    /// What to replay: the review deadline (default), pairs of people editing one
+    /// review together, or one company's cycle followed by many sockets (fan-out
+    /// latency and memory per socket).
+    #[arg(
+        long,
+        env = "KAIZEN_LOADTEST_SCENARIO",
+        value_enum,
+        default_value_t = Scenario::Deadline
+    )]
+    scenario: Scenario,
+
+    /// Co-editing: pairs of browsers, each pair one writer signed in twice,
+    /// editing the writer's self review together.
+    #[arg(long, env = "KAIZEN_LOADTEST_PAIRS", default_value_t = 10)]
+    pairs: usize,
+
+    /// Co-editing: saves each member of a pair makes.
+    #[arg(long, env = "KAIZEN_LOADTEST_EDITS", default_value_t = 50)]
+    edits: u32,
+
+    /// Co-editing: milliseconds between two saves of one member.
+    #[arg(long, env = "KAIZEN_LOADTEST_EDIT_INTERVAL_MS", default_value_t = 200)]
+    edit_interval_ms: u64,
+
+    /// Co-editing: share of saves that change the answer both members edit
+    /// (the rest change each member's own answer), from 0 to 1.
+    #[arg(long, env = "KAIZEN_LOADTEST_OVERLAP", default_value_t = 0.1)]
+    overlap: f64,
+
+    /// Fan-out: sockets following the first company's cycle, all on one HR
+    /// session.
+    #[arg(long, env = "KAIZEN_LOADTEST_SUBSCRIBERS", default_value_t = 1_000)]
+    subscribers: usize,
+
+    /// Fan-out: review status changes made one at a time, each waited for on
+    /// every socket; 0 only opens the sockets and measures memory.
+    #[arg(long, env = "KAIZEN_LOADTEST_CHANGES", default_value_t = 20)]
+    changes: usize,
+
     /// Server to load, e.g. one started with `kaizen serve --demo`.
     #[arg(
         long,
@@ -176,6 +224,17 @@ pub(crate) struct Args {
     source_addresses: SourceAddresses,
 }
 
+/// The scenarios the tool replays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Scenario {
+    /// Reviewers racing a deadline while HR dashboards watch.
+    Deadline,
+    /// Pairs editing one review together over saves and `review:<id>`.
+    CoEditing,
+    /// One company's `cycle:<id>` followed by many sockets.
+    FanOut,
+}
+
 /// How the submits are spread over the burst.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Schedule {
@@ -188,6 +247,13 @@ pub(crate) enum Schedule {
 /// A checked run configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
+    pub(crate) scenario: Scenario,
+    pub(crate) pairs: usize,
+    pub(crate) edits: u32,
+    pub(crate) edit_interval: Duration,
+    pub(crate) overlap: f64,
+    pub(crate) subscribers: usize,
+    pub(crate) changes: usize,
     /// Base URL without a trailing slash, so paths can be appended.
     pub(crate) base_url: String,
     /// The same server as a parsed URL, used to read the cookie jar.
@@ -298,7 +364,46 @@ impl Config {
             None => Schedule::Window(seconds("--burst-seconds", args.burst_seconds)?),
         };
 
+        check_range("--pairs", args.pairs, 1, MAX_PAIRS)?;
+        check_range("--edits", args.edits as usize, 1, MAX_EDITS as usize)?;
+        check_range(
+            "--edit-interval-ms",
+            args.edit_interval_ms as usize,
+            1,
+            60_000,
+        )?;
+        if !(0.0..=1.0).contains(&args.overlap) {
+            bail!("--overlap must be between 0 and 1");
+        }
+        check_range("--subscribers", args.subscribers, 1, MAX_FAN_OUT)?;
+        check_range("--changes", args.changes, 0, MAX_CHANGES)?;
+        if args.scenario == Scenario::CoEditing {
+            let available = companies.len() * demo_employees;
+            if args.pairs > available {
+                bail!(
+                    "--pairs {} needs a writer each, but {} companies seed {available} \
+                     employees; pass the server's --demo-employees",
+                    args.pairs,
+                    companies.len()
+                );
+            }
+        }
+        if args.scenario == Scenario::FanOut && args.changes > demo_employees {
+            bail!(
+                "--changes {} is more than the {demo_employees} employees whose reviews \
+                   can change",
+                args.changes
+            );
+        }
+
         Ok(Config {
+            scenario: args.scenario,
+            pairs: args.pairs,
+            edits: args.edits,
+            edit_interval: Duration::from_millis(args.edit_interval_ms),
+            overlap: args.overlap,
+            subscribers: args.subscribers,
+            changes: args.changes,
             base_url,
             base,
             live_url,
@@ -563,6 +668,23 @@ mod tests {
         assert!(config_of(&roomy).is_ok());
         let three = ["--companies", "3", "--sign-in-storm", "24"];
         assert!(config_of(&three).is_ok());
+    }
+
+    #[test]
+    fn the_live_scenarios_are_chosen_and_bounded() {
+        let config = config_of(&[]).expect("valid flags");
+        assert_eq!(config.scenario, Scenario::Deadline);
+        let pairs = ["--scenario", "co-editing", "--pairs", "40"];
+        assert_eq!(
+            config_of(&pairs).expect("40 writers").scenario,
+            Scenario::CoEditing
+        );
+        assert!(config_of(&["--scenario", "co-editing", "--pairs", "41"]).is_err());
+        assert!(config_of(&["--overlap", "1.5"]).is_err());
+        let fan = ["--scenario", "fan-out", "--subscribers", "5000"];
+        assert_eq!(config_of(&fan).expect("5000 sockets").subscribers, 5000);
+        assert!(config_of(&["--scenario", "fan-out", "--subscribers", "9001"]).is_err());
+        assert!(config_of(&["--scenario", "fan-out", "--changes", "21"]).is_err());
     }
 
     #[test]

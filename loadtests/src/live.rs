@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::session::Session;
 use crate::stats::{Kind, Outcome, Recorder};
 
-type Socket = WebSocketStream<TcpStream>;
+pub(crate) type Socket = WebSocketStream<TcpStream>;
 
 /// How long the upgrade plus the snapshot may take before the dashboard
 /// counts as failed.
@@ -85,35 +85,7 @@ async fn open(
     session: &Session,
     topic: &str,
 ) -> Result<(Socket, SocketTracker), Outcome> {
-    // The upgrade carries what a browser would: the session cookie and the
-    // page's Origin, which the server checks against its own.
-    let cookie = session
-        .cookie_header(config)
-        .ok_or(Outcome::Failed("no_cookie"))?;
-    let mut request = config
-        .live_url
-        .as_str()
-        .into_client_request()
-        .map_err(|_| Outcome::Failed("bad_ws_url"))?;
-    let headers = request.headers_mut();
-    let origin =
-        HeaderValue::from_str(&config.origin).map_err(|_| Outcome::Failed("bad_origin"))?;
-    headers.insert(ORIGIN, origin);
-    let cookie = HeaderValue::from_str(&cookie).map_err(|_| Outcome::Failed("bad_cookie"))?;
-    headers.insert(COOKIE, cookie);
-
-    // The connection is opened here rather than by the WebSocket library so
-    // that it leaves from the person's own source address.
-    let stream = connect(config, session.source)
-        .await
-        .map_err(|_| Outcome::Failed("ws_connect"))?;
-    let (mut socket, _) = tokio_tungstenite::client_async(request, stream)
-        .await
-        .map_err(|error| match error {
-            WsError::Http(response) => Outcome::Status(response.status().as_u16()),
-            _ => Outcome::Failed("ws_connect"),
-        })?;
-
+    let mut socket = upgrade(config, session).await?;
     let subscribe = json!({ "type": "subscribe", "topic": topic }).to_string();
     socket
         .send(Message::text(subscribe))
@@ -142,6 +114,51 @@ async fn open(
         }
     }
     Err(Outcome::Failed("ws_closed"))
+}
+
+/// Opens a live connection as `session`, from its source address, subscribed to
+/// nothing yet.
+pub(crate) async fn upgrade(config: &Config, session: &Session) -> Result<Socket, Outcome> {
+    let cookie = session
+        .cookie_header(config)
+        .ok_or(Outcome::Failed("no_cookie"))?;
+    upgrade_with(config, &cookie, session.source).await
+}
+
+/// Opens a live connection with a session's `cookie` header from `source`: the tabs
+/// of one browser share a session, and many sockets need more than one address's
+/// ports.
+pub(crate) async fn upgrade_with(
+    config: &Config,
+    cookie: &str,
+    source: Option<IpAddr>,
+) -> Result<Socket, Outcome> {
+    // The upgrade carries what a browser would: the session cookie and the
+    // page's Origin, which the server checks against its own.
+    let mut request = config
+        .live_url
+        .as_str()
+        .into_client_request()
+        .map_err(|_| Outcome::Failed("bad_ws_url"))?;
+    let headers = request.headers_mut();
+    let origin =
+        HeaderValue::from_str(&config.origin).map_err(|_| Outcome::Failed("bad_origin"))?;
+    headers.insert(ORIGIN, origin);
+    let cookie = HeaderValue::from_str(cookie).map_err(|_| Outcome::Failed("bad_cookie"))?;
+    headers.insert(COOKIE, cookie);
+
+    // The connection is opened here rather than by the WebSocket library so
+    // that it leaves from the person's own source address.
+    let stream = connect(config, source)
+        .await
+        .map_err(|_| Outcome::Failed("ws_connect"))?;
+    let (socket, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .map_err(|error| match error {
+            WsError::Http(response) => Outcome::Status(response.status().as_u16()),
+            _ => Outcome::Failed("ws_connect"),
+        })?;
+    Ok(socket)
 }
 
 /// A TCP connection to the server, bound to `source` when one is given.

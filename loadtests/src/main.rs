@@ -10,7 +10,9 @@
 
 mod accounting;
 mod address;
+mod coedit;
 mod config;
+mod fanout;
 mod live;
 mod login;
 mod memory;
@@ -29,7 +31,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use crate::config::{Args, Config};
+use crate::config::{Args, Config, Scenario};
 use crate::plot::PlotInput;
 use crate::report::Report;
 
@@ -46,6 +48,19 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<ExitCode> {
     let config = Arc::new(Config::from_args(Args::parse())?);
+    let live = match config.scenario {
+        Scenario::Deadline => None,
+        Scenario::CoEditing => Some(coedit::run(Arc::clone(&config)).await?),
+        Scenario::FanOut => Some(fanout::run(Arc::clone(&config)).await?),
+    };
+    if let Some((json, table)) = live {
+        let json = serde_json::to_string_pretty(&json).context("serialising the report")?;
+        std::fs::write(&config.out, json + "\n")
+            .with_context(|| format!("writing {}", config.out.display()))?;
+        print!("{table}");
+        println!("report: {}", config.out.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let data = scenario::run(Arc::clone(&config)).await?;
 
     // The report is written even for a failed run: its errors say why.

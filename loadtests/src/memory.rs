@@ -46,6 +46,13 @@ pub(crate) async fn sample(
     Ok(samples)
 }
 
+/// The resident memory of `pid` now, in KiB.
+pub(crate) fn rss_kib(pid: u32) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).map_err(|error| format!("{path}: {error}"))?;
+    vm_rss_kib(&status).ok_or_else(|| format!("{path} has no VmRSS line"))
+}
+
 /// The `VmRSS:  12345 kB` line of a `/proc/<pid>/status` file, in KiB.
 fn vm_rss_kib(status: &str) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;

@@ -7,6 +7,11 @@
 //! queue falls behind its topic's broadcast channel; when that channel reports the lag,
 //! the forwarder resumes from its last sequence number or takes a fresh snapshot. So a
 //! slow client costs a bounded amount of memory and never holds up anyone else.
+//!
+//! Access is checked again while a subscription lasts: when the company's actor says that
+//! somebody's access may have shrunk ([`RECHECK_ALL`]), and before any frame of a later
+//! access epoch, a forwarder authorizes its topic again; a topic its viewer may no longer
+//! read ends with a `forbidden` error frame.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,12 +24,12 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use kaizen_actors::company::{RECHECK_ALL, Viewer};
+use kaizen_actors::company::{RECHECK_ALL, TopicAccess, Viewer};
 use kaizen_actors::live::{Frame, Subscription};
 use kaizen_actors::model::Principal;
 use kaizen_actors::{ActorError, CompanyHandle};
 use serde::Deserialize;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, interval, timeout};
 
@@ -192,6 +197,7 @@ async fn connection(state: AppState, session: Session, socket: WebSocket) {
         viewer: Viewer::new(NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed), &alive),
         out,
         closer,
+        recheck: watch::Sender::new(0),
         subscriptions: HashMap::new(),
         messages: Bucket::new(MESSAGE_BURST, MESSAGES_PER_SECOND),
         violations: Bucket::new(VIOLATION_BURST, 1.0 / VIOLATION_REFILL.as_secs_f64()),
@@ -211,17 +217,20 @@ async fn connection(state: AppState, session: Session, socket: WebSocket) {
                 Ok(id) if *id == *session.principal.session_id => {
                     break Some((CLOSE_SESSION_ENDED, "session ended"));
                 }
-                // A policy change, or notices missed: check the session and address again.
+                // Access may have shrunk, or notices were missed: check the session and
+                // address again, then every topic.
                 Ok(id) if &*id == RECHECK_ALL => {
                     if !still_signed_in(&session).await {
                         break Some((CLOSE_SESSION_ENDED, "session ended"));
                     }
+                    live.recheck.send_modify(|n| *n += 1);
                 }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     if !still_signed_in(&session).await {
                         break Some((CLOSE_SESSION_ENDED, "session ended"));
                     }
+                    live.recheck.send_modify(|n| *n += 1);
                 }
                 Err(broadcast::error::RecvError::Closed) => {
                     break Some((CLOSE_GOING_AWAY, "server shutting down"));
@@ -294,6 +303,8 @@ struct Connection {
     out: mpsc::Sender<Outbound>,
     /// Handed to forwarders, to close the connection when a topic is lost.
     closer: mpsc::Sender<Close>,
+    /// Bumped to make every forwarder authorize its topic again.
+    recheck: watch::Sender<u64>,
     /// The forwarder of each followed topic.
     subscriptions: HashMap<String, JoinHandle<()>>,
     /// The client's message rate.
@@ -370,7 +381,11 @@ impl Connection {
                     let message = "presence is only for review topics";
                     return Some(error_frame("bad_request", message, Some(&topic)));
                 };
-                if !self.subscriptions.contains_key(&topic) {
+                let following = self
+                    .subscriptions
+                    .get(&topic)
+                    .is_some_and(|forwarder| !forwarder.is_finished());
+                if !following {
                     let message = "subscribe to the review first";
                     return Some(error_frame("not_found", message, Some(&topic)));
                 }
@@ -407,14 +422,19 @@ impl Connection {
                         let follower = Follower {
                             company: session.company.clone(),
                             principal,
+                            token_hash: session.token_hash.clone(),
+                            ip: session.client.ip,
                             viewer: self.viewer.clone(),
                             topic: topic.clone(),
                         };
                         let forwarder = tokio::spawn(forward(
                             follower,
                             subscription,
-                            self.out.clone(),
-                            self.closer.clone(),
+                            Outlets {
+                                out: self.out.clone(),
+                                closer: self.closer.clone(),
+                                recheck: self.recheck.subscribe(),
+                            },
                             state.metrics.clone(),
                         ));
                         if let Some(previous) = self.subscriptions.insert(topic, forwarder) {
@@ -444,55 +464,160 @@ async fn still_signed_in(session: &Session) -> bool {
     matches!(principal, Ok(Some(p)) if p.stage == kaizen_actors::model::Stage::Full)
 }
 
-/// Who follows which topic, to subscribe again after a lag.
+/// Who follows which topic, to subscribe again after a lag and to authorize it again.
 struct Follower {
     company: CompanyHandle,
+    /// The session as it was last authenticated.
     principal: Principal,
+    /// The session's token hash and address, to authenticate it again.
+    token_hash: String,
+    ip: std::net::IpAddr,
     viewer: Viewer,
     topic: String,
 }
 
-/// Copies one topic's frames into the connection's queue, resyncing after a lag.
-async fn forward(
-    follower: Follower,
-    mut subscription: Subscription,
+/// Where a forwarder's frames and requests go.
+struct Outlets {
+    /// The connection's writer queue.
     out: mpsc::Sender<Outbound>,
+    /// Asks the connection to close.
     closer: mpsc::Sender<Close>,
+    /// Changes when the connection wants every topic authorized again.
+    recheck: watch::Receiver<u64>,
+}
+
+/// Whether a forwarder goes on after authorizing its topic again.
+enum Verdict {
+    /// Still allowed: deliver frames up to this access epoch.
+    Go(u64),
+    /// The topic ended (refused, session over, actor gone); the connection was told.
+    Stop,
+}
+
+impl Follower {
+    /// Authenticates the session and authorizes the topic again. A topic no longer
+    /// allowed is dropped with a `forbidden` error frame (and its presence left); an ended
+    /// session closes the connection; a lost actor asks the client to resubscribe.
+    async fn recheck(&mut self, outlets: &Outlets) -> Verdict {
+        let access = self
+            .company
+            .recheck_topic(self.token_hash.clone(), self.ip, self.topic.clone())
+            .await;
+        match access {
+            Ok(TopicAccess::Allowed { principal, epoch }) => {
+                self.principal = principal;
+                Verdict::Go(epoch)
+            }
+            Ok(TopicAccess::Refused) => {
+                tracing::debug!("a live subscription lost its authorization; dropped");
+                if let Some(review_id) = self.topic.strip_prefix("review:") {
+                    let connection = self.viewer.connection;
+                    let _ = self
+                        .company
+                        .leave_review(review_id.to_owned(), connection)
+                        .await;
+                }
+                let frame = error_frame(
+                    "forbidden",
+                    "you may no longer follow this topic",
+                    Some(&self.topic),
+                );
+                let _ = outlets.out.send(Outbound::Text(frame)).await;
+                Verdict::Stop
+            }
+            Ok(TopicAccess::SessionEnded) => {
+                let _ = outlets
+                    .closer
+                    .try_send((CLOSE_SESSION_ENDED, "session ended"));
+                Verdict::Stop
+            }
+            // Fail closed: the client subscribes again, and is authorized then.
+            Err(_) => {
+                let _ = outlets
+                    .closer
+                    .try_send((CLOSE_RESYNC, "resubscribe with since"));
+                Verdict::Stop
+            }
+        }
+    }
+}
+
+/// Copies one topic's frames into the connection's queue, resyncing after a lag, and
+/// authorizing the topic again when asked to and before any frame of a later access
+/// epoch than the one it was authorized at.
+async fn forward(
+    mut follower: Follower,
+    mut subscription: Subscription,
+    mut outlets: Outlets,
     metrics: Arc<Metrics>,
 ) {
     let mut last_seq = 0;
+    let mut authorized = subscription.epoch;
     loop {
         for frame in std::mem::take(&mut subscription.initial) {
+            if frame.epoch > authorized {
+                match follower.recheck(&outlets).await {
+                    Verdict::Go(epoch) => authorized = epoch,
+                    Verdict::Stop => return,
+                }
+            }
             last_seq = last_seq.max(frame.seq);
-            if out.send(Outbound::Frame(frame)).await.is_err() {
+            if outlets.out.send(Outbound::Frame(frame)).await.is_err() {
                 return;
             }
         }
         loop {
-            match subscription.events.recv().await {
+            let received = tokio::select! {
+                changed = outlets.recheck.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    match follower.recheck(&outlets).await {
+                        Verdict::Go(epoch) => authorized = authorized.max(epoch),
+                        Verdict::Stop => return,
+                    }
+                    continue;
+                }
+                received = subscription.events.recv() => received,
+            };
+            match received {
                 Ok(frame) if frame.seq <= last_seq => {}
                 Ok(frame) => {
+                    if frame.epoch > authorized {
+                        match follower.recheck(&outlets).await {
+                            Verdict::Go(epoch) => authorized = epoch,
+                            Verdict::Stop => return,
+                        }
+                    }
                     last_seq = frame.seq;
-                    if out.send(Outbound::Frame(frame)).await.is_err() {
+                    if outlets.out.send(Outbound::Frame(frame)).await.is_err() {
                         return;
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => break,
                 // The topic's actor ended under a subscriber: the client must start over.
                 Err(broadcast::error::RecvError::Closed) => {
-                    let _ = closer.try_send((CLOSE_RESYNC, "resubscribe with since"));
+                    let _ = outlets
+                        .closer
+                        .try_send((CLOSE_RESYNC, "resubscribe with since"));
                     return;
                 }
             }
         }
 
-        // Fell behind: resume from the last frame sent, or start over from a snapshot.
+        // Fell behind: resume from the last frame sent, or start over from a snapshot,
+        // as the session is now (it may have lost the topic meanwhile).
         metrics.resynced();
+        let checked = match follower.recheck(&outlets).await {
+            Verdict::Go(epoch) => epoch,
+            Verdict::Stop => return,
+        };
         let Follower {
             company,
             principal,
             viewer,
             topic,
+            ..
         } = &follower;
         match company
             .subscribe(
@@ -503,14 +628,21 @@ async fn forward(
             )
             .await
         {
-            Ok(fresh) => subscription = fresh,
+            Ok(fresh) => {
+                // Access that changed between the check and the subscription is checked
+                // again before the first frame of the later epoch.
+                authorized = checked.min(fresh.epoch);
+                subscription = fresh;
+            }
             Err(ActorError::Unavailable) => {
-                let _ = closer.try_send((CLOSE_RESYNC, "resubscribe with since"));
+                let _ = outlets
+                    .closer
+                    .try_send((CLOSE_RESYNC, "resubscribe with since"));
                 return;
             }
             Err(_) => {
                 let frame = error_frame("not_found", "this topic stopped", Some(topic));
-                let _ = out.send(Outbound::Text(frame)).await;
+                let _ = outlets.out.send(Outbound::Text(frame)).await;
                 return;
             }
         }

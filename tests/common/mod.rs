@@ -97,6 +97,8 @@ pub struct TestServer {
     /// The server's keyring file, a copy of the template's.
     pub keyring: PathBuf,
     server: Option<RunningServer>,
+    /// How the server was started, to start it again on the same address and data.
+    config: ServeConfig,
 }
 
 impl TestServer {
@@ -112,13 +114,18 @@ impl TestServer {
         let mut config = ServeConfig::for_tests(data_dir.path().to_path_buf());
         config.keys.keyring = Some(keyring.clone());
         change(&mut config);
-        let server = Server::start(config).await.expect("the server starts");
+        let server = Server::start(config.clone())
+            .await
+            .expect("the server starts");
+        // A restart comes back on the same port, so that pages and cookies still fit.
+        config.bind = server.addr();
         TestServer {
             base: format!("http://{}", server.addr()),
             password: PASSWORD.to_owned(),
             data_dir,
             keyring,
             server: Some(server),
+            config,
         }
     }
 
@@ -137,6 +144,24 @@ impl TestServer {
         if let Some(server) = self.server.take() {
             server.shutdown().await.expect("a clean shutdown");
         }
+    }
+
+    /// Shuts the server down gracefully and keeps its data, as for a restart: until
+    /// [`TestServer::start_again`], nothing listens on its port.
+    pub async fn shut_down_for_now(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("a clean shutdown");
+        }
+    }
+
+    /// Starts the server again on the same port and data after
+    /// [`TestServer::shut_down_for_now`]; sessions stay valid.
+    pub async fn start_again(&mut self) {
+        assert!(self.server.is_none(), "the server is still running");
+        let server = Server::start(self.config.clone())
+            .await
+            .expect("the server starts again on its port");
+        self.server = Some(server);
     }
 
     /// A client without a session.

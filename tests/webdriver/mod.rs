@@ -504,6 +504,22 @@ impl Session {
             .await
     }
 
+    /// Sets the window's emulated network offline or back online (a ChromeDriver
+    /// extension): requests fail at once while it is offline.
+    pub async fn set_network_offline(&self, offline: bool) -> Result<()> {
+        let conditions = json!({ "network_conditions": {
+            "offline": offline, "latency": 0,
+            "download_throughput": -1, "upload_throughput": -1,
+        }});
+        self.command(
+            Method::POST,
+            "/chromium/network_conditions",
+            Some(conditions),
+        )
+        .await
+        .map(drop)
+    }
+
     /// A PNG screenshot of the window.
     pub async fn screenshot_png(&self) -> Result<Vec<u8>> {
         let encoded = as_string(self.command(Method::GET, "/screenshot", None).await?)?;
@@ -654,6 +670,12 @@ impl Element {
     /// The element's rendered text.
     pub async fn text(&self) -> Result<String> {
         as_string(self.command(Method::GET, "/text", None).await?)
+    }
+
+    /// The value of the DOM property `name` (e.g. a text area's `value`).
+    pub async fn property(&self, name: &str) -> Result<Value> {
+        self.command(Method::GET, &format!("/property/{name}"), None)
+            .await
     }
 
     /// The value of the attribute `name`, or `None` when it is absent.

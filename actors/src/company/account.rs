@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use futures_util::future::BoxFuture;
 
-use super::{Company, CompanyHandle, RECHECK_ALL};
+use super::{Company, CompanyHandle};
 use crate::db::now_ms;
 use crate::error::ActorError;
 use crate::guard::Owned;
@@ -262,7 +262,7 @@ impl Company {
             let _ = self.revocations.send(session_id.as_str().into());
         }
         // Open live connections re-check their address against the new ranges.
-        let _ = self.revocations.send(RECHECK_ALL.into());
+        self.access_changed();
         let detail = serde_json::json!({ "before": before, "after": policy,
             "remember_me_sessions_ended": ended.len() });
         self.audit(

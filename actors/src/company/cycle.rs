@@ -542,13 +542,23 @@ impl Company {
         principal: &Principal,
         cycle_id: &str,
     ) -> Result<Progress, ActorError> {
+        self.authorize_progress(principal, cycle_id).await?;
+        self.count_progress(cycle_id).await
+    }
+
+    /// Whether `principal` may see the progress of the cycle: those who run cycles (HR
+    /// admins and HR assistants), for an existing cycle of this company.
+    pub(super) async fn authorize_progress(
+        &self,
+        principal: &Principal,
+        cycle_id: &str,
+    ) -> Result<(), ActorError> {
         if !principal.roles.runs_cycles() {
             return Err(ActorError::Forbidden);
         }
         let mut conn = self.db.pool().acquire().await?;
         self.load_cycle(&mut conn, cycle_id).await?;
-        drop(conn);
-        self.count_progress(cycle_id).await
+        Ok(())
     }
 
     /// Counts a cycle's reviews by status, in total, per kind, per reviewee department

@@ -63,7 +63,8 @@ pub use user::NewUser;
 pub const MAILBOX_CAPACITY: usize = 1024;
 
 /// Sent on the revocation channel instead of a session id when every live connection
-/// must re-check its session, e.g. after the company's address ranges changed.
+/// must re-check its session and its subscriptions, e.g. after the company's address
+/// ranges, a role or a reporting line changed.
 pub const RECHECK_ALL: &str = "*";
 
 /// How long an idle company actor lives unless configured otherwise.
@@ -464,6 +465,50 @@ impl Company {
             .await;
     }
 
+    /// Somebody's access may have shrunk (a role or account change, a reporting line, the
+    /// address ranges): every live subscription of the company is authorized again, at
+    /// once by the connections that hear of it here, and in any case before its next
+    /// frame, which carries the new access epoch.
+    pub(super) fn access_changed(&mut self) {
+        self.topics.access_changed();
+        let _ = self.revocations.send(RECHECK_ALL.into());
+    }
+
+    /// Whether `principal` may follow `topic` now: the rule of [`Company::subscribe`],
+    /// without taking a snapshot.
+    async fn authorize_topic(&self, principal: &Principal, topic: &str) -> Result<(), ActorError> {
+        if let Some(review_id) = topic.strip_prefix("review:") {
+            let mut conn = self.db.pool().acquire().await?;
+            self.load_review_state(&mut conn, principal, review_id)
+                .await?;
+            return Ok(());
+        }
+        let cycle_id = topic.strip_prefix("cycle:").ok_or(ActorError::NotFound)?;
+        self.authorize_progress(principal, cycle_id).await
+    }
+
+    /// Authenticates a live connection's session again and authorizes one of its topics.
+    async fn recheck_topic(
+        &mut self,
+        token_hash: String,
+        ip: std::net::IpAddr,
+        topic: String,
+    ) -> Result<TopicAccess, ActorError> {
+        let principal = match self.authenticate(token_hash, ip).await {
+            Ok(Some(principal)) if principal.stage == crate::model::Stage::Full => principal,
+            Ok(_) | Err(ActorError::IpNotAllowed) => return Ok(TopicAccess::SessionEnded),
+            Err(error) => return Err(error),
+        };
+        match self.authorize_topic(&principal, &topic).await {
+            Ok(()) => Ok(TopicAccess::Allowed {
+                principal,
+                epoch: self.topics.epoch(),
+            }),
+            Err(ActorError::NotFound | ActorError::Forbidden) => Ok(TopicAccess::Refused),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Subscribes to a topic after checking the principal may read it.
     async fn subscribe(
         &mut self,
@@ -489,7 +534,31 @@ impl Company {
     }
 }
 
+/// What authorizing a live subscription again found.
+#[derive(Debug)]
+pub enum TopicAccess {
+    /// The session is valid and may still follow the topic; frames up to `epoch` may be
+    /// delivered. `principal` is the session as it is now.
+    Allowed { principal: Principal, epoch: u64 },
+    /// The session is valid but may no longer follow the topic.
+    Refused,
+    /// The session ended (or its address is no longer allowed).
+    SessionEnded,
+}
+
 impl CompanyHandle {
+    /// Authenticates a live connection's session (by its token's hash, from `ip`) again
+    /// and checks that it may still follow `topic`, as when it subscribed.
+    pub async fn recheck_topic(
+        &self,
+        token_hash: String,
+        ip: std::net::IpAddr,
+        topic: String,
+    ) -> Result<TopicAccess, ActorError> {
+        self.call(move |c| Box::pin(c.recheck_topic(token_hash, ip, topic)))
+            .await
+    }
+
     /// Subscribes `principal` to a live topic (`cycle:<id>` or `review:<id>`), authorized
     /// like the HTTP route that shows the same data. With `since`, the missed events are
     /// replayed when they are still known; otherwise the subscription starts with a

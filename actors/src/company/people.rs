@@ -259,6 +259,11 @@ impl Company {
         }
         tx.commit().await?;
         self.revoke_all(&ended);
+        // Changed reporting lines and roles change who may read which review: live
+        // subscriptions are checked again.
+        if report.updated > 0 {
+            self.access_changed();
+        }
         let detail = serde_json::json!({ "created": report.created, "updated": report.updated,
             "unchanged": report.unchanged, "sessions_ended": ended.len() });
         self.audit(

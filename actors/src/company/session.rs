@@ -238,7 +238,7 @@ impl Company {
         })
     }
 
-    async fn authenticate(
+    pub(super) async fn authenticate(
         &mut self,
         token_hash: String,
         ip: std::net::IpAddr,

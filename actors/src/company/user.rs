@@ -232,6 +232,11 @@ impl Company {
         }
         tx.commit().await?;
         self.revoke_all(&ended);
+        // Another role or a disabled report may take away what others may read (a
+        // manager of nobody is no longer a manager): live subscriptions are checked again.
+        if role != before.role || disabled != before.disabled {
+            self.access_changed();
+        }
         let after = UserView {
             role,
             disabled,

@@ -116,7 +116,6 @@ pub const SMS_PHONE: Field = Field {
 /// Every encrypted column. Whatever walks all sealed values (rotation, `kaizen keys
 /// list`, sealing values stored before encryption existed) reads this list, so a new
 /// encrypted column is added here and nowhere else.
-<<<<<<< HEAD
 pub const ENCRYPTED_FIELDS: &[Field] = &[
     REVIEW_ANSWERS,
     CALIBRATED_RATINGS,
