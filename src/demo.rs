@@ -255,7 +255,7 @@ async fn seed_company(
     // The cycle is under way: managers write their reviews while the last self reviews
     // come in (self reviews stay writable in later phases).
     handle
-        .advance_cycle(hr, cycle.id.clone(), Client::system())
+        .advance_cycle(hr.clone(), cycle.id.clone(), Client::system())
         .await?;
 
     // Put self reviews in the states the demo shows.
@@ -292,6 +292,9 @@ async fn seed_company(
             .await?;
     }
     seed_objectives(handle, &ids, &hr.user_id).await?;
+
+    // 360 feedback in the open cycle.
+    feedback::seed(handle, &hr, &cycle.id, &ids).await?;
     Ok(())
 }
 
@@ -304,8 +307,8 @@ fn acting(handle: &CompanyHandle, user_id: &str, hr_admin: bool) -> Principal {
         elevated_until: 0,
         stage: Stage::Full,
         roles: Roles {
-            manager: false,
             hr_admin,
+            ..Roles::default()
         },
     }
 }
@@ -477,9 +480,6 @@ async fn seed_objectives(
                 .await?;
         }
     }
-
-    // 360 feedback in the open cycle.
-    feedback::seed(handle, &hr, &cycle.id, &ids).await?;
     Ok(())
 }
 
