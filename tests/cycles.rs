@@ -1012,3 +1012,57 @@ async fn the_periodic_task_sends_due_reminders_by_itself() {
     let mails = wait_for_reminders(&acme.mail_dir, 1).await;
     assert_eq!(recipients(&mails), vec![email("employee1", COMPANY)]);
 }
+
+#[tokio::test]
+async fn the_import_grants_and_the_directory_shows_the_hr_assistant_role() {
+    let acme = Acme::start().await;
+    let csv = "email,name,department,manager_email,role\r\n\
+               employee3@acme.example,Cleo Employee3,,manager@acme.example,hr_assistant\r\n\
+               employee4@acme.example,Dev Employee4,,manager@acme.example,hr_helper\r\n";
+    let request = acme
+        .hr
+        .request(Method::POST, "/api/v1/admin/users/import?dry_run=false")
+        .header("content-type", "text/csv; charset=utf-8")
+        .body(csv);
+    let (status, report) = acme.hr.send(request).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    assert!(report.to_string().contains("hr_helper"), "{report}");
+
+    let csv = csv.lines().take(2).collect::<Vec<_>>().join("\r\n");
+    let request = acme
+        .hr
+        .request(Method::POST, "/api/v1/admin/users/import?dry_run=false")
+        .header("content-type", "text/csv; charset=utf-8")
+        .body(csv);
+    expect(StatusCode::OK, acme.hr.send(request).await, "import").await;
+    let users = expect(
+        StatusCode::OK,
+        acme.hr.get("/api/v1/admin/users").await,
+        "users",
+    )
+    .await;
+    let roles: Vec<(&str, &str)> = users
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|u| Some((u["email"].as_str()?, u["role"].as_str()?)))
+        .filter(|(_, role)| *role == "hr_assistant")
+        .collect();
+    let mut emails: Vec<&str> = roles.iter().map(|(email, _)| *email).collect();
+    emails.sort_unstable();
+    assert_eq!(
+        emails,
+        vec!["employee20@acme.example", "employee3@acme.example"]
+    );
+    let assistant = acme
+        .server
+        .sign_in(COMPANY, &email("employee3", COMPANY))
+        .await;
+    let body = cycle_body("Imported role", &[&acme.employee_id], (1, 5), json!({}));
+    let (status, created) = assistant.post("/api/v1/cycles", body).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the new role runs cycles: {created}"
+    );
+}
