@@ -684,3 +684,141 @@ async fn open_cycle_id(server: &common::TestServer) -> String {
         .unwrap_or_else(|| panic!("the demo has no open cycle: {cycles}"));
     json_id(&open["id"])
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hr_runs_a_cycle_through_its_phases_and_both_sign_in_the_browser() {
+    const TEST: &str = "hr_runs_a_cycle_through_its_phases_and_both_sign_in_the_browser";
+    let Some(driver) = Driver::start_or_skip(TEST).await else {
+        return;
+    };
+    let server = common::TestServer::demo().await;
+
+    driver
+        .run(TEST, |driver| run_a_cycle(driver, &server))
+        .await;
+}
+
+/// HR creates a cycle on the cycles page and moves it on; the reviews are
+/// written over the API; the manager shares and signs with the buttons under
+/// the review, the employee signs over the API, and HR's dashboard shows the
+/// phase with the breakdowns.
+async fn run_a_cycle(driver: Driver, server: &common::TestServer) -> Result<()> {
+    const NAME: &str = "Browser cycle";
+    let hr = driver.new_session().await?;
+    sign_in(&hr, &server.base, HR, &server.password).await?;
+    hr.wait_for(&testid("reviews-mine")).await?;
+    hr.click(&testid("nav-cycles")).await?;
+    hr.wait_for(&testid("cycle-list")).await?;
+    hr.fill("#cycle-name", NAME).await?;
+    hr.click(&testid("cycle-create")).await?;
+    hr.wait_for_text(&testid("cycle-message"), "the cycle created", |t| {
+        t.contains("Created")
+    })
+    .await?;
+
+    // The ids behind the page, over the API.
+    let api_hr = server.sign_in(COMPANY, HR).await;
+    let employee = server.sign_in(COMPANY, EMPLOYEE).await;
+    let manager = server.sign_in(COMPANY, "manager@acme.example").await;
+    let (_, cycles) = api_hr.get("/api/v1/cycles").await;
+    let cycle = cycles
+        .as_array()
+        .and_then(|l| l.iter().find(|c| c["name"] == NAME))
+        .expect("the new cycle is listed")
+        .clone();
+    let cycle_id = cycle["id"].as_str().unwrap_or_default().to_owned();
+    let card = format!(r#"[data-cycle-id="{cycle_id}"]"#);
+    let (_, me) = employee.get("/api/v1/me").await;
+    let find = async |client: &common::Client, kind: &str| -> String {
+        let (_, list) = client.get("/api/v1/reviews").await;
+        let found = list.as_array().and_then(|l| {
+            l.iter().find(|r| {
+                r["cycle_id"] == cycle_id.as_str()
+                    && r["kind"] == kind
+                    && r["reviewee_id"] == me["id"]
+            })
+        });
+        found.expect("the review")["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let own = find(&employee, "self").await;
+    let managed = find(&manager, "manager").await;
+    for (client, id) in [(&employee, &own), (&manager, &managed)] {
+        let (_, review) = client.get(&format!("/api/v1/reviews/{id}")).await;
+        let mut answers = serde_json::Map::new();
+        for q in review["questions"].as_array().into_iter().flatten() {
+            let answer = if q["kind"] == "rating" {
+                Value::from(4)
+            } else {
+                Value::from("Done well.")
+            };
+            answers.insert(q["id"].as_str().unwrap_or_default().to_owned(), answer);
+        }
+        let body = serde_json::json!({ "answers": answers, "version": review["version"] });
+        let path = format!("/api/v1/reviews/{id}");
+        let (status, body) = client
+            .send(client.request(reqwest::Method::PATCH, &path).json(&body))
+            .await;
+        assert!(status.is_success(), "{body}");
+        let (status, body) = client
+            .post(&format!("{path}/submit"), serde_json::json!(null))
+            .await;
+        assert!(status.is_success(), "{body}");
+    }
+
+    // HR moves it on with the page's buttons: manager review, then sharing.
+    for phase in ["manager_review", "sharing"] {
+        hr.click(&format!(r#"{card} [data-testid="cycle-advance"]"#))
+            .await?;
+        hr.wait_for(&format!(r#"{card}[data-phase="{phase}"]"#))
+            .await?;
+    }
+
+    // The manager shares from the review page.
+    let boss = driver.new_session().await?;
+    sign_in(
+        &boss,
+        &server.base,
+        "manager@acme.example",
+        &server.password,
+    )
+    .await?;
+    boss.wait_for(&testid("reviews-mine")).await?;
+    boss.goto(&format!("{}/#/reviews/{managed}", server.base))
+        .await?;
+    boss.click(&testid("review-share")).await?;
+    boss.wait_for_text(&testid("review-status"), "Shared", |t| t == "Shared")
+        .await?;
+
+    // Sign-off: the employee signs over the API, the manager with the button.
+    hr.click(&format!(r#"{card} [data-testid="cycle-advance"]"#))
+        .await?;
+    hr.wait_for(&format!(r#"{card}[data-phase="sign_off"]"#))
+        .await?;
+    let (status, body) = employee
+        .post(
+            &format!("/api/v1/reviews/{managed}/sign"),
+            serde_json::json!(null),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    boss.goto(&format!("{}/#/reviews", server.base)).await?;
+    boss.wait_for(&testid("reviews-mine")).await?;
+    boss.goto(&format!("{}/#/reviews/{managed}", server.base))
+        .await?;
+    boss.click(&testid("review-sign")).await?;
+    boss.wait_for_text(&testid("review-status"), "Signed", |t| t == "Signed")
+        .await?;
+
+    // HR's dashboard shows the phase and the breakdown by manager.
+    hr.goto(&format!("{}/#/cycles/{cycle_id}", server.base))
+        .await?;
+    hr.wait_for_text(&testid("progress-phase"), "the sign-off phase", |t| {
+        t.contains("Sign-off")
+    })
+    .await?;
+    hr.wait_for(&testid("breakdowns")).await?;
+    Ok(())
+}

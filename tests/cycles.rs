@@ -690,25 +690,20 @@ async fn managers_see_skip_level_reviews_only_when_the_company_allows_it() {
         .review_id(&acme.manager, &id, "self", &acme.manager_id)
         .await;
 
-    // Off by default: the direct manager reads, the CEO above them does not.
+    // On by default: the CEO above the direct manager reads it too.
     let settings = acme.hr.get("/api/v1/admin/review-settings").await;
     let settings = expect(StatusCode::OK, settings, "settings").await;
-    assert_eq!(settings, json!({ "skip_level_visible": false }));
-    assert_eq!(acme.review(&acme.manager, &own).await.0, StatusCode::OK);
-    assert_eq!(acme.review(&acme.ceo, &own).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(
-        acme.review(&acme.ceo, &managers_own).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(settings, json!({ "skip_level_visible": true }));
+    assert_eq!(acme.review(&acme.ceo, &own).await.0, StatusCode::OK);
 
     // Changing it needs the password again and is audited.
-    let on = json!({ "skip_level_visible": true });
+    let off = json!({ "skip_level_visible": false });
     let fresh = acme.server.sign_in(COMPANY, &email("hr", COMPANY)).await;
-    let (status, body) = put(&fresh, "/api/v1/admin/review-settings", on.clone()).await;
+    let (status, body) = put(&fresh, "/api/v1/admin/review-settings", off.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(code(&body), "reauthentication_required");
-    let answer = put(&acme.hr, "/api/v1/admin/review-settings", on.clone()).await;
-    assert_eq!(expect(StatusCode::OK, answer, "switching on").await, on);
+    let answer = put(&acme.hr, "/api/v1/admin/review-settings", off.clone()).await;
+    assert_eq!(expect(StatusCode::OK, answer, "switching off").await, off);
     let trail = acme
         .hr
         .get("/api/v1/admin/audit?kind=review_settings_changed")
@@ -720,7 +715,19 @@ async fn managers_see_skip_level_reviews_only_when_the_company_allows_it() {
         trail.1
     );
 
-    // On: the CEO reads it too; people beside or below never do.
+    // Off: the direct manager reads, the CEO above them does not, but still reads the
+    // review of their own direct report.
+    assert_eq!(acme.review(&acme.manager, &own).await.0, StatusCode::OK);
+    assert_eq!(acme.review(&acme.ceo, &own).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        acme.review(&acme.ceo, &managers_own).await.0,
+        StatusCode::OK
+    );
+
+    // On again: the CEO reads it too; people beside or below never do.
+    let on = json!({ "skip_level_visible": true });
+    let answer = put(&acme.hr, "/api/v1/admin/review-settings", on.clone()).await;
+    assert_eq!(expect(StatusCode::OK, answer, "switching on").await, on);
     assert_eq!(acme.review(&acme.ceo, &own).await.0, StatusCode::OK);
     assert_eq!(
         acme.review(&acme.other_manager, &own).await.0,
@@ -1011,4 +1018,58 @@ async fn the_periodic_task_sends_due_reminders_by_itself() {
     .await;
     let mails = wait_for_reminders(&acme.mail_dir, 1).await;
     assert_eq!(recipients(&mails), vec![email("employee1", COMPANY)]);
+}
+
+#[tokio::test]
+async fn the_import_grants_and_the_directory_shows_the_hr_assistant_role() {
+    let acme = Acme::start().await;
+    let csv = "email,name,department,manager_email,role\r\n\
+               employee3@acme.example,Cleo Employee3,,manager@acme.example,hr_assistant\r\n\
+               employee4@acme.example,Dev Employee4,,manager@acme.example,hr_helper\r\n";
+    let request = acme
+        .hr
+        .request(Method::POST, "/api/v1/admin/users/import?dry_run=false")
+        .header("content-type", "text/csv; charset=utf-8")
+        .body(csv);
+    let (status, report) = acme.hr.send(request).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    assert!(report.to_string().contains("hr_helper"), "{report}");
+
+    let csv = csv.lines().take(2).collect::<Vec<_>>().join("\r\n");
+    let request = acme
+        .hr
+        .request(Method::POST, "/api/v1/admin/users/import?dry_run=false")
+        .header("content-type", "text/csv; charset=utf-8")
+        .body(csv);
+    expect(StatusCode::OK, acme.hr.send(request).await, "import").await;
+    let users = expect(
+        StatusCode::OK,
+        acme.hr.get("/api/v1/admin/users").await,
+        "users",
+    )
+    .await;
+    let roles: Vec<(&str, &str)> = users
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|u| Some((u["email"].as_str()?, u["role"].as_str()?)))
+        .filter(|(_, role)| *role == "hr_assistant")
+        .collect();
+    let mut emails: Vec<&str> = roles.iter().map(|(email, _)| *email).collect();
+    emails.sort_unstable();
+    assert_eq!(
+        emails,
+        vec!["employee20@acme.example", "employee3@acme.example"]
+    );
+    let assistant = acme
+        .server
+        .sign_in(COMPANY, &email("employee3", COMPANY))
+        .await;
+    let body = cycle_body("Imported role", &[&acme.employee_id], (1, 5), json!({}));
+    let (status, created) = assistant.post("/api/v1/cycles", body).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the new role runs cycles: {created}"
+    );
 }

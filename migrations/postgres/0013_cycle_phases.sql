@@ -50,6 +50,6 @@ CREATE TABLE reminders_sent (
     FOREIGN KEY (company_id, user_id) REFERENCES users (company_id, id)
 );
 
--- Whether managers see the reviews of everyone below them (on) or of their direct
--- reports only (off, the default: a manager sees only their own people).
-ALTER TABLE companies ADD COLUMN skip_level_visible BIGINT NOT NULL DEFAULT 0;
+-- Whether managers see the reviews of everyone below them (on, the default, as API.md
+-- promises "their managers") or of their direct reports only (off).
+ALTER TABLE companies ADD COLUMN skip_level_visible BIGINT NOT NULL DEFAULT 1;

@@ -75,7 +75,7 @@ export function cyclesView(root, context) {
       actions.push(move(`Move to ${PHASE_LABELS[next]}`, `/cycles/${id}/advance`, "cycle-advance"));
     }
     if (cycle.phase !== "closed") actions.push(move("Close", `/cycles/${id}/close`, "cycle-close"));
-    return h("article", { class: "card", "data-testid": "cycle", dataset: { phase: cycle.phase } },
+    return h("article", { class: "card", "data-testid": "cycle", dataset: { phase: cycle.phase, cycleId: cycle.id } },
       h("h3", { text: cycle.name }),
       h("p", { class: "meta", text: facts.join(" · ") }),
       h("div", { class: "form-actions" }, ...actions),

@@ -645,11 +645,16 @@ impl Company {
         let me = principal.user_id.as_str();
         let column = if row.reviewee_id == me {
             "reviewee_signed_at"
-        } else if row.reviewer_id == me && row.kind() == ReviewKind::Manager {
+        } else if row.reviewer_id == me {
             "reviewer_signed_at"
         } else {
             return Err(ActorError::Forbidden);
         };
+        if row.kind() != ReviewKind::Manager {
+            return Err(ActorError::Conflict(
+                "only manager reviews are signed off".into(),
+            ));
+        }
         if row.phase() != Phase::SignOff {
             return Err(ActorError::Conflict(format!(
                 "reviews are signed in the sign-off phase; the cycle is in {}",
