@@ -88,6 +88,10 @@ fn people(employees: usize) -> Vec<Person> {
             role: UserRole::HrAdmin,
             ..person("hr", "Harper Ross", Some("ceo"), ReviewStatus::NotStarted)
         },
+        Person {
+            role: UserRole::HrAssistant,
+            ..person("assistant", "Avery Quinn", Some("ceo"), ReviewStatus::NotStarted)
+        },
         person("manager", "Morgan Lee", Some("ceo"), ReviewStatus::Draft),
         person("lead", "Logan Reyes", Some("ceo"), ReviewStatus::Submitted),
     ];

@@ -1059,7 +1059,12 @@ async fn the_import_grants_and_the_directory_shows_the_hr_assistant_role() {
     emails.sort_unstable();
     assert_eq!(
         emails,
-        vec!["employee20@acme.example", "employee3@acme.example"]
+        vec![
+            "assistant@acme.example",
+            "employee20@acme.example",
+            "employee3@acme.example"
+        ],
+        "the demo's assistant and the two imported ones"
     );
     let assistant = acme
         .server
