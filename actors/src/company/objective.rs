@@ -600,6 +600,31 @@ fn mean_progress(key_results: &[KeyResult], status: ObjectiveStatus) -> i64 {
     (sum + n / 2) / n
 }
 
+/// Whose key results and cycle links to load.
+#[derive(Clone, Copy)]
+enum Parts<'a> {
+    /// Every objective's.
+    All,
+    /// One objective's.
+    One(&'a str),
+    /// A page of the export: up to `limit` objectives whose ids sort after `after`.
+    Page(&'a str, i64),
+}
+
+impl Parts<'_> {
+    /// The condition on `objective_id` after `company_id = $1`.
+    fn condition(self) -> &'static str {
+        match self {
+            Parts::All => "",
+            Parts::One(_) => " AND objective_id = $2",
+            Parts::Page(..) => {
+                " AND objective_id IN (SELECT id FROM objectives WHERE company_id = $1 \
+                 AND id > $2 ORDER BY id LIMIT $3)"
+            }
+        }
+    }
+}
+
 /// The objectives of a company by id, for walking its tree.
 type Tree<'a> = HashMap<&'a str, &'a ObjectiveRow>;
 
@@ -734,11 +759,11 @@ impl Company {
         }
     }
 
-    /// The key results and cycle links of the given objectives (all when `None`).
+    /// The key results and cycle links of the objectives `which` names.
     async fn objective_parts(
         &self,
         conn: &mut sqlx::AnyConnection,
-        only: Option<&str>,
+        which: Parts<'_>,
     ) -> Result<
         (
             HashMap<String, Vec<KeyResult>>,
@@ -746,20 +771,18 @@ impl Company {
         ),
         ActorError,
     > {
-        let filter = if only.is_some() {
-            " AND objective_id = $2"
-        } else {
-            ""
-        };
+        let filter = which.condition();
         let sql = format!(
             "SELECT company_id, id, objective_id, title, progress, start_value, current_value, \
              target_value, updated_at FROM key_results WHERE company_id = $1{filter} \
              ORDER BY objective_id, position, id"
         );
-        let mut query = sqlx::query_as::<_, KeyResultRow>(&sql).bind(&self.id);
-        if let Some(id) = only {
-            query = query.bind(id);
-        }
+        let query = sqlx::query_as::<_, KeyResultRow>(&sql).bind(&self.id);
+        let query = match which {
+            Parts::All => query,
+            Parts::One(id) => query.bind(id),
+            Parts::Page(after, limit) => query.bind(after).bind(limit),
+        };
         let rows = query.fetch_all(&mut *conn).await?;
         self.check_all(&rows)?;
         let mut key_results: HashMap<String, Vec<KeyResult>> = HashMap::new();
@@ -783,10 +806,12 @@ impl Company {
             "SELECT company_id, objective_id, cycle_id, weight FROM objective_cycles \
              WHERE company_id = $1{filter} ORDER BY objective_id, linked_at"
         );
-        let mut query = sqlx::query_as::<_, LinkRow>(&sql).bind(&self.id);
-        if let Some(id) = only {
-            query = query.bind(id);
-        }
+        let query = sqlx::query_as::<_, LinkRow>(&sql).bind(&self.id);
+        let query = match which {
+            Parts::All => query,
+            Parts::One(id) => query.bind(id),
+            Parts::Page(after, limit) => query.bind(after).bind(limit),
+        };
         let rows = query.fetch_all(&mut *conn).await?;
         self.check_all(&rows)?;
         let mut links: HashMap<String, Vec<CycleLink>> = HashMap::new();
@@ -839,7 +864,7 @@ impl Company {
         id: &str,
     ) -> Result<Objective, ActorError> {
         let row = self.objective_row(conn, id).await?;
-        let (mut key_results, mut links) = self.objective_parts(conn, Some(id)).await?;
+        let (mut key_results, mut links) = self.objective_parts(conn, Parts::One(id)).await?;
         self.objective_view(
             &row,
             sight,
@@ -858,7 +883,7 @@ impl Company {
         let mut conn = self.db.pool().acquire().await?;
         let sight = self.sight(&mut conn, principal).await?;
         let mut rows = self.objective_rows(&mut conn).await?;
-        let (mut key_results, mut links) = self.objective_parts(&mut conn, None).await?;
+        let (mut key_results, mut links) = self.objective_parts(&mut conn, Parts::All).await?;
         drop(conn);
         let archived = filter.archived.unwrap_or(false);
         rows.retain(|row| {
@@ -1612,7 +1637,7 @@ impl Company {
         .await?;
         let sight = self.sight(&mut conn, &principal).await?;
         let rows = self.objective_rows(&mut conn).await?;
-        let (mut key_results, links) = self.objective_parts(&mut conn, None).await?;
+        let (mut key_results, links) = self.objective_parts(&mut conn, Parts::All).await?;
         drop(conn);
         let mut objectives = Vec::new();
         for row in rows.iter().filter(|row| row.owner_id == reviewee_id) {
@@ -1655,10 +1680,9 @@ impl Company {
             .fetch_all(&mut *conn)
             .await?;
         self.check_all(&rows)?;
-        let (mut key_results, mut links) = match rows.is_empty() {
-            true => Default::default(),
-            false => self.objective_parts(&mut conn, None).await?,
-        };
+        let (mut key_results, mut links) = self
+            .objective_parts(&mut conn, Parts::Page(after, limit))
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(ExportedObjective {
