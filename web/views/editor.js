@@ -19,6 +19,7 @@ import { h, replaceChildren, statusBadge, clockTime, formatDateTime, STATUS_LABE
 import { keepDraft, takeDraft } from "../drafts.js";
 import { LiveTopic } from "../live.js";
 import { reviewTitle, sameId } from "./reviews.js";
+import { reviewExtras } from "./review-extras.js";
 
 const DEBOUNCE_MS = 800;
 const FIRST_RETRY_MS = 2000;
@@ -39,6 +40,7 @@ export function editorView(root, context, reviewId) {
       const review = await api.getReview(reviewId, signal);
       if (signal.aborted) return;
       editor = new Editor(body, review, context, reviewId);
+      root.append(reviewExtras(reviewId, signal));
     } catch (error) {
       if (signal.aborted || error.name === "AbortError") return;
       replaceChildren(body,
