@@ -818,7 +818,10 @@ async fn a_review_comment_reaches_the_reviews_live_followers() {
     let cookie = hr.cookie.clone().expect("a session cookie");
     let headers = request.headers_mut();
     headers.insert("cookie", HeaderValue::from_str(&cookie).expect("a header"));
-    headers.insert("origin", HeaderValue::from_str(&server.base).expect("a header"));
+    headers.insert(
+        "origin",
+        HeaderValue::from_str(&server.base).expect("a header"),
+    );
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("the live connection opens");

@@ -20,6 +20,7 @@ import { signoffActions, ratingScaleOf } from "./signoff.js";
 import { keepDraft, takeDraft } from "../drafts.js";
 import { LiveTopic } from "../live.js";
 import { reviewTitle, sameId } from "./reviews.js";
+import { reviewExtras } from "./review-extras.js";
 
 const DEBOUNCE_MS = 800;
 const FIRST_RETRY_MS = 2000;
@@ -40,6 +41,7 @@ export function editorView(root, context, reviewId) {
       const review = await api.getReview(reviewId, signal);
       if (signal.aborted) return;
       editor = new Editor(body, review, context, reviewId);
+      root.append(reviewExtras(reviewId, signal));
     } catch (error) {
       if (signal.aborted || error.name === "AbortError") return;
       replaceChildren(body,

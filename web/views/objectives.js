@@ -24,8 +24,8 @@ const LEVEL_RANK = { company: 0, team: 1, person: 2 };
 
 const path = (...parts) => parts.map((p) => encodeURIComponent(String(p))).join("/");
 
-/** Link the view's stylesheet once. */
-function linkStyles() {
+/** Link the objectives stylesheet once (the review page uses it too). */
+export function linkStyles() {
   if (document.querySelector('link[data-styles="objectives"]')) return;
   document.head.append(h("link", { rel: "stylesheet", href: "/app/views/objectives.css",
     "data-styles": "objectives" }));

@@ -18,6 +18,9 @@ use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::{Client, Principal, parse_rfc3339, rfc3339};
 
+mod key_result;
+mod link;
+
 /// The deepest an objective tree may grow, its root included: deeper alignment chains
 /// are a mistake rather than a plan, and every check walks them.
 pub const MAX_DEPTH: usize = 6;
@@ -533,59 +536,6 @@ fn due_at(text: Option<&str>) -> Result<Option<i64>, ActorError> {
     .transpose()
 }
 
-/// A key result's numbers after checking: progress, start, current, target.
-type Measure = (i64, Option<f64>, Option<f64>, Option<f64>);
-
-/// Checks a key result's numbers and works out its progress. With a target it is
-/// measured: progress is how far `current` got from `start` towards `target`, kept
-/// within 0 to 100; without, `progress` is given directly.
-fn measure(
-    progress: Option<i64>,
-    start: Option<f64>,
-    current: Option<f64>,
-    target: Option<f64>,
-) -> Result<Measure, ActorError> {
-    if [start, current, target]
-        .iter()
-        .flatten()
-        .any(|v| !v.is_finite())
-    {
-        return Err(ActorError::Validation(
-            "key result values must be finite numbers".into(),
-        ));
-    }
-    let Some(target) = target else {
-        if start.is_some() || current.is_some() {
-            return Err(ActorError::Validation(
-                "a key result with start or current values needs a target".into(),
-            ));
-        }
-        let progress = progress.unwrap_or(0);
-        if !(0..=100).contains(&progress) {
-            return Err(ActorError::Validation(
-                "progress must be from 0 to 100".into(),
-            ));
-        }
-        return Ok((progress, None, None, None));
-    };
-    if progress.is_some() {
-        return Err(ActorError::Validation(
-            "a measured key result (with a target) takes current values, not progress".into(),
-        ));
-    }
-    let start = start.unwrap_or(0.0);
-    let current = current.unwrap_or(start);
-    if target == start {
-        return Err(ActorError::Validation(
-            "a key result's target must differ from its start".into(),
-        ));
-    }
-    let share = ((current - start) / (target - start)).clamp(0.0, 1.0);
-    // Within 0..=100 by the clamp, so the cast cannot overflow.
-    let progress = (share * 100.0).round() as i64;
-    Ok((progress, Some(start), Some(current), Some(target)))
-}
-
 /// The mean progress of key results, rounded; a done objective without any is 100.
 fn mean_progress(key_results: &[KeyResult], status: ObjectiveStatus) -> i64 {
     if key_results.is_empty() {
@@ -598,6 +548,31 @@ fn mean_progress(key_results: &[KeyResult], status: ObjectiveStatus) -> i64 {
     let sum: i64 = key_results.iter().map(|k| k.progress).sum();
     let n = i64::try_from(key_results.len()).unwrap_or(1);
     (sum + n / 2) / n
+}
+
+/// Whose key results and cycle links to load.
+#[derive(Clone, Copy)]
+enum Parts<'a> {
+    /// Every objective's.
+    All,
+    /// One objective's.
+    One(&'a str),
+    /// A page of the export: up to `limit` objectives whose ids sort after `after`.
+    Page(&'a str, i64),
+}
+
+impl Parts<'_> {
+    /// The condition on `objective_id` after `company_id = $1`.
+    fn condition(self) -> &'static str {
+        match self {
+            Parts::All => "",
+            Parts::One(_) => " AND objective_id = $2",
+            Parts::Page(..) => {
+                " AND objective_id IN (SELECT id FROM objectives WHERE company_id = $1 \
+                 AND id > $2 ORDER BY id LIMIT $3)"
+            }
+        }
+    }
 }
 
 /// The objectives of a company by id, for walking its tree.
@@ -734,11 +709,11 @@ impl Company {
         }
     }
 
-    /// The key results and cycle links of the given objectives (all when `None`).
+    /// The key results and cycle links of the objectives `which` names.
     async fn objective_parts(
         &self,
         conn: &mut sqlx::AnyConnection,
-        only: Option<&str>,
+        which: Parts<'_>,
     ) -> Result<
         (
             HashMap<String, Vec<KeyResult>>,
@@ -746,20 +721,18 @@ impl Company {
         ),
         ActorError,
     > {
-        let filter = if only.is_some() {
-            " AND objective_id = $2"
-        } else {
-            ""
-        };
+        let filter = which.condition();
         let sql = format!(
             "SELECT company_id, id, objective_id, title, progress, start_value, current_value, \
              target_value, updated_at FROM key_results WHERE company_id = $1{filter} \
              ORDER BY objective_id, position, id"
         );
-        let mut query = sqlx::query_as::<_, KeyResultRow>(&sql).bind(&self.id);
-        if let Some(id) = only {
-            query = query.bind(id);
-        }
+        let query = sqlx::query_as::<_, KeyResultRow>(&sql).bind(&self.id);
+        let query = match which {
+            Parts::All => query,
+            Parts::One(id) => query.bind(id),
+            Parts::Page(after, limit) => query.bind(after).bind(limit),
+        };
         let rows = query.fetch_all(&mut *conn).await?;
         self.check_all(&rows)?;
         let mut key_results: HashMap<String, Vec<KeyResult>> = HashMap::new();
@@ -783,10 +756,12 @@ impl Company {
             "SELECT company_id, objective_id, cycle_id, weight FROM objective_cycles \
              WHERE company_id = $1{filter} ORDER BY objective_id, linked_at"
         );
-        let mut query = sqlx::query_as::<_, LinkRow>(&sql).bind(&self.id);
-        if let Some(id) = only {
-            query = query.bind(id);
-        }
+        let query = sqlx::query_as::<_, LinkRow>(&sql).bind(&self.id);
+        let query = match which {
+            Parts::All => query,
+            Parts::One(id) => query.bind(id),
+            Parts::Page(after, limit) => query.bind(after).bind(limit),
+        };
         let rows = query.fetch_all(&mut *conn).await?;
         self.check_all(&rows)?;
         let mut links: HashMap<String, Vec<CycleLink>> = HashMap::new();
@@ -839,7 +814,7 @@ impl Company {
         id: &str,
     ) -> Result<Objective, ActorError> {
         let row = self.objective_row(conn, id).await?;
-        let (mut key_results, mut links) = self.objective_parts(conn, Some(id)).await?;
+        let (mut key_results, mut links) = self.objective_parts(conn, Parts::One(id)).await?;
         self.objective_view(
             &row,
             sight,
@@ -858,7 +833,7 @@ impl Company {
         let mut conn = self.db.pool().acquire().await?;
         let sight = self.sight(&mut conn, principal).await?;
         let mut rows = self.objective_rows(&mut conn).await?;
-        let (mut key_results, mut links) = self.objective_parts(&mut conn, None).await?;
+        let (mut key_results, mut links) = self.objective_parts(&mut conn, Parts::All).await?;
         drop(conn);
         let archived = filter.archived.unwrap_or(false);
         rows.retain(|row| {
@@ -1011,40 +986,6 @@ impl Company {
         }
         row.filter(|row| row.disabled == 0)
             .ok_or_else(|| ActorError::Validation("owner_id names no active user".into()))
-    }
-
-    /// Inserts one key result at `position` of `objective_id`.
-    async fn insert_key_result(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        objective_id: &str,
-        position: i64,
-        new: &NewKeyResult,
-        now: i64,
-    ) -> Result<String, ActorError> {
-        let name = title("a key result's title", &new.title)?;
-        let (progress, start, current, target) =
-            measure(new.progress, new.start, new.current, new.target)?;
-        let id = new_id();
-        let sealed = self.seal(KEY_RESULT_TITLE, &id, &name)?;
-        sqlx::query(
-            "INSERT INTO key_results (company_id, id, objective_id, position, title, progress, \
-             start_value, current_value, target_value, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&self.id)
-        .bind(&id)
-        .bind(objective_id)
-        .bind(position)
-        .bind(&sealed)
-        .bind(progress)
-        .bind(start)
-        .bind(current)
-        .bind(target)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        Ok(id)
     }
 
     async fn create_objective(
@@ -1365,314 +1306,6 @@ impl Company {
         tx.commit().await?;
         Ok(())
     }
-
-    async fn add_key_result(
-        &mut self,
-        principal: Principal,
-        id: String,
-        new: NewKeyResult,
-        client: Client,
-    ) -> Result<Objective, ActorError> {
-        let mut tx = self.db.begin_write().await?;
-        let sight = self.sight(&mut tx, &principal).await?;
-        let row = self.load_editable(&mut tx, &sight, &id, None).await?;
-        let (count, last): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MAX(position) FROM key_results \
-             WHERE company_id = $1 AND objective_id = $2",
-        )
-        .bind(&self.id)
-        .bind(&id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if usize::try_from(count).unwrap_or(usize::MAX) >= MAX_KEY_RESULTS {
-            return Err(ActorError::Validation(format!(
-                "an objective may have at most {MAX_KEY_RESULTS} key results"
-            )));
-        }
-        let now = now_ms();
-        let position = last.map_or(0, |p| p + 1);
-        let key_result_id = self
-            .insert_key_result(&mut tx, &id, position, &new, now)
-            .await?;
-        self.bump(&mut tx, &id, row.version, now).await?;
-        let detail = serde_json::json!({ "key_result_id": key_result_id });
-        let actor = Some(principal.user_id.as_str());
-        self.record_audit(
-            &mut *tx,
-            actor,
-            "key_result_created",
-            Some(&id),
-            &client,
-            detail,
-        )
-        .await?;
-        let objective = self.reload_objective(&mut tx, &sight, &id).await?;
-        tx.commit().await?;
-        Ok(objective)
-    }
-
-    async fn update_key_result(
-        &mut self,
-        principal: Principal,
-        id: String,
-        key_result_id: String,
-        update: KeyResultUpdate,
-        client: Client,
-    ) -> Result<Objective, ActorError> {
-        let mut tx = self.db.begin_write().await?;
-        let sight = self.sight(&mut tx, &principal).await?;
-        let row = self
-            .load_editable(&mut tx, &sight, &id, update.version)
-            .await?;
-        let stored: KeyResultRow = sqlx::query_as(
-            "SELECT company_id, id, objective_id, title, progress, start_value, current_value, \
-             target_value, updated_at FROM key_results \
-             WHERE company_id = $1 AND objective_id = $2 AND id = $3",
-        )
-        .bind(&self.id)
-        .bind(&id)
-        .bind(&key_result_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(ActorError::NotFound)?;
-        self.check(&stored)?;
-
-        // The numbers after the change: a target keeps or makes it measured.
-        let target = update.target.or(stored.target_value);
-        let (progress, start, current, target) = if target.is_some() {
-            let start = update.start.or(stored.start_value);
-            let current = update.current.or(stored.current_value);
-            measure(update.progress, start, current, target)?
-        } else {
-            let progress = update.progress.or(Some(stored.progress));
-            measure(progress, update.start, update.current, None)?
-        };
-        let sealed = match &update.title {
-            Some(text) => {
-                let name = title("a key result's title", text)?;
-                self.seal(KEY_RESULT_TITLE, &key_result_id, &name)?
-            }
-            None => stored.title.clone(),
-        };
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE key_results SET title = $4, progress = $5, start_value = $6, \
-             current_value = $7, target_value = $8, updated_at = $9 \
-             WHERE company_id = $1 AND objective_id = $2 AND id = $3",
-        )
-        .bind(&self.id)
-        .bind(&id)
-        .bind(&key_result_id)
-        .bind(&sealed)
-        .bind(progress)
-        .bind(start)
-        .bind(current)
-        .bind(target)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        self.bump(&mut tx, &id, row.version, now).await?;
-        let detail = serde_json::json!({ "key_result_id": key_result_id, "progress": progress });
-        let actor = Some(principal.user_id.as_str());
-        self.record_audit(
-            &mut *tx,
-            actor,
-            "key_result_updated",
-            Some(&id),
-            &client,
-            detail,
-        )
-        .await?;
-        let objective = self.reload_objective(&mut tx, &sight, &id).await?;
-        tx.commit().await?;
-        Ok(objective)
-    }
-
-    async fn delete_key_result(
-        &mut self,
-        principal: Principal,
-        id: String,
-        key_result_id: String,
-        client: Client,
-    ) -> Result<Objective, ActorError> {
-        let mut tx = self.db.begin_write().await?;
-        let sight = self.sight(&mut tx, &principal).await?;
-        let row = self.load_editable(&mut tx, &sight, &id, None).await?;
-        let done = sqlx::query(
-            "DELETE FROM key_results WHERE company_id = $1 AND objective_id = $2 AND id = $3",
-        )
-        .bind(&self.id)
-        .bind(&id)
-        .bind(&key_result_id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(ActorError::NotFound);
-        }
-        let now = now_ms();
-        self.bump(&mut tx, &id, row.version, now).await?;
-        let detail = serde_json::json!({ "key_result_id": key_result_id });
-        let actor = Some(principal.user_id.as_str());
-        self.record_audit(
-            &mut *tx,
-            actor,
-            "key_result_deleted",
-            Some(&id),
-            &client,
-            detail,
-        )
-        .await?;
-        let objective = self.reload_objective(&mut tx, &sight, &id).await?;
-        tx.commit().await?;
-        Ok(objective)
-    }
-
-    async fn link_cycle(
-        &mut self,
-        principal: Principal,
-        id: String,
-        cycle_id: String,
-        link: Option<CycleLinkUpdate>,
-        client: Client,
-    ) -> Result<Objective, ActorError> {
-        let mut tx = self.db.begin_write().await?;
-        let sight = self.sight(&mut tx, &principal).await?;
-        self.load_editable(&mut tx, &sight, &id, None).await?;
-        let cycle: Option<(String,)> =
-            sqlx::query_as("SELECT company_id FROM cycles WHERE company_id = $1 AND id = $2")
-                .bind(&self.id)
-                .bind(&cycle_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if cycle.is_none_or(|(company,)| company != self.id) {
-            return Err(ActorError::NotFound);
-        }
-        let now = now_ms();
-        let (action, weight) = match link {
-            Some(link) => {
-                let weight = weight(link.weight)?;
-                sqlx::query(
-                    "INSERT INTO objective_cycles (company_id, objective_id, cycle_id, weight, \
-                     linked_by, linked_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (objective_id, cycle_id) DO UPDATE SET weight = $4",
-                )
-                .bind(&self.id)
-                .bind(&id)
-                .bind(&cycle_id)
-                .bind(weight)
-                .bind(&principal.user_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                ("objective_linked_to_cycle", weight)
-            }
-            None => {
-                let done = sqlx::query(
-                    "DELETE FROM objective_cycles WHERE company_id = $1 AND objective_id = $2 \
-                     AND cycle_id = $3",
-                )
-                .bind(&self.id)
-                .bind(&id)
-                .bind(&cycle_id)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() != 1 {
-                    return Err(ActorError::NotFound);
-                }
-                ("objective_unlinked_from_cycle", None)
-            }
-        };
-        let detail = serde_json::json!({ "cycle_id": cycle_id, "weight": weight });
-        let actor = Some(principal.user_id.as_str());
-        self.record_audit(&mut *tx, actor, action, Some(&id), &client, detail)
-            .await?;
-        let objective = self.reload_objective(&mut tx, &sight, &id).await?;
-        tx.commit().await?;
-        Ok(objective)
-    }
-
-    /// The objectives of a review's subject that are linked into the review's cycle, for
-    /// whoever may read the review: that is what the link is for, so it shows them even
-    /// to a reviewer who could not otherwise see the subject's own objectives.
-    async fn review_objectives(
-        &mut self,
-        principal: Principal,
-        review_id: String,
-    ) -> Result<Vec<Objective>, ActorError> {
-        let mut conn = self.db.pool().acquire().await?;
-        let state = self
-            .load_review_state(&mut conn, &principal, &review_id)
-            .await?;
-        let (_, reviewee_id): (String, String) = sqlx::query_as(
-            "SELECT company_id, reviewee_id FROM reviews WHERE company_id = $1 AND id = $2",
-        )
-        .bind(&self.id)
-        .bind(&review_id)
-        .fetch_one(&mut *conn)
-        .await?;
-        let sight = self.sight(&mut conn, &principal).await?;
-        let rows = self.objective_rows(&mut conn).await?;
-        let (mut key_results, links) = self.objective_parts(&mut conn, None).await?;
-        drop(conn);
-        let mut objectives = Vec::new();
-        for row in rows.iter().filter(|row| row.owner_id == reviewee_id) {
-            let Some(linked) = links.get(&row.id) else {
-                continue;
-            };
-            let Some(link) = linked.iter().find(|l| l.cycle_id == state.cycle_id) else {
-                continue;
-            };
-            objectives.push(self.objective_view(
-                row,
-                &sight,
-                key_results.remove(&row.id).unwrap_or_default(),
-                vec![link.clone()],
-            )?);
-        }
-        Ok(objectives)
-    }
-
-    /// One page of every objective (archived ones included) in id order after `after`,
-    /// for the export. The caller has begun the export.
-    async fn objective_export_page(
-        &self,
-        principal: &Principal,
-        after: &str,
-        limit: i64,
-    ) -> Result<Vec<ExportedObjective>, ActorError> {
-        if !principal.roles.hr_admin {
-            return Err(ActorError::Forbidden);
-        }
-        let mut conn = self.db.pool().acquire().await?;
-        let sight = self.sight(&mut conn, principal).await?;
-        let sql = format!(
-            "{OBJECTIVE_SELECT} WHERE o.company_id = $1 AND o.id > $2 ORDER BY o.id LIMIT $3"
-        );
-        let rows: Vec<ObjectiveRow> = sqlx::query_as(&sql)
-            .bind(&self.id)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&mut *conn)
-            .await?;
-        self.check_all(&rows)?;
-        let (mut key_results, mut links) = match rows.is_empty() {
-            true => Default::default(),
-            false => self.objective_parts(&mut conn, None).await?,
-        };
-        rows.iter()
-            .map(|row| {
-                Ok(ExportedObjective {
-                    objective: self.objective_view(
-                        row,
-                        &sight,
-                        key_results.remove(&row.id).unwrap_or_default(),
-                        links.remove(&row.id).unwrap_or_default(),
-                    )?,
-                    owner_email: row.owner_email.clone(),
-                })
-            })
-            .collect()
-    }
 }
 
 impl CompanyHandle {
@@ -1816,35 +1449,5 @@ impl CompanyHandle {
             Box::pin(async move { c.objective_export_page(&principal, &after, limit).await })
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn measured_progress_is_the_share_of_the_way_within_bounds() {
-        assert_eq!(measure(None, None, Some(25.0), Some(100.0)).unwrap().0, 25);
-        assert_eq!(
-            measure(None, Some(8.0), Some(6.0), Some(4.0)).unwrap().0,
-            50
-        );
-        assert_eq!(
-            measure(None, None, Some(150.0), Some(100.0)).unwrap().0,
-            100
-        );
-        assert_eq!(measure(None, None, Some(-5.0), Some(100.0)).unwrap().0, 0);
-        assert!(measure(Some(10), None, None, Some(100.0)).is_err());
-        assert!(measure(None, Some(1.0), None, Some(1.0)).is_err());
-        assert!(measure(None, None, Some(f64::NAN), Some(1.0)).is_err());
-    }
-
-    #[test]
-    fn plain_progress_stays_within_0_and_100() {
-        assert_eq!(measure(Some(40), None, None, None).unwrap().0, 40);
-        assert!(measure(Some(101), None, None, None).is_err());
-        assert!(measure(Some(-1), None, None, None).is_err());
-        assert!(measure(None, None, Some(3.0), None).is_err());
     }
 }

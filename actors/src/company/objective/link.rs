@@ -1,0 +1,152 @@
+//! Objectives and review cycles: linking an objective into a cycle, what a review's
+//! readers see of its subject's linked objectives, and the pages of the CSV export.
+
+use super::*;
+
+impl Company {
+    pub(super) async fn link_cycle(
+        &mut self,
+        principal: Principal,
+        id: String,
+        cycle_id: String,
+        link: Option<CycleLinkUpdate>,
+        client: Client,
+    ) -> Result<Objective, ActorError> {
+        let mut tx = self.db.begin_write().await?;
+        let sight = self.sight(&mut tx, &principal).await?;
+        self.load_editable(&mut tx, &sight, &id, None).await?;
+        let cycle: Option<(String,)> =
+            sqlx::query_as("SELECT company_id FROM cycles WHERE company_id = $1 AND id = $2")
+                .bind(&self.id)
+                .bind(&cycle_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if cycle.is_none_or(|(company,)| company != self.id) {
+            return Err(ActorError::NotFound);
+        }
+        let now = now_ms();
+        let (action, weight) = match link {
+            Some(link) => {
+                let weight = weight(link.weight)?;
+                sqlx::query(
+                    "INSERT INTO objective_cycles (company_id, objective_id, cycle_id, weight, \
+                     linked_by, linked_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (objective_id, cycle_id) DO UPDATE SET weight = $4",
+                )
+                .bind(&self.id)
+                .bind(&id)
+                .bind(&cycle_id)
+                .bind(weight)
+                .bind(&principal.user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                ("objective_linked_to_cycle", weight)
+            }
+            None => {
+                let done = sqlx::query(
+                    "DELETE FROM objective_cycles WHERE company_id = $1 AND objective_id = $2 \
+                     AND cycle_id = $3",
+                )
+                .bind(&self.id)
+                .bind(&id)
+                .bind(&cycle_id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(ActorError::NotFound);
+                }
+                ("objective_unlinked_from_cycle", None)
+            }
+        };
+        let detail = serde_json::json!({ "cycle_id": cycle_id, "weight": weight });
+        let actor = Some(principal.user_id.as_str());
+        self.record_audit(&mut *tx, actor, action, Some(&id), &client, detail)
+            .await?;
+        let objective = self.reload_objective(&mut tx, &sight, &id).await?;
+        tx.commit().await?;
+        Ok(objective)
+    }
+
+    /// The objectives of a review's subject that are linked into the review's cycle, for
+    /// whoever may read the review: that is what the link is for, so it shows them even
+    /// to a reviewer who could not otherwise see the subject's own objectives.
+    pub(super) async fn review_objectives(
+        &mut self,
+        principal: Principal,
+        review_id: String,
+    ) -> Result<Vec<Objective>, ActorError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let state = self
+            .load_review_state(&mut conn, &principal, &review_id)
+            .await?;
+        let (_, reviewee_id): (String, String) = sqlx::query_as(
+            "SELECT company_id, reviewee_id FROM reviews WHERE company_id = $1 AND id = $2",
+        )
+        .bind(&self.id)
+        .bind(&review_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        let sight = self.sight(&mut conn, &principal).await?;
+        let rows = self.objective_rows(&mut conn).await?;
+        let (mut key_results, links) = self.objective_parts(&mut conn, Parts::All).await?;
+        drop(conn);
+        let mut objectives = Vec::new();
+        for row in rows.iter().filter(|row| row.owner_id == reviewee_id) {
+            let Some(linked) = links.get(&row.id) else {
+                continue;
+            };
+            let Some(link) = linked.iter().find(|l| l.cycle_id == state.cycle_id) else {
+                continue;
+            };
+            objectives.push(self.objective_view(
+                row,
+                &sight,
+                key_results.remove(&row.id).unwrap_or_default(),
+                vec![link.clone()],
+            )?);
+        }
+        Ok(objectives)
+    }
+
+    /// One page of every objective (archived ones included) in id order after `after`,
+    /// for the export. The caller has begun the export.
+    pub(super) async fn objective_export_page(
+        &self,
+        principal: &Principal,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ExportedObjective>, ActorError> {
+        if !principal.roles.hr_admin {
+            return Err(ActorError::Forbidden);
+        }
+        let mut conn = self.db.pool().acquire().await?;
+        let sight = self.sight(&mut conn, principal).await?;
+        let sql = format!(
+            "{OBJECTIVE_SELECT} WHERE o.company_id = $1 AND o.id > $2 ORDER BY o.id LIMIT $3"
+        );
+        let rows: Vec<ObjectiveRow> = sqlx::query_as(&sql)
+            .bind(&self.id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+        self.check_all(&rows)?;
+        let (mut key_results, mut links) = self
+            .objective_parts(&mut conn, Parts::Page(after, limit))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ExportedObjective {
+                    objective: self.objective_view(
+                        row,
+                        &sight,
+                        key_results.remove(&row.id).unwrap_or_default(),
+                        links.remove(&row.id).unwrap_or_default(),
+                    )?,
+                    owner_email: row.owner_email.clone(),
+                })
+            })
+            .collect()
+    }
+}
