@@ -15,9 +15,8 @@
 //! outside the subject's line; the HR admin; an HR assistant; installation support
 //! staff; and the HR admin of the other demo company, using this company's ids.
 //!
-//! The HR assistant role and installation staff do not exist in this build yet: their
-//! columns are filled in as the rule is meant to be, but marked `Skip` where no such
-//! caller can sign in, and left out of the run.
+//! The HR assistant is the demo's `assistant@`. Installation staff do not exist in this
+//! build yet: their column is marked `Skip` and left out of the run.
 
 // The shared harness serves many test files; this one uses part of it.
 #[allow(dead_code)]
@@ -78,6 +77,22 @@ enum Fill {
     User,
     /// An id nothing has.
     MadeUp,
+    /// `manager@`'s (not started) manager review of `employee1`.
+    ManagerReview,
+    /// The demo cycle and `manager@`'s review of `employee1` in it.
+    Calibration,
+    /// A personal objective of `employee1` (with key results).
+    Objective,
+    /// A second personal objective of `employee1`, for archiving.
+    SpareObjective,
+    /// The first key result of [`Fill::Objective`].
+    KeyResult,
+    /// [`Fill::Objective`] and the demo cycle.
+    ObjectiveCycle,
+    /// A comment of `employee1` on [`Fill::Objective`].
+    ObjectiveComment,
+    /// A comment of `employee1` on their self review.
+    ReviewComment,
 }
 
 /// The request body.
@@ -91,6 +106,8 @@ enum Payload {
     Csv(&'static str),
     /// A draft save of the review in the path, with its current version.
     ReviewSave,
+    /// A status change of the objective in the path, with its current version.
+    ObjectiveSave,
 }
 
 /// One route: method, path as the OpenAPI document spells it, what fills its id, its
@@ -134,8 +151,11 @@ const fn last(mut r: Row) -> Row {
     r
 }
 
-use Fill::{Cycle, MadeUp, No, SelfReview, User};
-use Payload::{Csv, Json, ReviewSave};
+use Fill::{
+    Calibration, Cycle, KeyResult, MadeUp, ManagerReview, No, Objective, ObjectiveComment,
+    ObjectiveCycle, ReviewComment, SelfReview, SpareObjective, User,
+};
+use Payload::{Csv, Json, ObjectiveSave, ReviewSave};
 
 /// A sign-in as the table's own employee; valid for every caller.
 const LOGIN: &str = r#"{"company": "acme", "email": "employee2@acme.example",
@@ -146,56 +166,87 @@ const LOGIN: &str = r#"{"company": "acme", "email": "employee2@acme.example",
 #[rustfmt::skip]
 const TABLE: &[Row] = &[
     // Signing in and out.
-    with(row("POST", "/api/v1/auth/login", No,                   [Ok, Ok, Ok, Ok, Ok, Skip, Skip, Ok]), Json(LOGIN)),
-    last(row("POST", "/api/v1/auth/logout", No,                  [Unauth, Ok, Ok, Ok, Ok, Skip, Skip, Ok])),
-    row("GET",  "/api/v1/me", No,                                [Unauth, Ok, Ok, Ok, Ok, Skip, Skip, Ok]),
-    with(row("POST", "/api/v1/auth/reauthenticate", No,          [Unauth, Ok, Ok, Ok, Ok, Skip, Skip, Ok]), Json(r#"{"password": "correct horse battery staple"}"#)),
-    with(row("POST", "/api/v1/auth/second-factor", No,           [Unauth, Is(409), Is(409), Is(409), Is(409), Skip, Skip, Is(409)]), Json(r#"{"method": "totp", "code": "000000", "trust_device": false}"#)),
-    row("POST", "/api/v1/auth/second-factor/sms", No,            [Unauth, Is(409), Is(409), Is(409), Is(409), Skip, Skip, Is(409)]),
-    with(row("POST", "/api/v1/auth/password-reset", No,          [Ok, Ok, Ok, Ok, Ok, Skip, Skip, Ok]), Json(r#"{"company": "acme", "email": "nobody@acme.example"}"#)),
-    with(row("POST", "/api/v1/auth/password-reset/complete", No, [Is(422), Is(422), Is(422), Is(422), Is(422), Skip, Skip, Is(422)]), Json(r#"{"token": "made-up", "new_password": "quiet lantern orbit 4821"}"#)),
-    with(row("POST", "/api/v1/password-strength", No,            [Ok, Ok, Ok, Ok, Ok, Skip, Skip, Ok]), Json(r#"{"password": "hunter2"}"#)),
+    with(row("POST", "/api/v1/auth/login", No,                   [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]), Json(LOGIN)),
+    last(row("POST", "/api/v1/auth/logout", No,                  [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok])),
+    row("GET",  "/api/v1/me", No,                                [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    with(row("POST", "/api/v1/auth/reauthenticate", No,          [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]), Json(r#"{"password": "correct horse battery staple"}"#)),
+    with(row("POST", "/api/v1/auth/second-factor", No,           [Unauth, Is(409), Is(409), Is(409), Is(409), Is(409), Skip, Is(409)]), Json(r#"{"method": "totp", "code": "000000", "trust_device": false}"#)),
+    row("POST", "/api/v1/auth/second-factor/sms", No,            [Unauth, Is(409), Is(409), Is(409), Is(409), Is(409), Skip, Is(409)]),
+    with(row("POST", "/api/v1/auth/password-reset", No,          [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]), Json(r#"{"company": "acme", "email": "nobody@acme.example"}"#)),
+    with(row("POST", "/api/v1/auth/password-reset/complete", No, [Is(422), Is(422), Is(422), Is(422), Is(422), Is(422), Skip, Is(422)]), Json(r#"{"token": "made-up", "new_password": "quiet lantern orbit 4821"}"#)),
+    with(row("POST", "/api/v1/password-strength", No,            [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]), Json(r#"{"password": "hunter2"}"#)),
     // One's own account.
-    with(row("PUT",  "/api/v1/me/password", No,                  [Unauth, Is(401), Is(401), Is(401), Is(401), Skip, Skip, Is(401)]), Json(r#"{"current_password": "wrong", "new_password": "quiet lantern orbit 4821"}"#)),
-    row("GET",  "/api/v1/me/second-factor", No,                  [Unauth, Ok, Ok, Ok, Ok, Skip, Skip, Ok]),
-    row("POST", "/api/v1/me/second-factor/totp", No,             [Unauth, Ok, Ok, Ok, Ok, Skip, Skip, Ok]),
-    with(row("POST", "/api/v1/me/second-factor/totp/confirm", No, [Unauth, Is(401), Is(401), Is(401), Is(401), Skip, Skip, Is(401)]), Json(r#"{"code": "000000"}"#)),
-    row("DELETE", "/api/v1/me/second-factor/totp", No,           [Unauth, Ok, Ok, Ok, Ok, Skip, Skip, Ok]),
-    with(row("POST", "/api/v1/me/second-factor/sms", No,         [Unauth, Ok, Ok, Ok, Ok, Skip, Skip, Ok]), Json(r#"{"phone": "+15550101010"}"#)),
-    with(row("POST", "/api/v1/me/second-factor/sms/confirm", No, [Unauth, Is(401), Is(401), Is(401), Is(401), Skip, Skip, Is(401)]), Json(r#"{"code": "000000"}"#)),
-    row("DELETE", "/api/v1/me/second-factor/sms", No,            [Unauth, Ok, Ok, Ok, Ok, Skip, Skip, Ok]),
-    row("GET",  "/api/v1/me/sessions", No,                       [Unauth, Ok, Ok, Ok, Ok, Skip, Skip, Ok]),
-    row("DELETE", "/api/v1/me/sessions/{id}", MadeUp,            [Unauth, NotFound, NotFound, NotFound, NotFound, Skip, Skip, NotFound]),
+    with(row("PUT",  "/api/v1/me/password", No,                  [Unauth, Is(401), Is(401), Is(401), Is(401), Is(401), Skip, Is(401)]), Json(r#"{"current_password": "wrong", "new_password": "quiet lantern orbit 4821"}"#)),
+    row("GET",  "/api/v1/me/second-factor", No,                  [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    row("POST", "/api/v1/me/second-factor/totp", No,             [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    with(row("POST", "/api/v1/me/second-factor/totp/confirm", No, [Unauth, Is(401), Is(401), Is(401), Is(401), Is(401), Skip, Is(401)]), Json(r#"{"code": "000000"}"#)),
+    row("DELETE", "/api/v1/me/second-factor/totp", No,           [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    with(row("POST", "/api/v1/me/second-factor/sms", No,         [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]), Json(r#"{"phone": "+15550101010"}"#)),
+    with(row("POST", "/api/v1/me/second-factor/sms/confirm", No, [Unauth, Is(401), Is(401), Is(401), Is(401), Is(401), Skip, Is(401)]), Json(r#"{"code": "000000"}"#)),
+    row("DELETE", "/api/v1/me/second-factor/sms", No,            [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    row("GET",  "/api/v1/me/sessions", No,                       [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    row("DELETE", "/api/v1/me/sessions/{id}", MadeUp,            [Unauth, NotFound, NotFound, NotFound, NotFound, NotFound, Skip, NotFound]),
     // Cycles and reviews.
-    row("GET",  "/api/v1/cycles", No,                            [Unauth, Ok, Ok, Ok, Ok, Skip, Skip, Ok]),
-    with(row("POST", "/api/v1/cycles", No,                       [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, Ok]), Json(r#"{"name": "Guard table cycle", "questions": [{"kind": "text", "prompt": "Why?"}]}"#)),
-    row("GET",  "/api/v1/cycles/{id}/progress", Cycle,           [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, NotFound]),
-    row("GET",  "/api/v1/reviews", No,                           [Unauth, Ok, Ok, Ok, Ok, Skip, Skip, Ok]),
-    row("GET",  "/api/v1/reviews/{id}", SelfReview,              [Unauth, Ok, Ok, NotFound, Ok, Skip, Skip, NotFound]),
-    with(row("PATCH", "/api/v1/reviews/{id}", SelfReview,        [Unauth, Ok, Refused, NotFound, Refused, Skip, Skip, NotFound]), ReviewSave),
-    row("POST", "/api/v1/reviews/{id}/submit", SelfReview,       [Unauth, Is(422), Refused, NotFound, Refused, Skip, Skip, NotFound]),
-    row("GET",  "/api/v1/live", No,                              [Unauth, Is(400), Is(400), Is(400), Is(400), Skip, Skip, Is(400)]),
+    row("GET",  "/api/v1/cycles", No,                            [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    with(row("POST", "/api/v1/cycles", No,                       [Unauth, Refused, Refused, Refused, Ok, Ok, Skip, Ok]), Json(r#"{"name": "Guard table cycle", "questions": [{"kind": "text", "prompt": "Why?"}]}"#)),
+    row("GET",  "/api/v1/cycles/{id}/progress", Cycle,           [Unauth, Refused, Refused, Refused, Ok, Ok, Skip, NotFound]),
+    row("GET",  "/api/v1/reviews", No,                           [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    row("GET",  "/api/v1/reviews/{id}", SelfReview,              [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]),
+    with(row("PATCH", "/api/v1/reviews/{id}", SelfReview,        [Unauth, Ok, Refused, NotFound, Refused, NotFound, Skip, NotFound]), ReviewSave),
+    row("POST", "/api/v1/reviews/{id}/submit", SelfReview,       [Unauth, Is(422), Refused, NotFound, Refused, NotFound, Skip, NotFound]),
+    // Phased cycles (advancing and closing change the demo cycle: last).
+    last(row("POST", "/api/v1/cycles/{id}/advance", Cycle,       [Unauth, Refused, Refused, Refused, Ok, Ok, Skip, NotFound])),
+    last(row("POST", "/api/v1/cycles/{id}/close", Cycle,         [Unauth, Refused, Refused, Refused, Ok, Is(409), Skip, NotFound])),
+    row("GET",  "/api/v1/cycles/{id}/calibration", Cycle,        [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]),
+    with(row("PUT", "/api/v1/cycles/{id}/calibration/{review_id}", Calibration, [Unauth, Refused, Refused, Refused, Is(409), Refused, Skip, NotFound]), Json(r#"{"ratings": {}}"#)),
+    row("POST", "/api/v1/reminders/run", No,                     [Unauth, Refused, Refused, Refused, Ok, Ok, Skip, Ok]),
+    row("POST", "/api/v1/reviews/{id}/share", ManagerReview,     [Unauth, NotFound, Is(409), NotFound, Is(409), NotFound, Skip, NotFound]),
+    row("POST", "/api/v1/reviews/{id}/sign", ManagerReview,      [Unauth, NotFound, Is(409), NotFound, Refused, NotFound, Skip, NotFound]),
+    row("GET",  "/api/v1/admin/review-settings", No,             [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
+    with(row("PUT", "/api/v1/admin/review-settings", No,         [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]), Json(r#"{"skip_level_visible": true}"#)),
+    // Objectives: employee1's personal objective, seen by them, their managers and HR.
+    row("GET",  "/api/v1/objectives", No,                        [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    with(row("POST", "/api/v1/objectives", No,                   [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]), Json(r#"{"title": "Guard table objective", "description": "Why not"}"#)),
+    row("GET",  "/api/v1/objectives/tree", No,                   [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    row("GET",  "/api/v1/objectives/{id}", Objective,            [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]),
+    with(row("PATCH", "/api/v1/objectives/{id}", Objective,      [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), ObjectiveSave),
+    last(row("DELETE", "/api/v1/objectives/{id}", SpareObjective, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound])),
+    with(row("POST", "/api/v1/objectives/{id}/key-results", Objective, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"title": "Guard key result", "progress": 10}"#)),
+    with(row("PATCH", "/api/v1/objectives/{id}/key-results/{key_result_id}", KeyResult, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"progress": 20}"#)),
+    last(row("DELETE", "/api/v1/objectives/{id}/key-results/{key_result_id}", KeyResult, [Unauth, Ok, Is(404), NotFound, Is(404), NotFound, Skip, NotFound])),
+    with(row("PUT", "/api/v1/objectives/{id}/cycles/{cycle_id}", ObjectiveCycle, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"weight": 10}"#)),
+    last(row("DELETE", "/api/v1/objectives/{id}/cycles/{cycle_id}", ObjectiveCycle, [Unauth, Ok, Is(404), NotFound, Is(404), NotFound, Skip, NotFound])),
+    row("GET",  "/api/v1/objectives/{id}/comments", Objective,   [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]),
+    with(row("POST", "/api/v1/objectives/{id}/comments", Objective, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"body": "Guard table comment"}"#)),
+    last(row("DELETE", "/api/v1/objectives/{id}/comments/{comment_id}", ObjectiveComment, [Unauth, Ok, Refused, NotFound, Refused, NotFound, Skip, NotFound])),
+    // Comments on a review and its linked objectives: whoever reads the review.
+    row("GET",  "/api/v1/reviews/{id}/objectives", SelfReview,   [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]),
+    row("GET",  "/api/v1/reviews/{id}/comments", SelfReview,     [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]),
+    with(row("POST", "/api/v1/reviews/{id}/comments", SelfReview, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"body": "Guard table comment"}"#)),
+    last(row("DELETE", "/api/v1/reviews/{id}/comments/{comment_id}", ReviewComment, [Unauth, Ok, Refused, NotFound, Refused, NotFound, Skip, NotFound])),
+    row("GET",  "/api/v1/live", No,                              [Unauth, Is(400), Is(400), Is(400), Is(400), Is(400), Skip, Is(400)]),
     // HR administration.
-    row("GET",  "/api/v1/admin/security-policy", No,             [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, Ok]),
-    with(row("PUT", "/api/v1/admin/security-policy", No,         [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, Ok]), Json(r#"{"min_password_length": 8, "remember_me_allowed": true, "second_factor_required": false, "ip_ranges": []}"#)),
-    row("GET",  "/api/v1/admin/users", No,                       [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, Ok]),
-    with(row("PATCH", "/api/v1/admin/users/{id}", User,          [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, NotFound]), Json(r#"{"disabled": false}"#)),
-    row("DELETE", "/api/v1/admin/users/{id}/sessions", User,     [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, NotFound]),
-    query(with(row("POST", "/api/v1/admin/users/import", No,     [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, Ok]), Csv("email,name\r\nemployee5@acme.example,Eli Employee5\r\n")), "?dry_run=true"),
-    row("GET",  "/api/v1/admin/audit", No,                       [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, Ok]),
-    row("POST", "/api/v1/admin/wipe/{id}/confirm", MadeUp,       [Unauth, Refused, Refused, Refused, NotFound, Skip, Skip, NotFound]),
-    last(with(row("POST", "/api/v1/admin/wipe", No,              [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, Ok]), Json("{}"))),
+    row("GET",  "/api/v1/admin/security-policy", No,             [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
+    with(row("PUT", "/api/v1/admin/security-policy", No,         [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]), Json(r#"{"min_password_length": 8, "remember_me_allowed": true, "second_factor_required": false, "ip_ranges": []}"#)),
+    row("GET",  "/api/v1/admin/users", No,                       [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
+    with(row("PATCH", "/api/v1/admin/users/{id}", User,          [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]), Json(r#"{"disabled": false}"#)),
+    row("DELETE", "/api/v1/admin/users/{id}/sessions", User,     [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]),
+    query(with(row("POST", "/api/v1/admin/users/import", No,     [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]), Csv("email,name\r\nemployee5@acme.example,Eli Employee5\r\n")), "?dry_run=true"),
+    row("GET",  "/api/v1/admin/audit", No,                       [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
+    row("POST", "/api/v1/admin/wipe/{id}/confirm", MadeUp,       [Unauth, Refused, Refused, Refused, NotFound, Refused, Skip, NotFound]),
+    last(with(row("POST", "/api/v1/admin/wipe", No,              [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]), Json("{}"))),
     // Exports (the callers reauthenticated first).
-    row("GET",  "/api/v1/admin/audit.csv", No,                   [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, Ok]),
-    row("GET",  "/api/v1/admin/audit.xlsx", No,                  [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, Ok]),
-    row("GET",  "/api/v1/users.csv", No,                         [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, Ok]),
-    row("GET",  "/api/v1/cycles/{id}/reviews.csv", Cycle,        [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, NotFound]),
-    row("GET",  "/api/v1/admin/export.xml", No,                  [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, Ok]),
-    row("GET",  "/api/v1/cycles/{id}/export.xml", Cycle,         [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, NotFound]),
+    row("GET",  "/api/v1/admin/audit.csv", No,                   [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
+    row("GET",  "/api/v1/admin/audit.xlsx", No,                  [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
+    row("GET",  "/api/v1/users.csv", No,                         [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
+    row("GET",  "/api/v1/cycles/{id}/reviews.csv", Cycle,        [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]),
+    row("GET",  "/api/v1/admin/export.xml", No,                  [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
+    row("GET",  "/api/v1/cycles/{id}/export.xml", Cycle,         [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]),
+    row("GET",  "/api/v1/objectives.csv", No,                    [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
     // Operations.
-    row("GET",  "/healthz", No,                                  [Ok, Ok, Ok, Ok, Ok, Skip, Skip, Ok]),
-    row("GET",  "/readyz", No,                                   [Ok, Ok, Ok, Ok, Ok, Skip, Skip, Ok]),
-    row("GET",  "/metrics", No,                                  [Ok, Ok, Ok, Ok, Ok, Skip, Skip, Ok]),
+    row("GET",  "/healthz", No,                                  [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    row("GET",  "/readyz", No,                                   [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    row("GET",  "/metrics", No,                                  [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
 ];
 
 /// A live topic and what subscribing to it answers each caller: `Ok` a snapshot,
@@ -208,8 +259,8 @@ struct TopicRow {
 
 #[rustfmt::skip]
 const TOPICS: &[TopicRow] = &[
-    TopicRow { topic: "cycle:{id}",  fill: Cycle,      cells: [Unauth, Refused, Refused, Refused, Ok, Skip, Skip, NotFound] },
-    TopicRow { topic: "review:{id}", fill: SelfReview, cells: [Unauth, Ok, Ok, NotFound, Ok, Skip, Skip, NotFound] },
+    TopicRow { topic: "cycle:{id}",  fill: Cycle,      cells: [Unauth, Refused, Refused, Refused, Ok, Ok, Skip, NotFound] },
+    TopicRow { topic: "review:{id}", fill: SelfReview, cells: [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound] },
 ];
 
 /// The (method, path) pairs the server serves, from its OpenAPI document.
@@ -261,19 +312,45 @@ fn every_route_has_a_row() {
 /// The demo ids the table's paths use.
 struct Ids {
     self_review: String,
+    manager_review: String,
     cycle: String,
     user: String,
+    objective: String,
+    spare_objective: String,
+    key_result: String,
+    objective_comment: String,
+    review_comment: String,
 }
 
 impl Ids {
-    fn fill(&self, fill: Fill) -> &str {
+    /// What replaces each placeholder of a path.
+    fn fill(&self, fill: Fill) -> Vec<(&'static str, &str)> {
         match fill {
-            Fill::No => "",
-            Fill::SelfReview => &self.self_review,
-            Fill::Cycle => &self.cycle,
-            Fill::User => &self.user,
-            Fill::MadeUp => "00000000-0000-4000-8000-000000000000",
+            Fill::No => vec![],
+            Fill::SelfReview => vec![("{id}", &self.self_review)],
+            Fill::Cycle => vec![("{id}", &self.cycle)],
+            Fill::User => vec![("{id}", &self.user)],
+            Fill::MadeUp => vec![("{id}", "00000000-0000-4000-8000-000000000000")],
+            Fill::ManagerReview => vec![("{id}", &self.manager_review)],
+            Fill::Calibration => vec![("{id}", &self.cycle), ("{review_id}", &self.manager_review)],
+            Fill::Objective => vec![("{id}", &self.objective)],
+            Fill::SpareObjective => vec![("{id}", &self.spare_objective)],
+            Fill::KeyResult => vec![("{id}", &self.objective), ("{key_result_id}", &self.key_result)],
+            Fill::ObjectiveCycle => vec![("{id}", &self.objective), ("{cycle_id}", &self.cycle)],
+            Fill::ObjectiveComment => {
+                vec![("{id}", &self.objective), ("{comment_id}", &self.objective_comment)]
+            }
+            Fill::ReviewComment => {
+                vec![("{id}", &self.self_review), ("{comment_id}", &self.review_comment)]
+            }
         }
+    }
+
+    /// `template` (a path or a topic) with its placeholders filled.
+    fn path(&self, template: &str, fill: Fill) -> String {
+        self.fill(fill)
+            .into_iter()
+            .fold(template.to_owned(), |path, (from, to)| path.replace(from, to))
     }
 }
 
@@ -305,6 +382,7 @@ fn caller(column: usize) -> Option<(&'static str, &'static str)> {
         2 => Some(("acme", "manager@acme.example")),
         3 => Some(("acme", "lead@acme.example")),
         4 => Some(("acme", "hr@acme.example")),
+        5 => Some(("acme", "assistant@acme.example")),
         7 => Some(("globex", "hr@globex.example")),
         _ => None,
     }
@@ -345,11 +423,57 @@ async fn demo_ids(server: &TestServer) -> Ids {
         .and_then(|u| u["id"].as_str())
         .expect("employee5")
         .to_owned();
+    let manager = server.sign_in("acme", "manager@acme.example").await;
+    let (_, reviews) = manager.get("/api/v1/reviews").await;
+    let manager_review = reviews
+        .as_array()
+        .and_then(|l| l.iter().find(|r| r["kind"] == "manager" && r["reviewee_id"] == me.as_str()))
+        .and_then(|r| r["id"].as_str())
+        .expect("manager@'s review of employee1")
+        .to_owned();
+
+    // employee1's objective with key results, a spare one, and a comment on each of
+    // the objective and the self review, all of their own.
+    let (_, objectives) = employee
+        .get(&format!("/api/v1/objectives?owner_id={me}"))
+        .await;
+    let objective = objectives
+        .as_array()
+        .and_then(|l| {
+            l.iter().find(|o| {
+                o["level"] == "person"
+                    && o["key_results"].as_array().is_some_and(|k| !k.is_empty())
+            })
+        })
+        .expect("employee1's objective with key results");
+    let key_result = text(&objective["key_results"][0]["id"]);
+    let objective = text(&objective["id"]);
+    let spare = json!({ "title": "Spare objective", "description": "" });
+    let (status, spare) = employee.post("/api/v1/objectives", spare).await;
+    assert_eq!(status, StatusCode::CREATED, "{spare}");
+    let comment = json!({ "body": "Mine to delete" });
+    let path = format!("/api/v1/objectives/{objective}/comments");
+    let (status, objective_comment) = employee.post(&path, comment.clone()).await;
+    assert!(status.is_success(), "{objective_comment}");
+    let path = format!("/api/v1/reviews/{self_review}/comments");
+    let (status, review_comment) = employee.post(&path, comment).await;
+    assert!(status.is_success(), "{review_comment}");
     Ids {
         self_review,
+        manager_review,
         cycle,
         user,
+        objective,
+        spare_objective: text(&spare["id"]),
+        key_result,
+        objective_comment: text(&objective_comment["id"]),
+        review_comment: text(&review_comment["id"]),
     }
+}
+
+/// A JSON string as an owned string.
+fn text(value: &Value) -> String {
+    value.as_str().expect("a string").to_owned()
 }
 
 /// Sends a row's request as the caller of `column` and answers the status and body.
@@ -362,7 +486,7 @@ async fn send(
     client: &Client,
     hr: &Client,
 ) -> (StatusCode, Value) {
-    let path = row.path.replace("{id}", ids.fill(row.fill)) + row.query;
+    let path = ids.path(row.path, row.fill) + row.query;
     let method = Method::from_bytes(row.method.as_bytes()).expect("a method");
     let request = client
         .request(method, &path)
@@ -378,6 +502,10 @@ async fn send(
         Payload::ReviewSave => {
             let (_, review) = hr.get(&path).await;
             request.json(&json!({ "version": review["version"], "answers": {} }))
+        }
+        Payload::ObjectiveSave => {
+            let (_, objective) = hr.get(&path).await;
+            request.json(&json!({ "version": objective["version"], "status": "on_track" }))
         }
     };
     client.send(request).await
@@ -498,7 +626,7 @@ async fn topics_are_guarded_like_their_routes() {
     let ids = demo_ids(&server).await;
     let mut failures = Vec::new();
     for (n, row) in TOPICS.iter().enumerate() {
-        let topic = row.topic.replace("{id}", ids.fill(row.fill));
+        let topic = ids.path(row.topic, row.fill);
         for column in 0..CALLERS.len() {
             let expect = row.cells[column];
             if expect == Skip {
