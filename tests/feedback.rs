@@ -820,3 +820,140 @@ async fn the_demo_shows_feedback_in_every_state() {
     assert_eq!(results["responses"], 2);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn every_feedback_route_answers_each_role_as_its_guard_says() {
+    let server = TestServer::demo().await;
+    let a = acme(&server).await;
+    let cycle = cycle_with_feedback(&a.hr, "Guards", settings("manager", 1, 3, true)).await;
+    let subject = a.ids[0].clone();
+    let (status, created) = nominate(&a.manager, &cycle, &subject, &[&a.ids[1]]).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let request = text(&created[0]["id"]);
+    let globex = server.sign_in("globex", "hr@globex.example").await;
+    let nobody = server.anonymous();
+    let reviewer = &a.employees[1];
+    let unrelated = &a.employees[5];
+
+    const OK: StatusCode = StatusCode::OK;
+    const FORBIDDEN: StatusCode = StatusCode::FORBIDDEN;
+    const NOT_FOUND: StatusCode = StatusCode::NOT_FOUND;
+    const UNAUTHENTICATED: StatusCode = StatusCode::UNAUTHORIZED;
+    let settings_path = format!("/api/v1/cycles/{cycle}/feedback");
+    let overview = format!("/api/v1/cycles/{cycle}/feedback/overview");
+    let nominations = format!("/api/v1/cycles/{cycle}/nominations");
+    let request_path = format!("/api/v1/feedback/requests/{request}");
+    let results = results_path(&cycle, &subject);
+
+    // (path, [unauthenticated, unrelated employee, reviewer, subject, manager,
+    //         other manager, HR admin, another company's HR admin])
+    let reads: [(&str, [StatusCode; 8]); 5] = [
+        (
+            &settings_path,
+            [UNAUTHENTICATED, OK, OK, OK, OK, OK, OK, NOT_FOUND],
+        ),
+        (
+            &overview,
+            [
+                UNAUTHENTICATED,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                FORBIDDEN,
+                OK,
+                NOT_FOUND,
+            ],
+        ),
+        (
+            &nominations,
+            [UNAUTHENTICATED, OK, OK, OK, OK, OK, OK, NOT_FOUND],
+        ),
+        (
+            &request_path,
+            [
+                UNAUTHENTICATED,
+                NOT_FOUND,
+                OK,
+                NOT_FOUND,
+                NOT_FOUND,
+                NOT_FOUND,
+                NOT_FOUND,
+                NOT_FOUND,
+            ],
+        ),
+        (
+            &results,
+            [
+                UNAUTHENTICATED,
+                NOT_FOUND,
+                NOT_FOUND,
+                OK,
+                OK,
+                NOT_FOUND,
+                OK,
+                NOT_FOUND,
+            ],
+        ),
+    ];
+    let callers = [
+        &nobody,
+        unrelated,
+        reviewer,
+        &a.employees[0],
+        &a.manager,
+        &a.other_manager,
+        &a.hr,
+        &globex,
+    ];
+    for (path, expected) in reads {
+        for (caller, want) in callers.iter().zip(expected) {
+            let (status, body) = caller.get(path).await;
+            assert_eq!(status, want, "GET {path}: {body}");
+        }
+    }
+
+    // Lists answer only what the caller may see: the unrelated employee sees no
+    // nomination, the subject and manager see theirs.
+    let seen = |body: Value| body.as_array().map_or(0, Vec::len);
+    assert_eq!(seen(ok(unrelated, &nominations).await), 0);
+    assert_eq!(seen(ok(&a.other_manager, &nominations).await), 0);
+    assert_eq!(seen(ok(&a.employees[0], &nominations).await), 1);
+    assert_eq!(seen(ok(&a.manager, &nominations).await), 1);
+
+    // Writing HR's settings and closing: HR admins of the company only.
+    let update = settings("manager", 1, 3, true);
+    let close_path = format!("/api/v1/cycles/{cycle}/feedback/close");
+    for (caller, want) in [
+        (unrelated, FORBIDDEN),
+        (&a.manager, FORBIDDEN),
+        (&a.employees[0], FORBIDDEN),
+        (&globex, NOT_FOUND),
+    ] {
+        let (status, body) = put(caller, &settings_path, update.clone()).await;
+        assert_eq!(status, want, "PUT settings: {body}");
+        let (status, body) = caller.post(&close_path, json!({})).await;
+        assert_eq!(status, want, "close: {body}");
+    }
+    // Only the reviewer writes their request; everyone else gets the made-up id's 404.
+    let body = json!({ "answers": {}, "version": 1 });
+    for caller in [unrelated, &a.employees[0], &a.manager, &a.hr, &globex] {
+        let (status, _) = caller.patch(&request_path, body.clone()).await;
+        assert_eq!(status, NOT_FOUND);
+        let (status, _) = caller
+            .post(&format!("{request_path}/submit"), json!({}))
+            .await;
+        assert_eq!(status, NOT_FOUND);
+    }
+    let (status, _) = reviewer.patch(&request_path, body).await;
+    assert_eq!(status, OK);
+    // Unknown fields are refused.
+    let (status, _) = put(
+        &a.hr,
+        &settings_path,
+        json!({ "enabled": true, "extra": 1 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    server.stop().await;
+}

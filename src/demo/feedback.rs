@@ -61,7 +61,7 @@ pub async fn seed(
         let first = nominate("employee1", &["employee2", "employee3", "employee4"]).await?;
         for nomination in &first {
             handle
-                .decide_nomination(manager.clone(), nomination.id.clone(), true, system())
+                .seed_approve_nomination(manager.clone(), nomination.id.clone())
                 .await?;
         }
         // employee2: waiting for the manager; employee3: one approved, one waiting.
@@ -69,7 +69,7 @@ pub async fn seed(
         let third = nominate("employee3", &["employee1", "employee7"]).await?;
         if let Some(nomination) = third.first() {
             handle
-                .decide_nomination(manager.clone(), nomination.id.clone(), true, system())
+                .seed_approve_nomination(manager.clone(), nomination.id.clone())
                 .await?;
         }
 

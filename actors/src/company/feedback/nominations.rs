@@ -214,6 +214,7 @@ impl Company {
         id: String,
         approve: bool,
         client: Client,
+        notify: bool,
     ) -> Result<Nomination, ActorError> {
         let mut tx = self.db.begin_write().await?;
         let row = self.load_request(&mut tx, &id).await?;
@@ -262,7 +263,7 @@ impl Company {
             .await?;
         let row = self.load_request(&mut tx, &id).await?;
         tx.commit().await?;
-        if approve {
+        if approve && notify {
             self.send_feedback_request(&row).await;
         }
         Ok(row.nomination())
@@ -333,7 +334,20 @@ impl CompanyHandle {
         approve: bool,
         client: Client,
     ) -> Result<Nomination, ActorError> {
-        self.call(move |c| Box::pin(c.decide_nomination(principal, id, approve, client)))
+        self.call(move |c| Box::pin(c.decide_nomination(principal, id, approve, client, true)))
+            .await
+    }
+
+    /// Demo seeding only: approves a nomination like [`CompanyHandle::decide_nomination`]
+    /// but emails nobody, so that a demo started with `--mail-dir` holds only the mail
+    /// people cause.
+    pub async fn seed_approve_nomination(
+        &self,
+        principal: Principal,
+        id: String,
+    ) -> Result<Nomination, ActorError> {
+        let client = Client::system();
+        self.call(move |c| Box::pin(c.decide_nomination(principal, id, true, client, false)))
             .await
     }
 }
