@@ -93,6 +93,13 @@ enum Fill {
     ObjectiveComment,
     /// A comment of `employee1` on their self review.
     ReviewComment,
+    /// `employee1`'s feedback request about `employee3`.
+    FeedbackRequest,
+    /// The demo cycle and `employee1` as the subject of feedback.
+    FeedbackSubject,
+    /// The first and the second pending nomination of `employee2`'s reviewers.
+    FirstNomination,
+    SecondNomination,
 }
 
 /// The request body.
@@ -108,6 +115,11 @@ enum Payload {
     ReviewSave,
     /// A status change of the objective in the path, with its current version.
     ObjectiveSave,
+    /// A feedback draft of the request in the path, with the version the caller sees
+    /// (or 1 for a caller who sees none).
+    FeedbackSave,
+    /// `employee1` nominating `employee8` as a reviewer in the demo cycle.
+    Nominate,
 }
 
 /// One route: method, path as the OpenAPI document spells it, what fills its id, its
@@ -152,10 +164,11 @@ const fn last(mut r: Row) -> Row {
 }
 
 use Fill::{
-    Calibration, Cycle, KeyResult, MadeUp, ManagerReview, No, Objective, ObjectiveComment,
-    ObjectiveCycle, ReviewComment, SelfReview, SpareObjective, User,
+    Calibration, Cycle, FeedbackRequest, FeedbackSubject, FirstNomination, KeyResult, MadeUp,
+    ManagerReview, No, Objective, ObjectiveComment, ObjectiveCycle, ReviewComment,
+    SecondNomination, SelfReview, SpareObjective, User,
 };
-use Payload::{Csv, Json, ObjectiveSave, ReviewSave};
+use Payload::{Csv, FeedbackSave, Json, Nominate, ObjectiveSave, ReviewSave};
 
 /// A sign-in as the table's own employee; valid for every caller.
 const LOGIN: &str = r#"{"company": "acme", "email": "employee2@acme.example",
@@ -212,7 +225,7 @@ const TABLE: &[Row] = &[
     with(row("PATCH", "/api/v1/objectives/{id}", Objective,      [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), ObjectiveSave),
     last(row("DELETE", "/api/v1/objectives/{id}", SpareObjective, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound])),
     with(row("POST", "/api/v1/objectives/{id}/key-results", Objective, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"title": "Guard key result", "progress": 10}"#)),
-    with(row("PATCH", "/api/v1/objectives/{id}/key-results/{key_result_id}", KeyResult, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"progress": 20}"#)),
+    with(row("PATCH", "/api/v1/objectives/{id}/key-results/{key_result_id}", KeyResult, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"title": "Guard key result"}"#)),
     last(row("DELETE", "/api/v1/objectives/{id}/key-results/{key_result_id}", KeyResult, [Unauth, Ok, Is(404), NotFound, Is(404), NotFound, Skip, NotFound])),
     with(row("PUT", "/api/v1/objectives/{id}/cycles/{cycle_id}", ObjectiveCycle, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"weight": 10}"#)),
     last(row("DELETE", "/api/v1/objectives/{id}/cycles/{cycle_id}", ObjectiveCycle, [Unauth, Ok, Is(404), NotFound, Is(404), NotFound, Skip, NotFound])),
@@ -224,6 +237,24 @@ const TABLE: &[Row] = &[
     row("GET",  "/api/v1/reviews/{id}/comments", SelfReview,     [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]),
     with(row("POST", "/api/v1/reviews/{id}/comments", SelfReview, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"body": "Guard table comment"}"#)),
     last(row("DELETE", "/api/v1/reviews/{id}/comments/{comment_id}", ReviewComment, [Unauth, Ok, Refused, NotFound, Refused, NotFound, Skip, NotFound])),
+    // 360 feedback: the demo cycle's anonymous feedback, employee1 as its subject and as
+    // the reviewer of employee3, employee2's nominations waiting for manager@.
+    row("GET",  "/api/v1/feedback/cycles", No,                   [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    row("GET",  "/api/v1/cycles/{id}/feedback", Cycle,           [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, NotFound]),
+    with(row("PUT", "/api/v1/cycles/{id}/feedback", Cycle,       [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]), Json(r#"{"enabled": true, "nominated_by": "reviewee", "min": 2, "max": 5, "anonymous": true}"#)),
+    row("GET",  "/api/v1/cycles/{id}/feedback/candidates", Cycle, [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, NotFound]),
+    row("GET",  "/api/v1/cycles/{id}/feedback/overview", Cycle,  [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]),
+    row("GET",  "/api/v1/cycles/{id}/nominations", Cycle,        [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, NotFound]),
+    with(row("POST", "/api/v1/cycles/{id}/nominations", Cycle,   [Unauth, Ok, Refused, Refused, Is(422), Refused, Skip, NotFound]), Nominate),
+    last(row("POST", "/api/v1/nominations/{id}/approve", FirstNomination, [Unauth, NotFound, Ok, NotFound, Is(409), NotFound, Skip, NotFound])),
+    last(row("POST", "/api/v1/nominations/{id}/reject", SecondNomination, [Unauth, NotFound, Ok, NotFound, Is(409), NotFound, Skip, NotFound])),
+    row("GET",  "/api/v1/feedback/requests", No,                 [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    row("GET",  "/api/v1/feedback/requests/{id}", FeedbackRequest, [Unauth, Ok, NotFound, NotFound, NotFound, NotFound, Skip, NotFound]),
+    with(row("PATCH", "/api/v1/feedback/requests/{id}", FeedbackRequest, [Unauth, Ok, NotFound, NotFound, NotFound, NotFound, Skip, NotFound]), FeedbackSave),
+    last(row("POST", "/api/v1/feedback/requests/{id}/submit", FeedbackRequest, [Unauth, Is(422), NotFound, NotFound, NotFound, NotFound, Skip, NotFound])),
+    query(row("GET", "/api/v1/feedback/results", FeedbackSubject, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), "?cycle_id={cycle_id}&subject_id={subject_id}"),
+    // Closing releases the results and ends the writing: after the rows above.
+    last(row("POST", "/api/v1/cycles/{id}/feedback/close", Cycle, [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound])),
     row("GET",  "/api/v1/live", No,                              [Unauth, Is(400), Is(400), Is(400), Is(400), Is(400), Skip, Is(400)]),
     // HR administration.
     row("GET",  "/api/v1/admin/security-policy", No,             [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
@@ -242,6 +273,7 @@ const TABLE: &[Row] = &[
     row("GET",  "/api/v1/cycles/{id}/reviews.csv", Cycle,        [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]),
     row("GET",  "/api/v1/admin/export.xml", No,                  [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
     row("GET",  "/api/v1/cycles/{id}/export.xml", Cycle,         [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]),
+    row("GET",  "/api/v1/feedback.csv", No,                      [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
     row("GET",  "/api/v1/objectives.csv", No,                    [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
     // Operations.
     row("GET",  "/healthz", No,                                  [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
@@ -320,6 +352,10 @@ struct Ids {
     key_result: String,
     objective_comment: String,
     review_comment: String,
+    subject: String,
+    reviewer: String,
+    feedback_request: String,
+    nominations: [String; 2],
 }
 
 impl Ids {
@@ -343,6 +379,12 @@ impl Ids {
             Fill::ReviewComment => {
                 vec![("{id}", &self.self_review), ("{comment_id}", &self.review_comment)]
             }
+            Fill::FeedbackRequest => vec![("{id}", &self.feedback_request)],
+            Fill::FeedbackSubject => {
+                vec![("{cycle_id}", &self.cycle), ("{subject_id}", &self.subject)]
+            }
+            Fill::FirstNomination => vec![("{id}", &self.nominations[0])],
+            Fill::SecondNomination => vec![("{id}", &self.nominations[1])],
         }
     }
 
@@ -458,7 +500,32 @@ async fn demo_ids(server: &TestServer) -> Ids {
     let path = format!("/api/v1/reviews/{self_review}/comments");
     let (status, review_comment) = employee.post(&path, comment).await;
     assert!(status.is_success(), "{review_comment}");
+    // employee1's feedback request, employee2's pending nominations, and employee8 as a
+    // reviewer to nominate.
+    let (_, requests) = employee.get("/api/v1/feedback/requests").await;
+    let feedback_request = text(&requests[0]["id"]);
+    let (_, nominations) = manager
+        .get(&format!("/api/v1/cycles/{cycle}/nominations"))
+        .await;
+    let pending: Vec<String> = nominations
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["status"] == "pending")
+        .filter_map(|n| n["id"].as_str().map(str::to_owned))
+        .collect();
+    assert!(pending.len() >= 2, "employee2's nominations wait: {nominations}");
+    let reviewer = users
+        .as_array()
+        .and_then(|l| l.iter().find(|u| u["email"] == "employee8@acme.example"))
+        .and_then(|u| u["id"].as_str())
+        .expect("employee8")
+        .to_owned();
     Ids {
+        subject: me.clone(),
+        reviewer,
+        feedback_request,
+        nominations: [pending[0].clone(), pending[1].clone()],
         self_review,
         manager_review,
         cycle,
@@ -486,7 +553,7 @@ async fn send(
     client: &Client,
     hr: &Client,
 ) -> (StatusCode, Value) {
-    let path = ids.path(row.path, row.fill) + row.query;
+    let path = ids.path(&format!("{}{}", row.path, row.query), row.fill);
     let method = Method::from_bytes(row.method.as_bytes()).expect("a method");
     let request = client
         .request(method, &path)
@@ -503,6 +570,15 @@ async fn send(
             let (_, review) = hr.get(&path).await;
             request.json(&json!({ "version": review["version"], "answers": {} }))
         }
+        Payload::FeedbackSave => {
+            let (_, feedback) = client.get(&path).await;
+            let version = feedback["version"].as_i64().unwrap_or(1);
+            request.json(&json!({ "version": version, "answers": {} }))
+        }
+        Payload::Nominate => request.json(&json!({
+            "subject_id": ids.subject,
+            "reviewer_ids": [ids.reviewer],
+        })),
         Payload::ObjectiveSave => {
             let (_, objective) = hr.get(&path).await;
             request.json(&json!({ "version": objective["version"], "status": "on_track" }))
