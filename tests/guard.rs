@@ -267,7 +267,10 @@ fn every_route_has_a_row() {
         missing.is_empty(),
         "routes without a row in the guard table: {missing:?}"
     );
-    assert!(stale.is_empty(), "rows of routes that are not served: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "rows of routes that are not served: {stale:?}"
+    );
 }
 
 /// The demo ids the table's paths use.
@@ -302,7 +305,11 @@ async fn sign_in(server: &TestServer, company: &str, email: &str, n: u32) -> Cli
         .send()
         .await
         .expect("the login is answered");
-    assert_eq!(response.status(), StatusCode::OK, "{email} of {company} signs in");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{email} of {company} signs in"
+    );
     let cookie = response.headers()["set-cookie"].to_str().expect("a cookie");
     client.cookie = Some(cookie.split(';').next().expect("a cookie").to_owned());
     let body = json!({ "password": PASSWORD });
@@ -522,10 +529,11 @@ async fn every_cell_holds_against_a_running_demo_server() {
 /// Subscribes to `topic` as `client` and answers the first frame, or `None` when the
 /// upgrade itself was refused.
 async fn subscribe(server: &TestServer, client: &Client, topic: &str) -> Option<Value> {
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-        server.live_url(),
-    )
-    .expect("a request");
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            server.live_url(),
+        )
+        .expect("a request");
     if let Some(cookie) = &client.cookie {
         request
             .headers_mut()
@@ -558,7 +566,7 @@ async fn topics_are_guarded_like_their_routes() {
     let mut failures = Vec::new();
     for (n, row) in TOPICS.iter().enumerate() {
         let topic = row.topic.replace("{id}", ids.fill(row.fill));
-        for column in 0..CALLERS.len() {
+        for (column, who) in CALLERS.iter().enumerate() {
             let expect = row.cells[column];
             if expect == Skip {
                 continue;
@@ -581,8 +589,8 @@ async fn topics_are_guarded_like_their_routes() {
             };
             if got != expect {
                 failures.push(format!(
-                    "{} as {}: expected {expect:?}, got {got:?}",
-                    row.topic, CALLERS[column]
+                    "{} as {who}: expected {expect:?}, got {got:?}",
+                    row.topic
                 ));
             }
         }
@@ -639,7 +647,10 @@ async fn side(server: &TestServer, slug: &'static str, n: u32) -> Side {
     let (_, reviews) = employee.get("/api/v1/reviews").await;
     let review = reviews
         .as_array()
-        .and_then(|l| l.iter().find(|r| r["kind"] == "self" && r["reviewer_id"] == me["id"]))
+        .and_then(|l| {
+            l.iter()
+                .find(|r| r["kind"] == "self" && r["reviewer_id"] == me["id"])
+        })
         .and_then(|r| r["id"].as_str())
         .expect("a self review")
         .to_owned();
@@ -685,9 +696,13 @@ async fn run(op: &Op, sides: &[Side; 2]) -> Option<(usize, String)> {
             let path = format!("/api/v1/reviews/{}", side.review);
             let (_, review) = side.employee.get(&path).await;
             let marker = format!("secret-of-{}-{n}", side.slug);
-            let body = json!({ "version": review["version"], "answers": { &side.question: marker } });
+            let body =
+                json!({ "version": review["version"], "answers": { &side.question: marker } });
             let (status, body) = side.employee.patch(&path, body).await;
-            assert!(status.is_success() || status == StatusCode::CONFLICT, "{body}");
+            assert!(
+                status.is_success() || status == StatusCode::CONFLICT,
+                "{body}"
+            );
             None
         }
         Op::Read(c, r) => {
@@ -699,7 +714,11 @@ async fn run(op: &Op, sides: &[Side; 2]) -> Option<(usize, String)> {
                 .send()
                 .await
                 .expect("answered");
-            assert!(response.status().is_success(), "{path}: {}", response.status());
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
             Some((*c, response.text().await.expect("a body")))
         }
         Op::Cross(c) => {
@@ -725,7 +744,10 @@ fn two_companies_never_read_each_others_data() {
                 .await
                 .expect("XML export switched on");
         }
-        let sides = [side(&server, "acme", 1).await, side(&server, "globex", 3).await];
+        let sides = [
+            side(&server, "acme", 1).await,
+            side(&server, "globex", 3).await,
+        ];
         (server, sides)
     });
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {

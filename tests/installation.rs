@@ -18,8 +18,18 @@ async fn add_staff(server: &TestServer, role: &str, email: &str) {
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kaizen"))
         .args([
-            "staff", "add", "--role", role, "--email", email, "--name", "Staff member",
-            "--password-stdin", "--bcrypt-cost", "10", "--data-dir",
+            "staff",
+            "add",
+            "--role",
+            role,
+            "--email",
+            email,
+            "--name",
+            "Staff member",
+            "--password-stdin",
+            "--bcrypt-cost",
+            "10",
+            "--data-dir",
         ])
         .arg(server.data_dir.path())
         .env("RUST_LOG", "warn")
@@ -88,27 +98,51 @@ async fn support_sees_overviews_and_trails_but_no_content_and_no_company_route()
     assert_eq!(one["cycles"][0]["status"], "open");
     // No person of the company, no answer: counts, names of cycles and states only.
     let text = format!("{companies}{one}");
-    assert!(!text.contains("@acme.example") && !text.contains("Demo answer"), "{text}");
+    assert!(
+        !text.contains("@acme.example") && !text.contains("Demo answer"),
+        "{text}"
+    );
 
-    let (status, trail) = support.get("/api/v1/installation/companies/acme/audit").await;
+    let (status, trail) = support
+        .get("/api/v1/installation/companies/acme/audit")
+        .await;
     assert_eq!(status, StatusCode::OK, "{trail}");
     assert!(!actions(&trail).is_empty());
-    let (status, body) = support.get("/api/v1/installation/companies/nope/audit").await;
+    let (status, body) = support
+        .get("/api/v1/installation/companies/nope/audit")
+        .await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
 
     // The operator's switches refuse support.
     for (method, path) in [
-        (Method::PUT, "/api/v1/installation/companies/acme/xml-export"),
-        (Method::POST, "/api/v1/installation/companies/acme/wipe-password"),
+        (
+            Method::PUT,
+            "/api/v1/installation/companies/acme/xml-export",
+        ),
+        (
+            Method::POST,
+            "/api/v1/installation/companies/acme/wipe-password",
+        ),
         (Method::POST, "/api/v1/installation/backups"),
     ] {
-        let request = support.request(method, path).json(&json!({ "enabled": true }));
+        let request = support
+            .request(method, path)
+            .json(&json!({ "enabled": true }));
         let (status, body) = support.send(request).await;
-        assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"), "{path}");
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            "{path}"
+        );
     }
 
     // A staff session is nobody on the company routes.
-    for path in ["/api/v1/me", "/api/v1/reviews", "/api/v1/admin/audit", "/api/v1/users.csv"] {
+    for path in [
+        "/api/v1/me",
+        "/api/v1/reviews",
+        "/api/v1/admin/audit",
+        "/api/v1/users.csv",
+    ] {
         let (status, body) = support.get(path).await;
         assert_eq!(
             (status, code(&body)),
@@ -140,10 +174,16 @@ async fn operators_switch_xml_export_issue_wipe_passwords_and_take_backups() {
     let (status, _) = hr.post("/api/v1/auth/reauthenticate", body).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = hr.get("/api/v1/admin/export.xml").await;
-    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "xml_export_disabled"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "xml_export_disabled")
+    );
 
     let request = operator
-        .request(Method::PUT, "/api/v1/installation/companies/acme/xml-export")
+        .request(
+            Method::PUT,
+            "/api/v1/installation/companies/acme/xml-export",
+        )
         .json(&json!({ "enabled": true }));
     let (status, body) = operator.send(request).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
@@ -155,12 +195,17 @@ async fn operators_switch_xml_export_issue_wipe_passwords_and_take_backups() {
     assert_eq!(response.status(), StatusCode::OK);
 
     let (status, issued) = operator
-        .post("/api/v1/installation/companies/acme/wipe-password", json!({}))
+        .post(
+            "/api/v1/installation/companies/acme/wipe-password",
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{issued}");
     assert!(issued["password"].as_str().is_some_and(|p| p.len() >= 20));
 
-    let (status, taken) = operator.post("/api/v1/installation/backups", json!({})).await;
+    let (status, taken) = operator
+        .post("/api/v1/installation/backups", json!({}))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{taken}");
     let file = std::path::PathBuf::from(taken["file"].as_str().expect("a file"));
     assert!(file.exists(), "{}", file.display());
@@ -168,11 +213,16 @@ async fn operators_switch_xml_export_issue_wipe_passwords_and_take_backups() {
     let (_, trail) = hr.get("/api/v1/admin/audit").await;
     let actions = actions(&trail);
     for action in ["xml_export_enabled", "installation_wipe_password_issued"] {
-        assert!(actions.contains(&action.to_owned()), "{action} in {actions:?}");
+        assert!(
+            actions.contains(&action.to_owned()),
+            "{action} in {actions:?}"
+        );
     }
 
     // Signing out ends the staff session.
-    let (status, _) = operator.post("/api/v1/installation/logout", json!({})).await;
+    let (status, _) = operator
+        .post("/api/v1/installation/logout", json!({}))
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = operator.get("/api/v1/installation/companies").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

@@ -147,12 +147,11 @@ pub async fn add(
 
 /// The active staff account with this email, for sign-in.
 pub async fn find_login(db: &Db, email: &str) -> Result<Option<StaffLogin>, sqlx::Error> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT id, password_hash FROM staff WHERE email = $1 AND disabled = 0",
-    )
-    .bind(normalize_email(email))
-    .fetch_optional(db.pool())
-    .await?;
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT id, password_hash FROM staff WHERE email = $1 AND disabled = 0")
+            .bind(normalize_email(email))
+            .fetch_optional(db.pool())
+            .await?;
     Ok(row.map(|(id, password_hash)| StaffLogin { id, password_hash }))
 }
 

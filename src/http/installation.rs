@@ -114,9 +114,10 @@ pub async fn login(
     client: Client,
     ApiJson(request): ApiJson<StaffLoginRequest>,
 ) -> Result<Response, ApiError> {
-    if request.password.len() > crate::password::MAX_PASSWORD_BYTES || request.email.len() > 320
-    {
-        return Err(ApiError::Validation("the email or password is too long".into()));
+    if request.password.len() > crate::password::MAX_PASSWORD_BYTES || request.email.len() > 320 {
+        return Err(ApiError::Validation(
+            "the email or password is too long".into(),
+        ));
     }
     let email = kaizen_actors::model::normalize_email(&request.email);
     // Staff accounts are counted apart from every company's: no slug has a space.
@@ -142,8 +143,13 @@ pub async fn login(
         return Err(ApiError::InvalidCredentials);
     };
     let token = token::new_token();
-    staff::open_session(state.registry.db(), &found.id, &token::hash_token(&token), &client)
-        .await?;
+    staff::open_session(
+        state.registry.db(),
+        &found.id,
+        &token::hash_token(&token),
+        &client,
+    )
+    .await?;
     state.sign_in_limits.succeeded(&account, client.ip);
     tracing::info!(staff_id = %found.id, "staff signed in");
     let mut response = Json(StaffLoginResponse {
@@ -161,7 +167,10 @@ pub async fn login(
 /// Ends the staff session.
 #[utoipa::path(post, path = "/api/v1/installation/logout", tag = "installation",
     responses((status = 204), (status = 401, body = ErrorBody)))]
-pub async fn logout(State(state): State<AppState>, session: StaffSession) -> Result<Response, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    session: StaffSession,
+) -> Result<Response, ApiError> {
     staff::end_session(state.registry.db(), &session.staff.session_id).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let secure = state.config.secure_cookies;
@@ -247,7 +256,9 @@ pub async fn set_xml_export(
     } else {
         "xml_export_disabled"
     };
-    session.audit(&company, action, serde_json::json!({})).await?;
+    session
+        .audit(&company, action, serde_json::json!({}))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -278,7 +289,11 @@ pub async fn issue_wipe_password(
     let hash = kaizen_actors::db::sha256_hex(&password);
     let expires_at = company.issue_wipe_password(hash).await?;
     session
-        .audit(&company, "installation_wipe_password_issued", serde_json::json!({}))
+        .audit(
+            &company,
+            "installation_wipe_password_issued",
+            serde_json::json!({}),
+        )
         .await?;
     Ok(Json(WipePassword {
         password,
