@@ -369,12 +369,12 @@ async fn support_sign_in(server: &TestServer) -> Client {
     client
 }
 
-/// A demo server that trusts loopback as a proxy and delivers mail to a directory.
+/// A demo server that trusts loopback as a proxy and delivers mail to a directory in its
+/// data directory (removed with it).
 async fn server() -> TestServer {
-    let mail = tempfile::tempdir().expect("a mail directory").keep();
     TestServer::demo_with(|config| {
         config.trusted_proxies = vec!["127.0.0.0/8".parse::<Cidr>().expect("a CIDR")];
-        config.mail_dir = Some(mail);
+        config.mail_dir = Some(config.db.data_dir.join("mail"));
     })
     .await
 }
