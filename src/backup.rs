@@ -443,6 +443,26 @@ pub struct Schedule {
 /// The name prefix of scheduled backups; only files with it are ever pruned.
 const SCHEDULED_PREFIX: &str = "kaizen-";
 
+/// The name of a backup taken now: `kaizen-<UTC time>.sqlite3` (or `.pgdump`). The
+/// schedule prunes files of this shape only.
+pub fn file_name(db: &Db) -> String {
+    let stamp = time::OffsetDateTime::now_utc();
+    format!(
+        "{SCHEDULED_PREFIX}{:04}{:02}{:02}T{:02}{:02}{:02}{:03}Z.{}",
+        stamp.year(),
+        u8::from(stamp.month()),
+        stamp.day(),
+        stamp.hour(),
+        stamp.minute(),
+        stamp.second(),
+        stamp.millisecond(),
+        match db.backend() {
+            Backend::Sqlite => "sqlite3",
+            Backend::Postgres => "pgdump",
+        }
+    )
+}
+
 /// Takes a backup every `schedule.every` until `stop`, keeping the newest `keep`.
 pub async fn run_schedule(
     db: Db,
@@ -458,22 +478,7 @@ pub async fn run_schedule(
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        let stamp = time::OffsetDateTime::now_utc();
-        let name = format!(
-            "{SCHEDULED_PREFIX}{:04}{:02}{:02}T{:02}{:02}{:02}{:03}Z.{}",
-            stamp.year(),
-            u8::from(stamp.month()),
-            stamp.day(),
-            stamp.hour(),
-            stamp.minute(),
-            stamp.second(),
-            stamp.millisecond(),
-            match db.backend() {
-                Backend::Sqlite => "sqlite3",
-                Backend::Postgres => "pgdump",
-            }
-        );
-        let out = schedule.dir.join(name);
+        let out = schedule.dir.join(file_name(&db));
         match backup(&db, database_url.as_deref(), &out).await {
             Ok(manifest) => tracing::info!(file = %out.display(),
                 rows = manifest.census.total_rows(), "scheduled backup taken"),

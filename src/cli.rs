@@ -81,6 +81,9 @@ enum Command {
     /// Inspect and rotate the keys of field encryption.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the installation's staff (operators and support).
+    #[command(subcommand)]
+    Staff(StaffCommand),
     /// Import a whole-company XML export into an empty company (one transaction; a
     /// refused file writes nothing). Content is encrypted again with the current key.
     Import {
@@ -155,6 +158,38 @@ enum CompanyCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum StaffCommand {
+    /// Add a staff account. Prints a generated password unless --password-stdin is given.
+    Add {
+        /// `operator` (everything support does, and XML export, wipe passwords, backups)
+        /// or `support` (overviews and audit trails of companies, no content).
+        #[arg(long, value_enum)]
+        role: StaffRoleArg,
+        /// The staff member's email address.
+        #[arg(long)]
+        email: String,
+        /// The staff member's name.
+        #[arg(long)]
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// bcrypt cost of the password hash.
+        #[arg(long, env = "KAIZEN_BCRYPT_COST", default_value_t = 12,
+              value_parser = clap::value_parser!(u32).range(10..=16))]
+        bcrypt_cost: u32,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StaffRoleArg {
+    Operator,
+    Support,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -295,6 +330,31 @@ async fn run(command: Command) -> anyhow::Result<()> {
             db,
             keys,
         } => import(&company, &file, &db, &keys).await,
+        Command::Staff(StaffCommand::Add {
+            role,
+            email,
+            name,
+            password_stdin,
+            bcrypt_cost,
+            db,
+        }) => {
+            let db = db.open().await?;
+            let (password, show) = read_or_generate_password(password_stdin)?;
+            crate::password::check_new_password(&password, 12, &[name.as_str(), email.as_str()])
+                .map_err(|problem| anyhow::anyhow!("the password is refused: {problem}"))?;
+            let hash = Hasher::new(bcrypt_cost)?.hash(&password).await?;
+            let role = match role {
+                StaffRoleArg::Operator => kaizen_actors::staff::StaffRole::Operator,
+                StaffRoleArg::Support => kaizen_actors::staff::StaffRole::Support,
+            };
+            let id = kaizen_actors::staff::add(&db, &email, &name, role, &hash).await;
+            db.close().await;
+            println!("added staff account {} ({})", id?, role.as_str());
+            if show {
+                println!("password (shown once): {password}");
+            }
+            Ok(())
+        }
         Command::Keys(KeysCommand::List { db, keys }) => crate::keys::list(&keys, &db).await,
         Command::Keys(KeysCommand::Rotate { db, keys }) => crate::keys::rotate(&keys, &db).await,
         Command::User(UserCommand::Add {
@@ -322,13 +382,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                         .ok_or_else(|| anyhow::anyhow!("no user {email} in {company}"))?,
                 ),
             };
-            let (password, show) = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line)?;
-                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
-            } else {
-                (crate::token::new_token()[..20].to_owned(), true)
-            };
+            let (password, show) = read_or_generate_password(password_stdin)?;
             // The same rules as in the app; the company's own minimum may be higher.
             let min_chars = usize::try_from(handle.min_password_length().await?).unwrap_or(8);
             let context = [name.as_str(), email.as_str(), company.as_str()];
@@ -356,6 +410,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
+    }
+}
+
+/// The password of a new account: the first line of standard input, or a generated one
+/// that is shown once (the flag says whether to show it).
+fn read_or_generate_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+    } else {
+        Ok((crate::token::new_token()[..20].to_owned(), true))
     }
 }
 

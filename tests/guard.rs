@@ -15,8 +15,9 @@
 //! outside the subject's line; the HR admin; an HR assistant; installation support
 //! staff; and the HR admin of the other demo company, using this company's ids.
 //!
-//! The HR assistant is the demo's `assistant@`. Installation staff do not exist in this
-//! build yet: their column is marked `Skip` and left out of the run.
+//! The HR assistant is the demo's `assistant@`. Installation support signs in under
+//! `/api/v1/installation` with its own cookie, which no company route reads: to every
+//! company route it is as anonymous (401), and it never gets a company's content.
 
 // The shared harness serves many test files; this one uses part of it.
 #[allow(dead_code)]
@@ -100,6 +101,8 @@ enum Fill {
     /// The first and the second pending nomination of `employee2`'s reviewers.
     FirstNomination,
     SecondNomination,
+    /// The company's slug (`acme`), for the installation's routes.
+    Slug,
 }
 
 /// The request body.
@@ -166,7 +169,7 @@ const fn last(mut r: Row) -> Row {
 use Fill::{
     Calibration, Cycle, FeedbackRequest, FeedbackSubject, FirstNomination, KeyResult, MadeUp,
     ManagerReview, No, Objective, ObjectiveComment, ObjectiveCycle, ReviewComment,
-    SecondNomination, SelfReview, SpareObjective, User,
+    SecondNomination, SelfReview, Slug, SpareObjective, User,
 };
 use Payload::{Csv, FeedbackSave, Json, Nominate, ObjectiveSave, ReviewSave};
 
@@ -179,106 +182,115 @@ const LOGIN: &str = r#"{"company": "acme", "email": "employee2@acme.example",
 #[rustfmt::skip]
 const TABLE: &[Row] = &[
     // Signing in and out.
-    with(row("POST", "/api/v1/auth/login", No,                   [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]), Json(LOGIN)),
-    last(row("POST", "/api/v1/auth/logout", No,                  [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok])),
-    row("GET",  "/api/v1/me", No,                                [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    with(row("POST", "/api/v1/auth/reauthenticate", No,          [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]), Json(r#"{"password": "correct horse battery staple"}"#)),
-    with(row("POST", "/api/v1/auth/second-factor", No,           [Unauth, Is(409), Is(409), Is(409), Is(409), Is(409), Skip, Is(409)]), Json(r#"{"method": "totp", "code": "000000", "trust_device": false}"#)),
-    row("POST", "/api/v1/auth/second-factor/sms", No,            [Unauth, Is(409), Is(409), Is(409), Is(409), Is(409), Skip, Is(409)]),
-    with(row("POST", "/api/v1/auth/password-reset", No,          [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]), Json(r#"{"company": "acme", "email": "nobody@acme.example"}"#)),
-    with(row("POST", "/api/v1/auth/password-reset/complete", No, [Is(422), Is(422), Is(422), Is(422), Is(422), Is(422), Skip, Is(422)]), Json(r#"{"token": "made-up", "new_password": "quiet lantern orbit 4821"}"#)),
-    with(row("POST", "/api/v1/password-strength", No,            [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]), Json(r#"{"password": "hunter2"}"#)),
+    with(row("POST", "/api/v1/auth/login", No,                   [Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok]), Json(LOGIN)),
+    last(row("POST", "/api/v1/auth/logout", No,                  [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok])),
+    row("GET",  "/api/v1/me", No,                                [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]),
+    with(row("POST", "/api/v1/auth/reauthenticate", No,          [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]), Json(r#"{"password": "correct horse battery staple"}"#)),
+    with(row("POST", "/api/v1/auth/second-factor", No,           [Unauth, Is(409), Is(409), Is(409), Is(409), Is(409), Unauth, Is(409)]), Json(r#"{"method": "totp", "code": "000000", "trust_device": false}"#)),
+    row("POST", "/api/v1/auth/second-factor/sms", No,            [Unauth, Is(409), Is(409), Is(409), Is(409), Is(409), Unauth, Is(409)]),
+    with(row("POST", "/api/v1/auth/password-reset", No,          [Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok]), Json(r#"{"company": "acme", "email": "nobody@acme.example"}"#)),
+    with(row("POST", "/api/v1/auth/password-reset/complete", No, [Is(422), Is(422), Is(422), Is(422), Is(422), Is(422), Is(422), Is(422)]), Json(r#"{"token": "made-up", "new_password": "quiet lantern orbit 4821"}"#)),
+    with(row("POST", "/api/v1/password-strength", No,            [Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok]), Json(r#"{"password": "hunter2"}"#)),
     // One's own account.
-    with(row("PUT",  "/api/v1/me/password", No,                  [Unauth, Is(401), Is(401), Is(401), Is(401), Is(401), Skip, Is(401)]), Json(r#"{"current_password": "wrong", "new_password": "quiet lantern orbit 4821"}"#)),
-    row("GET",  "/api/v1/me/second-factor", No,                  [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    row("POST", "/api/v1/me/second-factor/totp", No,             [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    with(row("POST", "/api/v1/me/second-factor/totp/confirm", No, [Unauth, Is(401), Is(401), Is(401), Is(401), Is(401), Skip, Is(401)]), Json(r#"{"code": "000000"}"#)),
-    row("DELETE", "/api/v1/me/second-factor/totp", No,           [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    with(row("POST", "/api/v1/me/second-factor/sms", No,         [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]), Json(r#"{"phone": "+15550101010"}"#)),
-    with(row("POST", "/api/v1/me/second-factor/sms/confirm", No, [Unauth, Is(401), Is(401), Is(401), Is(401), Is(401), Skip, Is(401)]), Json(r#"{"code": "000000"}"#)),
-    row("DELETE", "/api/v1/me/second-factor/sms", No,            [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    row("GET",  "/api/v1/me/sessions", No,                       [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    row("DELETE", "/api/v1/me/sessions/{id}", MadeUp,            [Unauth, NotFound, NotFound, NotFound, NotFound, NotFound, Skip, NotFound]),
+    with(row("PUT",  "/api/v1/me/password", No,                  [Unauth, Is(401), Is(401), Is(401), Is(401), Is(401), Unauth, Is(401)]), Json(r#"{"current_password": "wrong", "new_password": "quiet lantern orbit 4821"}"#)),
+    row("GET",  "/api/v1/me/second-factor", No,                  [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]),
+    row("POST", "/api/v1/me/second-factor/totp", No,             [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]),
+    with(row("POST", "/api/v1/me/second-factor/totp/confirm", No, [Unauth, Is(401), Is(401), Is(401), Is(401), Is(401), Unauth, Is(401)]), Json(r#"{"code": "000000"}"#)),
+    row("DELETE", "/api/v1/me/second-factor/totp", No,           [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]),
+    with(row("POST", "/api/v1/me/second-factor/sms", No,         [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]), Json(r#"{"phone": "+15550101010"}"#)),
+    with(row("POST", "/api/v1/me/second-factor/sms/confirm", No, [Unauth, Is(401), Is(401), Is(401), Is(401), Is(401), Unauth, Is(401)]), Json(r#"{"code": "000000"}"#)),
+    row("DELETE", "/api/v1/me/second-factor/sms", No,            [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]),
+    row("GET",  "/api/v1/me/sessions", No,                       [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]),
+    row("DELETE", "/api/v1/me/sessions/{id}", MadeUp,            [Unauth, NotFound, NotFound, NotFound, NotFound, NotFound, Unauth, NotFound]),
     // Cycles and reviews.
-    row("GET",  "/api/v1/cycles", No,                            [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    with(row("POST", "/api/v1/cycles", No,                       [Unauth, Refused, Refused, Refused, Ok, Ok, Skip, Ok]), Json(r#"{"name": "Guard table cycle", "questions": [{"kind": "text", "prompt": "Why?"}]}"#)),
-    row("GET",  "/api/v1/cycles/{id}/progress", Cycle,           [Unauth, Refused, Refused, Refused, Ok, Ok, Skip, NotFound]),
-    row("GET",  "/api/v1/reviews", No,                           [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    row("GET",  "/api/v1/reviews/{id}", SelfReview,              [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]),
-    with(row("PATCH", "/api/v1/reviews/{id}", SelfReview,        [Unauth, Ok, Refused, NotFound, Refused, NotFound, Skip, NotFound]), ReviewSave),
-    row("POST", "/api/v1/reviews/{id}/submit", SelfReview,       [Unauth, Is(422), Refused, NotFound, Refused, NotFound, Skip, NotFound]),
+    row("GET",  "/api/v1/cycles", No,                            [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]),
+    with(row("POST", "/api/v1/cycles", No,                       [Unauth, Refused, Refused, Refused, Ok, Ok, Unauth, Ok]), Json(r#"{"name": "Guard table cycle", "questions": [{"kind": "text", "prompt": "Why?"}]}"#)),
+    row("GET",  "/api/v1/cycles/{id}/progress", Cycle,           [Unauth, Refused, Refused, Refused, Ok, Ok, Unauth, NotFound]),
+    row("GET",  "/api/v1/reviews", No,                           [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]),
+    row("GET",  "/api/v1/reviews/{id}", SelfReview,              [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound]),
+    with(row("PATCH", "/api/v1/reviews/{id}", SelfReview,        [Unauth, Ok, Refused, NotFound, Refused, NotFound, Unauth, NotFound]), ReviewSave),
+    row("POST", "/api/v1/reviews/{id}/submit", SelfReview,       [Unauth, Is(422), Refused, NotFound, Refused, NotFound, Unauth, NotFound]),
     // Phased cycles (advancing and closing change the demo cycle: last).
-    last(row("POST", "/api/v1/cycles/{id}/advance", Cycle,       [Unauth, Refused, Refused, Refused, Ok, Ok, Skip, NotFound])),
-    last(row("POST", "/api/v1/cycles/{id}/close", Cycle,         [Unauth, Refused, Refused, Refused, Ok, Is(409), Skip, NotFound])),
-    row("GET",  "/api/v1/cycles/{id}/calibration", Cycle,        [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]),
-    with(row("PUT", "/api/v1/cycles/{id}/calibration/{review_id}", Calibration, [Unauth, Refused, Refused, Refused, Is(409), Refused, Skip, NotFound]), Json(r#"{"ratings": {}}"#)),
-    row("POST", "/api/v1/reminders/run", No,                     [Unauth, Refused, Refused, Refused, Ok, Ok, Skip, Ok]),
-    row("POST", "/api/v1/reviews/{id}/share", ManagerReview,     [Unauth, NotFound, Is(409), NotFound, Is(409), NotFound, Skip, NotFound]),
-    row("POST", "/api/v1/reviews/{id}/sign", ManagerReview,      [Unauth, NotFound, Is(409), NotFound, Refused, NotFound, Skip, NotFound]),
-    row("GET",  "/api/v1/admin/review-settings", No,             [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
-    with(row("PUT", "/api/v1/admin/review-settings", No,         [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]), Json(r#"{"skip_level_visible": true}"#)),
+    last(row("POST", "/api/v1/cycles/{id}/advance", Cycle,       [Unauth, Refused, Refused, Refused, Ok, Ok, Unauth, NotFound])),
+    last(row("POST", "/api/v1/cycles/{id}/close", Cycle,         [Unauth, Refused, Refused, Refused, Ok, Is(409), Unauth, NotFound])),
+    row("GET",  "/api/v1/cycles/{id}/calibration", Cycle,        [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, NotFound]),
+    with(row("PUT", "/api/v1/cycles/{id}/calibration/{review_id}", Calibration, [Unauth, Refused, Refused, Refused, Is(409), Refused, Unauth, NotFound]), Json(r#"{"ratings": {}}"#)),
+    row("POST", "/api/v1/reminders/run", No,                     [Unauth, Refused, Refused, Refused, Ok, Ok, Unauth, Ok]),
+    row("POST", "/api/v1/reviews/{id}/share", ManagerReview,     [Unauth, NotFound, Is(409), NotFound, Is(409), NotFound, Unauth, NotFound]),
+    row("POST", "/api/v1/reviews/{id}/sign", ManagerReview,      [Unauth, NotFound, Is(409), NotFound, Refused, NotFound, Unauth, NotFound]),
+    row("GET",  "/api/v1/admin/review-settings", No,             [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]),
+    with(row("PUT", "/api/v1/admin/review-settings", No,         [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]), Json(r#"{"skip_level_visible": true}"#)),
     // Objectives: employee1's personal objective, seen by them, their managers and HR.
-    row("GET",  "/api/v1/objectives", No,                        [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    with(row("POST", "/api/v1/objectives", No,                   [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]), Json(r#"{"title": "Guard table objective", "description": "Why not"}"#)),
-    row("GET",  "/api/v1/objectives/tree", No,                   [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    row("GET",  "/api/v1/objectives/{id}", Objective,            [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]),
-    with(row("PATCH", "/api/v1/objectives/{id}", Objective,      [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), ObjectiveSave),
-    last(row("DELETE", "/api/v1/objectives/{id}", SpareObjective, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound])),
-    with(row("POST", "/api/v1/objectives/{id}/key-results", Objective, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"title": "Guard key result", "progress": 10}"#)),
-    with(row("PATCH", "/api/v1/objectives/{id}/key-results/{key_result_id}", KeyResult, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"title": "Guard key result"}"#)),
-    last(row("DELETE", "/api/v1/objectives/{id}/key-results/{key_result_id}", KeyResult, [Unauth, Ok, Is(404), NotFound, Is(404), NotFound, Skip, NotFound])),
-    with(row("PUT", "/api/v1/objectives/{id}/cycles/{cycle_id}", ObjectiveCycle, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"weight": 10}"#)),
-    last(row("DELETE", "/api/v1/objectives/{id}/cycles/{cycle_id}", ObjectiveCycle, [Unauth, Ok, Is(404), NotFound, Is(404), NotFound, Skip, NotFound])),
-    row("GET",  "/api/v1/objectives/{id}/comments", Objective,   [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]),
-    with(row("POST", "/api/v1/objectives/{id}/comments", Objective, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"body": "Guard table comment"}"#)),
-    last(row("DELETE", "/api/v1/objectives/{id}/comments/{comment_id}", ObjectiveComment, [Unauth, Ok, Refused, NotFound, Refused, NotFound, Skip, NotFound])),
+    row("GET",  "/api/v1/objectives", No,                        [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]),
+    with(row("POST", "/api/v1/objectives", No,                   [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]), Json(r#"{"title": "Guard table objective", "description": "Why not"}"#)),
+    row("GET",  "/api/v1/objectives/tree", No,                   [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]),
+    row("GET",  "/api/v1/objectives/{id}", Objective,            [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound]),
+    with(row("PATCH", "/api/v1/objectives/{id}", Objective,      [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound]), ObjectiveSave),
+    last(row("DELETE", "/api/v1/objectives/{id}", SpareObjective, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound])),
+    with(row("POST", "/api/v1/objectives/{id}/key-results", Objective, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound]), Json(r#"{"title": "Guard key result", "progress": 10}"#)),
+    with(row("PATCH", "/api/v1/objectives/{id}/key-results/{key_result_id}", KeyResult, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound]), Json(r#"{"title": "Guard key result"}"#)),
+    last(row("DELETE", "/api/v1/objectives/{id}/key-results/{key_result_id}", KeyResult, [Unauth, Ok, Is(404), NotFound, Is(404), NotFound, Unauth, NotFound])),
+    with(row("PUT", "/api/v1/objectives/{id}/cycles/{cycle_id}", ObjectiveCycle, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound]), Json(r#"{"weight": 10}"#)),
+    last(row("DELETE", "/api/v1/objectives/{id}/cycles/{cycle_id}", ObjectiveCycle, [Unauth, Ok, Is(404), NotFound, Is(404), NotFound, Unauth, NotFound])),
+    row("GET",  "/api/v1/objectives/{id}/comments", Objective,   [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound]),
+    with(row("POST", "/api/v1/objectives/{id}/comments", Objective, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound]), Json(r#"{"body": "Guard table comment"}"#)),
+    last(row("DELETE", "/api/v1/objectives/{id}/comments/{comment_id}", ObjectiveComment, [Unauth, Ok, Refused, NotFound, Refused, NotFound, Unauth, NotFound])),
     // Comments on a review and its linked objectives: whoever reads the review.
-    row("GET",  "/api/v1/reviews/{id}/objectives", SelfReview,   [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]),
-    row("GET",  "/api/v1/reviews/{id}/comments", SelfReview,     [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]),
-    with(row("POST", "/api/v1/reviews/{id}/comments", SelfReview, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), Json(r#"{"body": "Guard table comment"}"#)),
-    last(row("DELETE", "/api/v1/reviews/{id}/comments/{comment_id}", ReviewComment, [Unauth, Ok, Refused, NotFound, Refused, NotFound, Skip, NotFound])),
+    row("GET",  "/api/v1/reviews/{id}/objectives", SelfReview,   [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound]),
+    row("GET",  "/api/v1/reviews/{id}/comments", SelfReview,     [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound]),
+    with(row("POST", "/api/v1/reviews/{id}/comments", SelfReview, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound]), Json(r#"{"body": "Guard table comment"}"#)),
+    last(row("DELETE", "/api/v1/reviews/{id}/comments/{comment_id}", ReviewComment, [Unauth, Ok, Refused, NotFound, Refused, NotFound, Unauth, NotFound])),
     // 360 feedback: the demo cycle's anonymous feedback, employee1 as its subject and as
     // the reviewer of employee3, employee2's nominations waiting for manager@.
-    row("GET",  "/api/v1/feedback/cycles", No,                   [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    row("GET",  "/api/v1/cycles/{id}/feedback", Cycle,           [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, NotFound]),
-    with(row("PUT", "/api/v1/cycles/{id}/feedback", Cycle,       [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]), Json(r#"{"enabled": true, "nominated_by": "reviewee", "min": 2, "max": 5, "anonymous": true}"#)),
-    row("GET",  "/api/v1/cycles/{id}/feedback/candidates", Cycle, [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, NotFound]),
-    row("GET",  "/api/v1/cycles/{id}/feedback/overview", Cycle,  [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]),
-    row("GET",  "/api/v1/cycles/{id}/nominations", Cycle,        [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, NotFound]),
-    with(row("POST", "/api/v1/cycles/{id}/nominations", Cycle,   [Unauth, Ok, Refused, Refused, Is(422), Refused, Skip, NotFound]), Nominate),
-    last(row("POST", "/api/v1/nominations/{id}/approve", FirstNomination, [Unauth, NotFound, Ok, NotFound, Is(409), NotFound, Skip, NotFound])),
-    last(row("POST", "/api/v1/nominations/{id}/reject", SecondNomination, [Unauth, NotFound, Ok, NotFound, Is(409), NotFound, Skip, NotFound])),
-    row("GET",  "/api/v1/feedback/requests", No,                 [Unauth, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    row("GET",  "/api/v1/feedback/requests/{id}", FeedbackRequest, [Unauth, Ok, NotFound, NotFound, NotFound, NotFound, Skip, NotFound]),
-    with(row("PATCH", "/api/v1/feedback/requests/{id}", FeedbackRequest, [Unauth, Ok, NotFound, NotFound, NotFound, NotFound, Skip, NotFound]), FeedbackSave),
-    last(row("POST", "/api/v1/feedback/requests/{id}/submit", FeedbackRequest, [Unauth, Is(422), NotFound, NotFound, NotFound, NotFound, Skip, NotFound])),
-    query(row("GET", "/api/v1/feedback/results", FeedbackSubject, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound]), "?cycle_id={cycle_id}&subject_id={subject_id}"),
+    row("GET",  "/api/v1/feedback/cycles", No,                   [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]),
+    row("GET",  "/api/v1/cycles/{id}/feedback", Cycle,           [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, NotFound]),
+    with(row("PUT", "/api/v1/cycles/{id}/feedback", Cycle,       [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, NotFound]), Json(r#"{"enabled": true, "nominated_by": "reviewee", "min": 2, "max": 5, "anonymous": true}"#)),
+    row("GET",  "/api/v1/cycles/{id}/feedback/candidates", Cycle, [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, NotFound]),
+    row("GET",  "/api/v1/cycles/{id}/feedback/overview", Cycle,  [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, NotFound]),
+    row("GET",  "/api/v1/cycles/{id}/nominations", Cycle,        [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, NotFound]),
+    with(row("POST", "/api/v1/cycles/{id}/nominations", Cycle,   [Unauth, Ok, Refused, Refused, Is(422), Refused, Unauth, NotFound]), Nominate),
+    last(row("POST", "/api/v1/nominations/{id}/approve", FirstNomination, [Unauth, NotFound, Ok, NotFound, Is(409), NotFound, Unauth, NotFound])),
+    last(row("POST", "/api/v1/nominations/{id}/reject", SecondNomination, [Unauth, NotFound, Ok, NotFound, Is(409), NotFound, Unauth, NotFound])),
+    row("GET",  "/api/v1/feedback/requests", No,                 [Unauth, Ok, Ok, Ok, Ok, Ok, Unauth, Ok]),
+    row("GET",  "/api/v1/feedback/requests/{id}", FeedbackRequest, [Unauth, Ok, NotFound, NotFound, NotFound, NotFound, Unauth, NotFound]),
+    with(row("PATCH", "/api/v1/feedback/requests/{id}", FeedbackRequest, [Unauth, Ok, NotFound, NotFound, NotFound, NotFound, Unauth, NotFound]), FeedbackSave),
+    last(row("POST", "/api/v1/feedback/requests/{id}/submit", FeedbackRequest, [Unauth, Is(422), NotFound, NotFound, NotFound, NotFound, Unauth, NotFound])),
+    query(row("GET", "/api/v1/feedback/results", FeedbackSubject, [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound]), "?cycle_id={cycle_id}&subject_id={subject_id}"),
     // Closing releases the results and ends the writing: after the rows above.
-    last(row("POST", "/api/v1/cycles/{id}/feedback/close", Cycle, [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound])),
-    row("GET",  "/api/v1/live", No,                              [Unauth, Is(400), Is(400), Is(400), Is(400), Is(400), Skip, Is(400)]),
+    last(row("POST", "/api/v1/cycles/{id}/feedback/close", Cycle, [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, NotFound])),
+    row("GET",  "/api/v1/live", No,                              [Unauth, Is(400), Is(400), Is(400), Is(400), Is(400), Unauth, Is(400)]),
     // HR administration.
-    row("GET",  "/api/v1/admin/security-policy", No,             [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
-    with(row("PUT", "/api/v1/admin/security-policy", No,         [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]), Json(r#"{"min_password_length": 8, "remember_me_allowed": true, "second_factor_required": false, "ip_ranges": []}"#)),
-    row("GET",  "/api/v1/admin/users", No,                       [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
-    with(row("PATCH", "/api/v1/admin/users/{id}", User,          [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]), Json(r#"{"disabled": false}"#)),
-    row("DELETE", "/api/v1/admin/users/{id}/sessions", User,     [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]),
-    query(with(row("POST", "/api/v1/admin/users/import", No,     [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]), Csv("email,name\r\nemployee5@acme.example,Eli Employee5\r\n")), "?dry_run=true"),
-    row("GET",  "/api/v1/admin/audit", No,                       [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
-    row("POST", "/api/v1/admin/wipe/{id}/confirm", MadeUp,       [Unauth, Refused, Refused, Refused, NotFound, Refused, Skip, NotFound]),
-    last(with(row("POST", "/api/v1/admin/wipe", No,              [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]), Json("{}"))),
+    row("GET",  "/api/v1/admin/security-policy", No,             [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]),
+    with(row("PUT", "/api/v1/admin/security-policy", No,         [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]), Json(r#"{"min_password_length": 8, "remember_me_allowed": true, "second_factor_required": false, "ip_ranges": []}"#)),
+    row("GET",  "/api/v1/admin/users", No,                       [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]),
+    with(row("PATCH", "/api/v1/admin/users/{id}", User,          [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, NotFound]), Json(r#"{"disabled": false}"#)),
+    row("DELETE", "/api/v1/admin/users/{id}/sessions", User,     [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, NotFound]),
+    query(with(row("POST", "/api/v1/admin/users/import", No,     [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]), Csv("email,name\r\nemployee5@acme.example,Eli Employee5\r\n")), "?dry_run=true"),
+    row("GET",  "/api/v1/admin/audit", No,                       [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]),
+    row("POST", "/api/v1/admin/wipe/{id}/confirm", MadeUp,       [Unauth, Refused, Refused, Refused, NotFound, Refused, Unauth, NotFound]),
+    last(with(row("POST", "/api/v1/admin/wipe", No,              [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]), Json("{}"))),
     // Exports (the callers reauthenticated first).
-    row("GET",  "/api/v1/admin/audit.csv", No,                   [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
-    row("GET",  "/api/v1/admin/audit.xlsx", No,                  [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
-    row("GET",  "/api/v1/users.csv", No,                         [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
-    row("GET",  "/api/v1/cycles/{id}/reviews.csv", Cycle,        [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]),
-    row("GET",  "/api/v1/admin/export.xml", No,                  [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
-    row("GET",  "/api/v1/cycles/{id}/export.xml", Cycle,         [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, NotFound]),
-    row("GET",  "/api/v1/feedback.csv", No,                      [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
-    row("GET",  "/api/v1/objectives.csv", No,                    [Unauth, Refused, Refused, Refused, Ok, Refused, Skip, Ok]),
+    row("GET",  "/api/v1/admin/audit.csv", No,                   [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]),
+    row("GET",  "/api/v1/admin/audit.xlsx", No,                  [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]),
+    row("GET",  "/api/v1/users.csv", No,                         [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]),
+    row("GET",  "/api/v1/cycles/{id}/reviews.csv", Cycle,        [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, NotFound]),
+    row("GET",  "/api/v1/admin/export.xml", No,                  [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]),
+    row("GET",  "/api/v1/cycles/{id}/export.xml", Cycle,         [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, NotFound]),
+    row("GET",  "/api/v1/feedback.csv", No,                      [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]),
+    row("GET",  "/api/v1/objectives.csv", No,                    [Unauth, Refused, Refused, Refused, Ok, Refused, Unauth, Ok]),
     // Operations.
-    row("GET",  "/healthz", No,                                  [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    row("GET",  "/readyz", No,                                   [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
-    row("GET",  "/metrics", No,                                  [Ok, Ok, Ok, Ok, Ok, Ok, Skip, Ok]),
+    row("GET",  "/healthz", No,                                  [Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok]),
+    row("GET",  "/readyz", No,                                   [Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok]),
+    row("GET",  "/metrics", No,                                  [Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok]),
+    // The installation's staff. Support reads; the operator's switches refuse it.
+    with(row("POST", "/api/v1/installation/login", No,           [Is(401), Is(401), Is(401), Is(401), Is(401), Is(401), Is(401), Is(401)]), Json(r#"{"email": "nobody@example.com", "password": "wrong"}"#)),
+    last(row("POST", "/api/v1/installation/logout", No,          [Unauth, Unauth, Unauth, Unauth, Unauth, Unauth, Ok, Unauth])),
+    row("GET",  "/api/v1/installation/companies", No,            [Unauth, Unauth, Unauth, Unauth, Unauth, Unauth, Ok, Unauth]),
+    row("GET",  "/api/v1/installation/companies/{slug}", Slug,     [Unauth, Unauth, Unauth, Unauth, Unauth, Unauth, Ok, Unauth]),
+    row("GET",  "/api/v1/installation/companies/{slug}/audit", Slug, [Unauth, Unauth, Unauth, Unauth, Unauth, Unauth, Ok, Unauth]),
+    with(row("PUT", "/api/v1/installation/companies/{slug}/xml-export", Slug, [Unauth, Unauth, Unauth, Unauth, Unauth, Unauth, Refused, Unauth]), Json(r#"{"enabled": true}"#)),
+    row("POST", "/api/v1/installation/companies/{slug}/wipe-password", Slug, [Unauth, Unauth, Unauth, Unauth, Unauth, Unauth, Refused, Unauth]),
+    row("POST", "/api/v1/installation/backups", No,              [Unauth, Unauth, Unauth, Unauth, Unauth, Unauth, Refused, Unauth]),
 ];
 
 /// A live topic and what subscribing to it answers each caller: `Ok` a snapshot,
@@ -291,8 +303,8 @@ struct TopicRow {
 
 #[rustfmt::skip]
 const TOPICS: &[TopicRow] = &[
-    TopicRow { topic: "cycle:{id}",  fill: Cycle,      cells: [Unauth, Refused, Refused, Refused, Ok, Ok, Skip, NotFound] },
-    TopicRow { topic: "review:{id}", fill: SelfReview, cells: [Unauth, Ok, Ok, NotFound, Ok, NotFound, Skip, NotFound] },
+    TopicRow { topic: "cycle:{id}",  fill: Cycle,      cells: [Unauth, Refused, Refused, Refused, Ok, Ok, Unauth, NotFound] },
+    TopicRow { topic: "review:{id}", fill: SelfReview, cells: [Unauth, Ok, Ok, NotFound, Ok, NotFound, Unauth, NotFound] },
 ];
 
 /// The (method, path) pairs the server serves, from its OpenAPI document.
@@ -338,7 +350,10 @@ fn every_route_has_a_row() {
         missing.is_empty(),
         "routes without a row in the guard table: {missing:?}"
     );
-    assert!(stale.is_empty(), "rows of routes that are not served: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "rows of routes that are not served: {stale:?}"
+    );
 }
 
 /// The demo ids the table's paths use.
@@ -385,6 +400,7 @@ impl Ids {
             }
             Fill::FirstNomination => vec![("{id}", &self.nominations[0])],
             Fill::SecondNomination => vec![("{id}", &self.nominations[1])],
+            Fill::Slug => vec![("{slug}", "acme")],
         }
     }
 
@@ -408,7 +424,11 @@ async fn sign_in(server: &TestServer, company: &str, email: &str, n: u32) -> Cli
         .send()
         .await
         .expect("the login is answered");
-    assert_eq!(response.status(), StatusCode::OK, "{email} of {company} signs in");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{email} of {company} signs in"
+    );
     let cookie = response.headers()["set-cookie"].to_str().expect("a cookie");
     client.cookie = Some(cookie.split(';').next().expect("a cookie").to_owned());
     let body = json!({ "password": PASSWORD });
@@ -430,12 +450,51 @@ fn caller(column: usize) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// A demo server that trusts loopback as a proxy and delivers mail to a directory.
+/// The column of installation support.
+const SUPPORT: usize = 6;
+
+/// The support staff account of the table's server.
+const SUPPORT_EMAIL: &str = "support@kaizen.example";
+
+/// Signs in as installation support (the account is added once per server), with the
+/// staff cookie only.
+async fn support_sign_in(server: &TestServer) -> Client {
+    let db = server.server().registry().db();
+    if kaizen_actors::staff::find_login(db, SUPPORT_EMAIL)
+        .await
+        .expect("staff lookup")
+        .is_none()
+    {
+        let hash = kaizen::password::Hasher::new(10)
+            .expect("password workers")
+            .hash(PASSWORD)
+            .await
+            .expect("a hash");
+        let role = kaizen_actors::staff::StaffRole::Support;
+        kaizen_actors::staff::add(db, SUPPORT_EMAIL, "Sam Support", role, &hash)
+            .await
+            .expect("support is added");
+    }
+    let mut client = server.anonymous();
+    let body = json!({ "email": SUPPORT_EMAIL, "password": PASSWORD });
+    let response = client
+        .request(Method::POST, "/api/v1/installation/login")
+        .json(&body)
+        .send()
+        .await
+        .expect("the login is answered");
+    assert_eq!(response.status(), StatusCode::OK, "support signs in");
+    let cookie = response.headers()["set-cookie"].to_str().expect("a cookie");
+    client.cookie = Some(cookie.split(';').next().expect("a cookie").to_owned());
+    client
+}
+
+/// A demo server that trusts loopback as a proxy and delivers mail to a directory in its
+/// data directory (removed with it).
 async fn server() -> TestServer {
-    let mail = tempfile::tempdir().expect("a mail directory").keep();
     TestServer::demo_with(|config| {
         config.trusted_proxies = vec!["127.0.0.0/8".parse::<Cidr>().expect("a CIDR")];
-        config.mail_dir = Some(mail);
+        config.mail_dir = Some(config.db.data_dir.join("mail"));
     })
     .await
 }
@@ -618,6 +677,7 @@ async fn every_cell_holds_against_a_running_demo_server() {
             sessions.insert(column, sign_in(&server, company, email, n).await);
         }
     }
+    sessions.insert(SUPPORT, support_sign_in(&server).await);
     let hr = sessions[&4].clone();
 
     // Rows that end or change what others need run last, refusals before the allowed
@@ -638,6 +698,8 @@ async fn every_cell_holds_against_a_running_demo_server() {
                 continue;
             }
             let client = match (caller(column), row.last) {
+                (None, true) if column == SUPPORT => support_sign_in(&server).await,
+                (None, false) if column == SUPPORT => sessions[&SUPPORT].clone(),
                 (None, _) => server.anonymous(),
                 (Some((company, email)), true) => {
                     n += 1;
@@ -667,10 +729,11 @@ async fn every_cell_holds_against_a_running_demo_server() {
 /// Subscribes to `topic` as `client` and answers the first frame, or `None` when the
 /// upgrade itself was refused.
 async fn subscribe(server: &TestServer, client: &Client, topic: &str) -> Option<Value> {
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-        server.live_url(),
-    )
-    .expect("a request");
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            server.live_url(),
+        )
+        .expect("a request");
     if let Some(cookie) = &client.cookie {
         request
             .headers_mut()
@@ -703,12 +766,13 @@ async fn topics_are_guarded_like_their_routes() {
     let mut failures = Vec::new();
     for (n, row) in TOPICS.iter().enumerate() {
         let topic = ids.path(row.topic, row.fill);
-        for column in 0..CALLERS.len() {
+        for (column, who) in CALLERS.iter().enumerate() {
             let expect = row.cells[column];
             if expect == Skip {
                 continue;
             }
             let client = match caller(column) {
+                None if column == SUPPORT => support_sign_in(&server).await,
                 None => server.anonymous(),
                 Some((company, email)) => {
                     let seq = u32::try_from(n * 10 + column).unwrap_or(0);
@@ -725,8 +789,8 @@ async fn topics_are_guarded_like_their_routes() {
             };
             if got != expect {
                 failures.push(format!(
-                    "{} as {}: expected {expect:?}, got {got:?}",
-                    row.topic, CALLERS[column]
+                    "{} as {who}: expected {expect:?}, got {got:?}",
+                    row.topic
                 ));
             }
         }
@@ -783,7 +847,10 @@ async fn side(server: &TestServer, slug: &'static str, n: u32) -> Side {
     let (_, reviews) = employee.get("/api/v1/reviews").await;
     let review = reviews
         .as_array()
-        .and_then(|l| l.iter().find(|r| r["kind"] == "self" && r["reviewer_id"] == me["id"]))
+        .and_then(|l| {
+            l.iter()
+                .find(|r| r["kind"] == "self" && r["reviewer_id"] == me["id"])
+        })
         .and_then(|r| r["id"].as_str())
         .expect("a self review")
         .to_owned();
@@ -829,9 +896,13 @@ async fn run(op: &Op, sides: &[Side; 2]) -> Option<(usize, String)> {
             let path = format!("/api/v1/reviews/{}", side.review);
             let (_, review) = side.employee.get(&path).await;
             let marker = format!("secret-of-{}-{n}", side.slug);
-            let body = json!({ "version": review["version"], "answers": { &side.question: marker } });
+            let body =
+                json!({ "version": review["version"], "answers": { &side.question: marker } });
             let (status, body) = side.employee.patch(&path, body).await;
-            assert!(status.is_success() || status == StatusCode::CONFLICT, "{body}");
+            assert!(
+                status.is_success() || status == StatusCode::CONFLICT,
+                "{body}"
+            );
             None
         }
         Op::Read(c, r) => {
@@ -843,7 +914,11 @@ async fn run(op: &Op, sides: &[Side; 2]) -> Option<(usize, String)> {
                 .send()
                 .await
                 .expect("answered");
-            assert!(response.status().is_success(), "{path}: {}", response.status());
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
             Some((*c, response.text().await.expect("a body")))
         }
         Op::Cross(c) => {
@@ -869,7 +944,10 @@ fn two_companies_never_read_each_others_data() {
                 .await
                 .expect("XML export switched on");
         }
-        let sides = [side(&server, "acme", 1).await, side(&server, "globex", 3).await];
+        let sides = [
+            side(&server, "acme", 1).await,
+            side(&server, "globex", 3).await,
+        ];
         (server, sides)
     });
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {

@@ -508,12 +508,11 @@ async fn phone_numbers_stored_in_clear_are_sealed_at_start_and_still_get_codes()
     // A confirmed SMS factor as an earlier version stored it: the number in clear, and
     // the start-up pass marked as done before numbers were sealed.
     let pool = database(dir.path()).await;
-    let (company_id, user_id): (String, String) = sqlx::query_as(
-        "SELECT company_id, id FROM users WHERE email = 'employee1@acme.example'",
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("employee1");
+    let (company_id, user_id): (String, String) =
+        sqlx::query_as("SELECT company_id, id FROM users WHERE email = 'employee1@acme.example'")
+            .fetch_one(&pool)
+            .await
+            .expect("employee1");
     sqlx::query(
         "INSERT INTO sms_factors (company_id, user_id, phone, confirmed, code_hash, \
          code_expires_at, created_at) VALUES (?1, ?2, ?3, 1, NULL, 0, 0)",

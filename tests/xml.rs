@@ -41,7 +41,10 @@ async fn kaizen(args: &[&str], stdin: Option<&str>) -> Output {
         let mut input = child.stdin.take().expect("a standard input");
         input.write_all(text.as_bytes()).await.expect("stdin");
     }
-    child.wait_with_output().await.expect("the kaizen binary ends")
+    child
+        .wait_with_output()
+        .await
+        .expect("the kaizen binary ends")
 }
 
 fn output_text(output: &Output) -> String {
@@ -62,7 +65,11 @@ async fn operator(server: &TestServer, args: &[&str], stdin: Option<&str>) -> St
         all.extend(["--keyring", keyring]);
     }
     let output = kaizen(&all, stdin).await;
-    assert!(output.status.success(), "{args:?}: {}", output_text(&output));
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        output_text(&output)
+    );
     output_text(&output)
 }
 
@@ -186,7 +193,10 @@ fn canonical(xml: &str, skip: &[&str]) -> Vec<String> {
         answers.sort();
         lines.push(format!(
             "review {} {} by {} {} {} v{} updated={} submitted={} answers={answers:?}",
-            cycle_names.get(&field(r, "cycle-id")).cloned().unwrap_or_default(),
+            cycle_names
+                .get(&field(r, "cycle-id"))
+                .cloned()
+                .unwrap_or_default(),
             email(&field(r, "reviewee-id")),
             email(&field(r, "reviewer-id")),
             field(r, "kind"),
@@ -227,11 +237,18 @@ async fn xml_export_needs_the_operators_switch_an_hr_admin_and_a_recent_password
         assert_eq!(status, StatusCode::FORBIDDEN, "employee {path}: {body}");
         assert_eq!(code(&body), "forbidden");
         let (status, body) = fresh_hr.get(path).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "no reauthentication {path}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "no reauthentication {path}: {body}"
+        );
         assert_eq!(code(&body), "reauthentication_required");
         let (status, _, body) = fetch(&hr, path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        assert!(body.trim_end().ends_with("</kaizen-export>"), "{path}: complete");
+        assert!(
+            body.trim_end().ends_with("</kaizen-export>"),
+            "{path}: complete"
+        );
     }
 
     // Each export is in the trail, and switching it off again closes it at once.
@@ -246,7 +263,10 @@ async fn xml_export_needs_the_operators_switch_an_hr_admin_and_a_recent_password
     assert!(actions.contains(&"export_cycle_xml"), "{actions:?}");
     operator(&server, &["company", "disable-xml-export", ACME], None).await;
     let (status, body) = hr.get(&paths[0]).await;
-    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "xml_export_disabled"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "xml_export_disabled")
+    );
 }
 
 #[tokio::test]
@@ -282,7 +302,11 @@ async fn a_cycle_export_holds_that_cycle_and_its_reviews_only() {
     assert_eq!(cycles[0].get_attr("id"), Some(cycle.as_str()));
     let reviews: Vec<&Node> = section(&root, "reviews").all("review").collect();
     assert!(!reviews.is_empty());
-    assert!(reviews.iter().all(|r| r.get("cycle-id") == Some(cycle.as_str())));
+    assert!(
+        reviews
+            .iter()
+            .all(|r| r.get("cycle-id") == Some(cycle.as_str()))
+    );
 }
 
 #[tokio::test]
@@ -311,7 +335,10 @@ async fn export_import_export_keeps_every_row_reference_and_answer() {
     assert_eq!(status, StatusCode::OK, "{saved}");
 
     let first = export_company(&hr).await;
-    assert!(!first.contains(":v1") && !first.contains(">v1:"), "content is decrypted");
+    assert!(
+        !first.contains(":v1") && !first.contains(">v1:"),
+        "content is decrypted"
+    );
     let root = parse(first.as_bytes()).expect("the export parses");
     let answered = section(&root, "reviews")
         .all("review")
@@ -323,26 +350,49 @@ async fn export_import_export_keeps_every_row_reference_and_answer() {
     let file = server.data_dir.path().join("acme.xml");
     std::fs::write(&file, &first).expect("the export is saved");
     let file = file.to_str().expect("a UTF-8 path");
-    operator(&server, &["company", "create", "acme-copy", "--name", "Acme copy"], None).await;
+    operator(
+        &server,
+        &["company", "create", "acme-copy", "--name", "Acme copy"],
+        None,
+    )
+    .await;
     let printed = operator(&server, &["import", "--company", "acme-copy", file], None).await;
     assert!(printed.contains("imported into acme-copy"), "{printed}");
 
     // The same file again is refused: the company is no longer empty.
     let again = import_output(&server, "acme-copy", Path::new(file)).await;
     assert!(!again.status.success());
-    assert!(output_text(&again).contains("not empty"), "{}", output_text(&again));
+    assert!(
+        output_text(&again).contains("not empty"),
+        "{}",
+        output_text(&again)
+    );
 
     // An HR admin of the copy exports it again: the same content, row for row.
     operator(
         &server,
         &[
-            "user", "add", "--company", "acme-copy", "--email", "exporter@acme.example",
-            "--name", "Exporter", "--role", "hr-admin", "--password-stdin",
+            "user",
+            "add",
+            "--company",
+            "acme-copy",
+            "--email",
+            "exporter@acme.example",
+            "--name",
+            "Exporter",
+            "--role",
+            "hr-admin",
+            "--password-stdin",
         ],
         Some(&format!("{EXPORTER_PASSWORD}\n")),
     )
     .await;
-    operator(&server, &["company", "enable-xml-export", "acme-copy"], None).await;
+    operator(
+        &server,
+        &["company", "enable-xml-export", "acme-copy"],
+        None,
+    )
+    .await;
     let mut exporter = server.anonymous();
     let login = json!({ "company": "acme-copy", "email": "exporter@acme.example",
                         "password": EXPORTER_PASSWORD });
@@ -361,7 +411,11 @@ async fn export_import_export_keeps_every_row_reference_and_answer() {
     let second = export_company(&exporter).await;
     let before = canonical(&first, &[]);
     let after = canonical(&second, &["exporter@acme.example"]);
-    assert!(before.len() > 50, "the demo company has content: {}", before.len());
+    assert!(
+        before.len() > 50,
+        "the demo company has content: {}",
+        before.len()
+    );
     assert_eq!(before, after);
 
     // The copy's content lives under new ids, sealed for its new rows.
@@ -384,7 +438,14 @@ async fn import_output(server: &TestServer, slug: &str, file: &Path) -> Output {
     let file = file.to_str().expect("a UTF-8 path");
     kaizen(
         &[
-            "import", "--company", slug, file, "--data-dir", dir, "--keyring", keyring,
+            "import",
+            "--company",
+            slug,
+            file,
+            "--data-dir",
+            dir,
+            "--keyring",
+            keyring,
         ],
         None,
     )
@@ -394,12 +455,21 @@ async fn import_output(server: &TestServer, slug: &str, file: &Path) -> Output {
 #[tokio::test]
 async fn a_refused_import_names_the_problem_and_writes_nothing() {
     let server = TestServer::demo().await;
-    operator(&server, &["company", "create", "empty-co", "--name", "Empty"], None).await;
+    operator(
+        &server,
+        &["company", "create", "empty-co", "--name", "Empty"],
+        None,
+    )
+    .await;
     let dir = server.data_dir.path();
     let user = "<user id=\"u1\"><email>a@empty.example</email><name>A</name>\
                 <role>hr_admin</role><disabled>false</disabled></user>";
     let cases = [
-        ("not-xml", "this is not XML".to_owned(), "not a Kaizen export"),
+        (
+            "not-xml",
+            "this is not XML".to_owned(),
+            "not a Kaizen export",
+        ),
         (
             "unclosed",
             "<kaizen-export format-version=\"1\" scope=\"company\"><users>".to_owned(),
@@ -459,5 +529,9 @@ async fn a_refused_import_names_the_problem_and_writes_nothing() {
     std::fs::write(&file, valid).expect("the file is written");
     let output = import_output(&server, "empty-co", &file).await;
     assert!(output.status.success(), "{}", output_text(&output));
-    assert!(output_text(&output).contains("1 user"), "{}", output_text(&output));
+    assert!(
+        output_text(&output).contains("1 user"),
+        "{}",
+        output_text(&output)
+    );
 }

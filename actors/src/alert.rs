@@ -50,8 +50,12 @@ impl Alerts {
     /// `sign_in_locked_out`, `ip_refused`) about `company`. `detail` is a short
     /// description without content or secrets.
     pub fn raise(&self, kind: &'static str, company: Option<&str>, detail: &str) {
-        tracing::error!(alert = kind, company_id = company.unwrap_or(""), detail,
-            "security alert");
+        tracing::error!(
+            alert = kind,
+            company_id = company.unwrap_or(""),
+            detail,
+            "security alert"
+        );
         let now = now_ms();
         let mail = {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -20,6 +20,7 @@ pub mod mail;
 pub mod model;
 pub mod net;
 pub mod registry;
+pub mod staff;
 pub mod totp;
 
 pub use company::CompanyHandle;

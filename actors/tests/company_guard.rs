@@ -4,8 +4,8 @@
 
 use kaizen_actors::alert::Alerts;
 use kaizen_actors::company::NewUser;
-use kaizen_actors::mail::Mailer;
 use kaizen_actors::crypto::{KeySet, Keyring, REVIEW_ANSWERS};
+use kaizen_actors::mail::Mailer;
 use kaizen_actors::model::{
     Answer, Client, DraftUpdate, NewCycle, NewQuestion, Principal, QuestionKind, ReviewKind, Roles,
     Stage, UserRole,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod export;
 pub mod extract;
 pub mod feedback;
+pub mod installation;
 pub mod live;
 pub mod objectives;
 pub mod ops;
@@ -187,6 +188,15 @@ fn api() -> OpenApiRouter<AppState> {
         // Data protection: the XML export.
         .routes(routes!(xml::company_xml))
         .routes(routes!(xml::cycle_xml))
+        // The installation's staff (operators and support).
+        .routes(routes!(installation::login))
+        .routes(routes!(installation::logout))
+        .routes(routes!(installation::companies))
+        .routes(routes!(installation::company_overview))
+        .routes(routes!(installation::company_audit))
+        .routes(routes!(installation::set_xml_export))
+        .routes(routes!(installation::issue_wipe_password))
+        .routes(routes!(installation::backup))
 }
 
 /// The OpenAPI document of the HTTP API.

@@ -381,6 +381,11 @@ impl Company {
         if !principal.roles.hr_admin {
             return Err(ActorError::Forbidden);
         }
+        self.read_audit_page(filter).await
+    }
+
+    /// One page of the trail, whoever asks: the callers check their own rules.
+    async fn read_audit_page(&self, filter: &AuditFilter) -> Result<AuditPage, ActorError> {
         let filter = filter.check()?;
 
         // The query grows with the filters given; each value is bound, never spliced.
@@ -463,6 +468,17 @@ impl CompanyHandle {
         filter: AuditFilter,
     ) -> Result<AuditPage, ActorError> {
         self.call(move |c| Box::pin(async move { c.audit_page(&principal, &filter).await }))
+            .await
+    }
+
+    /// One page of the company's audit trail for the installation's staff (support
+    /// and operators), who are no members of the company. The trail holds no written
+    /// content; the HTTP layer admits staff sessions only.
+    pub async fn installation_audit_page(
+        &self,
+        filter: AuditFilter,
+    ) -> Result<AuditPage, ActorError> {
+        self.call(move |c| Box::pin(async move { c.read_audit_page(&filter).await }))
             .await
     }
 }

@@ -441,7 +441,10 @@ impl Company {
             found_company = %violation.found_company,
             "security violation: a row of another company was read; request aborted"
         );
-        let detail = format!("a row of table {} of another company was read", violation.table);
+        let detail = format!(
+            "a row of table {} of another company was read",
+            violation.table
+        );
         self.alerts
             .raise("cross_company_read", Some(&self.id), &detail);
         let written = sqlx::query(

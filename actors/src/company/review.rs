@@ -230,7 +230,11 @@ impl Company {
     }
 
     /// The stored form of a review's answers: JSON, sealed for that review.
-    pub(super) fn sealed_answers(&self, review_id: &str, answers: &Answers) -> Result<String, ActorError> {
+    pub(super) fn sealed_answers(
+        &self,
+        review_id: &str,
+        answers: &Answers,
+    ) -> Result<String, ActorError> {
         let json = serde_json::to_string(answers)
             .map_err(|_| ActorError::Validation("the answers could not be stored".into()))?;
         self.seal(REVIEW_ANSWERS, review_id, &json)

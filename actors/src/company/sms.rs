@@ -225,7 +225,11 @@ impl Company {
         Ok(FactorStatus {
             totp,
             sms_phone: match phone {
-                Some((sealed,)) => Some(masked(&self.open(SMS_PHONE, &principal.user_id, &sealed)?)),
+                Some((sealed,)) => Some(masked(&self.open(
+                    SMS_PHONE,
+                    &principal.user_id,
+                    &sealed,
+                )?)),
                 None => None,
             },
             recovery_codes_left,

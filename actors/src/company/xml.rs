@@ -22,9 +22,7 @@ use crate::crypto::REVIEW_ANSWERS;
 use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
 use crate::guard::Owned;
-use crate::model::{
-    Answer, Answers, Client, Principal, normalize_email, parse_rfc3339, rfc3339,
-};
+use crate::model::{Answer, Answers, Client, Principal, normalize_email, parse_rfc3339, rfc3339};
 
 /// The version of the file format, in the root's `format-version` attribute. Bumped when
 /// an element changes meaning; new optional elements keep it.
@@ -560,11 +558,10 @@ impl Company {
             .bind(&self.id)
             .fetch_one(&mut *tx)
             .await?;
-        let (cycles,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM cycles WHERE company_id = $1")
-                .bind(&self.id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let (cycles,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM cycles WHERE company_id = $1")
+            .bind(&self.id)
+            .fetch_one(&mut *tx)
+            .await?;
         if people > 0 || cycles > 0 {
             return Err(ActorError::Conflict(
                 "the company is not empty: an import goes into a company without people \
@@ -603,7 +600,9 @@ impl Company {
         let count = |map: &IdMap| map.0.len() as u64;
         imported.rows.insert("user".into(), count(&ids.users));
         imported.rows.insert("cycle".into(), count(&ids.cycles));
-        imported.rows.insert("question".into(), count(&ids.questions));
+        imported
+            .rows
+            .insert("question".into(), count(&ids.questions));
         imported.rows.insert("review".into(), count(&ids.reviews));
 
         let detail = serde_json::to_value(&imported.rows).unwrap_or_default();
@@ -638,10 +637,14 @@ impl Company {
             if name.is_empty() {
                 return Err(invalid(row, "<name> is empty"));
             }
-            let role = one_of(row, "role", &["employee", "hr_admin", "hr_assistant"])?;
+            // The stored roles this build knows; a new role is added here too.
+            let role = one_of(row, "role", &["employee", "hr_admin"])?;
             let disabled = one_of(row, "disabled", &["true", "false"])? == "true";
             let created_at = time(row, "created-at")?.unwrap_or_else(now_ms);
-            let department = row.get("department").map(str::trim).filter(|d| !d.is_empty());
+            let department = row
+                .get("department")
+                .map(str::trim)
+                .filter(|d| !d.is_empty());
             let inserted = sqlx::query(
                 "INSERT INTO users (company_id, id, email, name, role, manager_id, \
                  password_hash, disabled, created_at, department) \
@@ -658,14 +661,19 @@ impl Company {
             .execute(&mut **tx)
             .await;
             if inserted.is_err() {
-                return Err(invalid(row, "the email is used by another user of the file"));
+                return Err(invalid(
+                    row,
+                    "the email is used by another user of the file",
+                ));
             }
         }
         for row in wrapper.all("user") {
             let Some(manager) = row.get("manager-id") else {
                 continue;
             };
-            let id = ids.users.get(row, "user", row.get_attr("id").unwrap_or(""))?;
+            let id = ids
+                .users
+                .get(row, "user", row.get_attr("id").unwrap_or(""))?;
             let manager_id = ids.users.get(row, "manager", manager)?;
             if manager_id == id {
                 return Err(invalid(row, "a user cannot be their own manager"));

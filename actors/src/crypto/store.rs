@@ -242,7 +242,10 @@ impl Pages {
     }
 
     /// The next batch, or `None` once every row was read.
-    async fn next(&mut self, db: &Db) -> Result<Option<Vec<(String, String, String)>>, sqlx::Error> {
+    async fn next(
+        &mut self,
+        db: &Db,
+    ) -> Result<Option<Vec<(String, String, String)>>, sqlx::Error> {
         if self.done {
             return Ok(None);
         }
@@ -250,8 +253,11 @@ impl Pages {
         if let Some(bound) = &self.bound {
             query = query.bind(bound);
         }
-        let rows: Vec<(String, String, String)> =
-            query.bind(&self.after).bind(BATCH).fetch_all(db.pool()).await?;
+        let rows: Vec<(String, String, String)> = query
+            .bind(&self.after)
+            .bind(BATCH)
+            .fetch_all(db.pool())
+            .await?;
         match rows.last() {
             Some((_, last, _)) => self.after = last.clone(),
             None => {
