@@ -638,7 +638,7 @@ impl Company {
                 return Err(invalid(row, "<name> is empty"));
             }
             // The stored roles this build knows; a new role is added here too.
-            let role = one_of(row, "role", &["employee", "hr_admin"])?;
+            let role = one_of(row, "role", &["employee", "hr_admin", "hr_assistant"])?;
             let disabled = one_of(row, "disabled", &["true", "false"])? == "true";
             let created_at = time(row, "created-at")?.unwrap_or_else(now_ms);
             let department = row
