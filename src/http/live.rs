@@ -52,6 +52,10 @@ const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
 /// the connection without one, before buffering more.
 const MAX_PROTOCOL_MESSAGE: usize = 4 * MAX_CLIENT_MESSAGE;
 
+/// The read buffer a connection starts with (the library's default is 128 KiB, taken
+/// up front by every connection). Clients send small messages; a larger one grows it.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// Messages a client may send: a burst of this many, then [`MESSAGES_PER_SECOND`].
 const MESSAGE_BURST: f64 = 40.0;
 const MESSAGES_PER_SECOND: f64 = 20.0;
@@ -176,6 +180,7 @@ pub async fn live(
         return Err(ApiError::Unavailable);
     }
     let upgrade = upgrade
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(MAX_PROTOCOL_MESSAGE)
         .max_frame_size(MAX_PROTOCOL_MESSAGE);
     Ok(upgrade.on_upgrade(move |socket| connection(state, session, socket)))
