@@ -19,7 +19,7 @@ fn principal(company: &CompanyHandle, user_id: &str, manager: bool) -> Principal
         stage: Stage::Full,
         roles: Roles {
             manager,
-            hr_admin: false,
+            ..Roles::default()
         },
     }
 }

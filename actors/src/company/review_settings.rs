@@ -66,6 +66,11 @@ impl Company {
         )
         .await?;
         tx.commit().await?;
+
+        // Managers above the direct one may just have lost reviews they follow live.
+        if before && !settings.skip_level_visible {
+            self.access_changed();
+        }
         Ok(settings)
     }
 }
