@@ -957,3 +957,33 @@ async fn every_feedback_route_answers_each_role_as_its_guard_says() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_reader_who_wrote_one_of_two_anonymous_answers_gets_no_results() {
+    let server = TestServer::demo().await;
+    let a = acme(&server).await;
+    let cycle = cycle_with_feedback(&a.hr, "Two answers", settings("hr", 1, 3, true)).await;
+    let manager_id = user_id(&a.manager).await;
+    let subject = a.ids[4].clone();
+
+    // HR asks the subject's manager and one colleague; both answer.
+    let (status, body) = nominate(&a.hr, &cycle, &subject, &[&manager_id, &a.ids[5]]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    give_feedback(&a.manager, &cycle, &subject, "Written by the manager", 1).await;
+    give_feedback(&a.employees[5], &cycle, &subject, "Written by the colleague", 5).await;
+    close(&a.hr, &cycle).await;
+
+    // The manager wrote one of the two: the other would be the colleague's, so the
+    // manager sees nothing; the subject and HR, who wrote neither, see both.
+    let path = results_path(&cycle, &subject);
+    let managers = ok(&a.manager, &path).await;
+    assert_eq!(managers["released"], false, "{managers}");
+    assert_eq!(managers["withheld"], "too_few_answers", "{managers}");
+    assert!(!managers.to_string().contains("Written by"), "{managers}");
+    for reader in [&a.employees[4], &a.hr] {
+        let results = ok(reader, &path).await;
+        assert_eq!(results["released"], true, "{results}");
+        assert_eq!(results["responses"], 2, "{results}");
+    }
+    server.stop().await;
+}

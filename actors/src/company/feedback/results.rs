@@ -82,9 +82,11 @@ struct Opened {
 }
 
 /// Whether a subject's results are shown, and if not, why: only once the feedback is
-/// closed, and for anonymous feedback only with at least two answers.
-fn withheld(setup: &Setup, count: usize) -> Option<&'static str> {
-    let count = i64::try_from(count).unwrap_or(i64::MAX);
+/// closed, and for anonymous feedback only with at least two answers of others than the
+/// reader (`own` is 1 when the reader wrote one of them): a reader who wrote one of two
+/// answers would otherwise read the other's as theirs.
+fn withheld(setup: &Setup, count: usize, own: usize) -> Option<&'static str> {
+    let count = i64::try_from(count.saturating_sub(own)).unwrap_or(i64::MAX);
     if !setup.closed {
         Some("feedback_open")
     } else if setup.anonymous && count < MIN_ANONYMOUS_ANSWERS {
@@ -149,6 +151,27 @@ fn aggregate(questions: &[Question], submissions: &[Opened]) -> Vec<QuestionResu
 }
 
 impl Company {
+    /// Whether `principal` submitted feedback about `subject_id` in the cycle.
+    async fn wrote_about(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        principal: &Principal,
+        cycle_id: &str,
+        subject_id: &str,
+    ) -> Result<bool, ActorError> {
+        let submitted: Option<(String,)> = sqlx::query_as(
+            "SELECT company_id FROM feedback_requests WHERE company_id = $1 AND cycle_id = $2 \
+             AND subject_id = $3 AND reviewer_id = $4 AND status = 'submitted'",
+        )
+        .bind(&self.id)
+        .bind(cycle_id)
+        .bind(subject_id)
+        .bind(&principal.user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(submitted.is_some())
+    }
+
     /// The submitted answers of a cycle, optionally of one subject, opened.
     async fn load_answers(
         &self,
@@ -233,7 +256,10 @@ impl Company {
         let answers = self
             .load_answers(&mut conn, &cycle_id, Some(&subject.id))
             .await?;
-        if let Some(reason) = withheld(&setup, answers.len()) {
+        let own = self
+            .wrote_about(&mut conn, &principal, &cycle_id, &subject.id)
+            .await?;
+        if let Some(reason) = withheld(&setup, answers.len(), usize::from(own)) {
             results.withheld = Some(reason.into());
             return Ok(results);
         }
@@ -331,7 +357,10 @@ impl Company {
                     answer,
                 };
                 if setup.anonymous {
-                    if withheld(&setup, submissions.len()).is_some() {
+                    let own = self
+                        .wrote_about(&mut conn, &principal, &cycle.cycle_id, &subject_id)
+                        .await?;
+                    if withheld(&setup, submissions.len(), usize::from(own)).is_some() {
                         continue;
                     }
                     for question in &questions {
