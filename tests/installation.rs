@@ -108,6 +108,13 @@ async fn support_sees_overviews_and_trails_but_no_content_and_no_company_route()
         .await;
     assert_eq!(status, StatusCode::OK, "{trail}");
     assert!(!actions(&trail).is_empty());
+    // The trail names people by id only: no name, no address, not even in the details
+    // (the demo's seeding added every user, so each is someone's target).
+    let text = trail.to_string();
+    assert!(
+        !text.contains("@acme.example") && !text.contains("Employee1"),
+        "{text}"
+    );
     let (status, body) = support
         .get("/api/v1/installation/companies/nope/audit")
         .await;

@@ -478,8 +478,36 @@ impl CompanyHandle {
         &self,
         filter: AuditFilter,
     ) -> Result<AuditPage, ActorError> {
-        self.call(move |c| Box::pin(async move { c.read_audit_page(&filter).await }))
-            .await
+        let mut page = self
+            .call(move |c| Box::pin(async move { c.read_audit_page(&filter).await }))
+            .await?;
+        for entry in &mut page.entries {
+            without_people(entry);
+        }
+        Ok(page)
+    }
+}
+
+/// Takes people's names and email addresses out of an entry for installation staff,
+/// who see who did what by id only: the people are the company's, not theirs.
+fn without_people(entry: &mut AuditEntry) {
+    for person in [&mut entry.actor, &mut entry.target].into_iter().flatten() {
+        person.name = None;
+        person.email = None;
+    }
+    hide_addresses(&mut entry.detail);
+}
+
+/// Replaces every string holding an email address (a failed sign-in's `email`, an
+/// email's `to`) at any depth.
+fn hide_addresses(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) if text.contains('@') => {
+            *text = "[hidden]".to_owned();
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(hide_addresses),
+        serde_json::Value::Object(map) => map.values_mut().for_each(hide_addresses),
+        _ => {}
     }
 }
 
