@@ -259,7 +259,7 @@ async fn seed_company(
     // The cycle is under way: managers write their reviews while the last self reviews
     // come in (self reviews stay writable in later phases).
     handle
-        .advance_cycle(hr.clone(), cycle.id.clone(), Client::system())
+        .advance_cycle(hr.clone(), cycle.id.clone(), None, Client::system())
         .await?;
 
     // Put self reviews in the states the demo shows.

@@ -408,6 +408,35 @@ async fn a_cycle_moves_through_its_phases_to_a_review_signed_by_both() {
 }
 
 #[tokio::test]
+async fn advancing_from_a_phase_the_cycle_already_left_is_a_conflict() {
+    let acme = Acme::start().await;
+    let cycle = acme
+        .create(cycle_body("Twice", &[&acme.employee_id], (1, 5), json!({})))
+        .await;
+    let id = text(&cycle["id"]);
+    let path = format!("/api/v1/cycles/{id}/advance");
+
+    // Two clicks on "Move to manager review": the first moves, the second, naming the
+    // phase it was shown, is refused instead of skipping to sharing.
+    let from = json!({ "from": "self_review" });
+    let first = acme.hr.post(&path, from.clone()).await;
+    assert_eq!(
+        expect(StatusCode::OK, first, "the first click").await["phase"],
+        "manager_review"
+    );
+    let (status, body) = acme.hr.post(&path, from).await;
+    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict"), "{body}");
+    let (status, body) = acme.hr.post(&path, json!({ "from": "nowhere" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (_, cycles) = acme.hr.get("/api/v1/cycles").await;
+    let phase = cycles
+        .as_array()
+        .and_then(|l| l.iter().find(|c| c["id"] == id.as_str()))
+        .map(|c| c["phase"].clone());
+    assert_eq!(phase, Some(json!("manager_review")), "nothing skipped");
+}
+
+#[tokio::test]
 async fn a_manager_submits_without_the_self_review_once_the_self_phase_ended() {
     let acme = Acme::start().await;
     let cycle = acme

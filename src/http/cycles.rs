@@ -3,9 +3,11 @@
 use axum::Json;
 use axum::http::StatusCode;
 use kaizen_actors::model::{
-    Calibration, CalibrationEntry, CalibrationUpdate, Cycle, NewCycle, Progress, RemindersSent,
-    ReviewSettings,
+    Calibration, CalibrationEntry, CalibrationUpdate, Cycle, NewCycle, Phase, Progress,
+    RemindersSent, ReviewSettings,
 };
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Id, Ids, Session};
@@ -51,16 +53,33 @@ pub async fn progress(session: Session, Id(id): Id) -> Result<Json<Progress>, Ap
     ))
 }
 
+/// What `POST /api/v1/cycles/{id}/advance` may take: the phase the caller saw, so that a
+/// second click or a second HR user moving the same cycle gets a 409 instead of
+/// skipping a phase.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Advance {
+    /// The phase the cycle must still be in.
+    pub from: Option<Phase>,
+}
+
 /// Moves a cycle to its next phase: self review → manager review → sharing →
-/// sign-off → closed. HR admins and HR assistants; 409 once closed.
+/// sign-off → closed. HR admins and HR assistants; 409 once closed, or when `from` is
+/// given and the cycle is no longer in it.
 #[utoipa::path(post, path = "/api/v1/cycles/{id}/advance", tag = "cycles",
     params(("id" = String, Path, description = "The cycle's id")),
+    request_body(content = Option<Advance>),
     responses((status = 200, body = Cycle), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn advance(session: Session, Id(id): Id) -> Result<Json<Cycle>, ApiError> {
+pub async fn advance(
+    session: Session,
+    Id(id): Id,
+    body: Option<ApiJson<Option<Advance>>>,
+) -> Result<Json<Cycle>, ApiError> {
+    let from = body.and_then(|ApiJson(advance)| advance?.from);
     let cycle = session
         .company
-        .advance_cycle(session.principal, id, session.client);
+        .advance_cycle(session.principal, id, from, session.client);
     Ok(Json(cycle.await?))
 }
 

@@ -58,6 +58,25 @@ where
     }
 }
 
+/// An optional JSON body: none when the request has no `Content-Type` (a bare `POST`),
+/// otherwise read like [`ApiJson`].
+impl<T, S> axum::extract::OptionalFromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        if !request.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+            return Ok(None);
+        }
+        <Self as FromRequest<S>>::from_request(request, state)
+            .await
+            .map(Some)
+    }
+}
+
 /// Query parameters. Parameters that cannot be read (unknown names, wrong types) are a
 /// 422 `validation_failed`, like a body of the wrong shape.
 pub struct ApiQuery<T>(pub T);

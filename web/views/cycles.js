@@ -52,12 +52,14 @@ export function cyclesView(root, context) {
       if (deadlines[key]) facts.push(`${label} due ${formatDateTime(deadlines[key])}`);
     }
     const error = h("p", { class: "field-error", role: "alert", hidden: true });
-    const move = (label, path, testid) => {
+    // Advancing names the phase it was shown in, so that a second click (or a second
+    // person) gets a 409 instead of skipping the next phase.
+    const move = (label, path, testid, body) => {
       const button = h("button", { type: "button", class: "button", "data-testid": testid, text: label });
       button.addEventListener("click", async () => {
         button.disabled = true;
         try {
-          await request("POST", path);
+          await request("POST", path, body === undefined ? {} : { body });
           load();
         } catch (failure) {
           button.disabled = false;
@@ -72,7 +74,8 @@ export function cyclesView(root, context) {
     const actions = [h("a", { class: "button", href: `#/cycles/${id}`, text: "Dashboard" })];
     if (isHrAdmin) actions.push(h("a", { class: "button", href: `#/cycles/${id}/calibration`, text: "Calibrate" }));
     if (next && next !== "closed") {
-      actions.push(move(`Move to ${PHASE_LABELS[next]}`, `/cycles/${id}/advance`, "cycle-advance"));
+      actions.push(move(`Move to ${PHASE_LABELS[next]}`, `/cycles/${id}/advance`, "cycle-advance",
+        { from: cycle.phase }));
     }
     if (cycle.phase !== "closed") actions.push(move("Close", `/cycles/${id}/close`, "cycle-close"));
     return h("article", { class: "card", "data-testid": "cycle", dataset: { phase: cycle.phase, cycleId: cycle.id } },

@@ -242,6 +242,14 @@ fn validate(new: &NewCycle) -> Result<Checked, ActorError> {
     })
 }
 
+/// Where a cycle is moved: to its next phase (if it is still in the given one), or
+/// closed from any phase.
+#[derive(Debug, Clone, Copy)]
+enum Move {
+    Next(Option<Phase>),
+    Close,
+}
+
 impl Company {
     async fn list_cycles(&mut self, principal: Principal) -> Result<Vec<Cycle>, ActorError> {
         // HR sees every cycle; everyone else the cycles they write or receive reviews in.
@@ -492,7 +500,7 @@ impl Company {
         &mut self,
         principal: Principal,
         cycle_id: String,
-        close: bool,
+        to: Move,
         client: Client,
     ) -> Result<Cycle, ActorError> {
         if !principal.roles.runs_cycles() {
@@ -504,6 +512,16 @@ impl Company {
         if from == Phase::Closed {
             return Err(ActorError::Conflict("the cycle is closed".into()));
         }
+        if let Move::Next(Some(expected)) = to
+            && expected != from
+        {
+            return Err(ActorError::Conflict(format!(
+                "the cycle is no longer in {}: it is in {}",
+                expected.as_str(),
+                from.as_str()
+            )));
+        }
+        let close = matches!(to, Move::Close);
         let to = if close { Phase::Closed } else { from.next() };
         let status = if to == Phase::Closed {
             "closed"
@@ -689,9 +707,11 @@ impl CompanyHandle {
         &self,
         principal: Principal,
         cycle_id: String,
+        expected: Option<Phase>,
         client: Client,
     ) -> Result<Cycle, ActorError> {
-        self.call(move |c| Box::pin(c.move_cycle(principal, cycle_id, false, client)))
+        let to = Move::Next(expected);
+        self.call(move |c| Box::pin(c.move_cycle(principal, cycle_id, to, client)))
             .await
     }
 
@@ -702,7 +722,7 @@ impl CompanyHandle {
         cycle_id: String,
         client: Client,
     ) -> Result<Cycle, ActorError> {
-        self.call(move |c| Box::pin(c.move_cycle(principal, cycle_id, true, client)))
+        self.call(move |c| Box::pin(c.move_cycle(principal, cycle_id, Move::Close, client)))
             .await
     }
 
