@@ -681,3 +681,52 @@ async fn role_grants_submits_and_refused_addresses_are_audited() {
     assert_eq!(refused[0].0, "127.0.0.1");
     assert!(refused[0].1.contains("ip_not_allowed"));
 }
+
+#[tokio::test]
+async fn an_hr_admin_exports_no_unshared_review_about_themselves() {
+    let server = TestServer::demo().await;
+    let hr = server.sign_in(ACME, HR).await;
+    let ceo = server.sign_in(ACME, "ceo@acme.example").await;
+    let employee = server.sign_in(ACME, EMPLOYEE).await;
+    let (hr_id, employee_id) = (my_id(&hr).await, my_id(&employee).await);
+    let body = json!({ "name": "About HR", "questions": [{"kind": "text", "prompt": "How?"}],
+        "participants": [hr_id, employee_id] });
+    let (status, cycle) = hr.post("/api/v1/cycles", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{cycle}");
+    let cycle_id = cycle["id"].as_str().unwrap().to_owned();
+    let question = cycle["questions"][0]["id"].as_str().unwrap().to_owned();
+
+    // The CEO drafts the manager review of HR, the employee their self review.
+    let write = |client: Client, reviewee: String, kind: &'static str, words: &'static str| {
+        let (cycle_id, question) = (cycle_id.clone(), question.clone());
+        async move {
+            let (_, reviews) = client.get("/api/v1/reviews").await;
+            let review = reviews
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| {
+                    r["cycle_id"] == cycle_id.as_str()
+                        && r["kind"] == kind
+                        && r["reviewee_id"] == reviewee.as_str()
+                })
+                .expect("the review")
+                .clone();
+            let save = json!({ "answers": { question: words }, "version": review["version"] });
+            let path = format!("/api/v1/reviews/{}", review["id"].as_str().unwrap());
+            let (status, saved) = client.patch(&path, save).await;
+            assert_eq!(status, StatusCode::OK, "{saved}");
+        }
+    };
+    write(ceo, hr_id.clone(), "manager", "Private words about HR").await;
+    write(employee, employee_id, "self", "Words HR may read").await;
+
+    // HR's export of the cycle carries the employee's answer, not the one about HR.
+    elevate(&hr).await;
+    let (status, _, body) = fetch(&hr, &format!("/api/v1/cycles/{cycle_id}/reviews.csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("Words HR may read"), "{text}");
+    assert!(!text.contains("Private words about HR"), "{text}");
+    server.stop().await;
+}

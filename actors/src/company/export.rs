@@ -176,7 +176,8 @@ impl CompanyHandle {
                 if !principal.roles.hr_admin {
                     return Err(ActorError::Forbidden);
                 }
-                c.review_export_page(&cycle_id, &after, limit).await
+                c.review_export_page(&principal.user_id, &cycle_id, &after, limit)
+                    .await
             })
         })
         .await

@@ -734,8 +734,11 @@ impl Company {
 
     /// One page of a cycle's reviews with their answers, in id order after `after`, for
     /// the export. The caller has checked that the principal may export the cycle.
+    /// `reader` is the exporting HR admin: a review about them that they may not read
+    /// yet (written by someone else, not shared) is exported without its answers.
     pub(super) async fn review_export_page(
         &self,
+        reader: &str,
         cycle_id: &str,
         after: &str,
         limit: i64,
@@ -755,10 +758,17 @@ impl Company {
         self.check_all(&rows)?;
         rows.iter()
             .map(|row| {
+                let hidden = row.reviewee_id == reader
+                    && row.reviewer_id != reader
+                    && !matches!(row.status(), ReviewStatus::Shared | ReviewStatus::Signed);
                 Ok(ExportedReview {
                     summary: row.summary(),
                     submitted_at: row.submitted_at.map(rfc3339),
-                    answers: self.answers(row)?,
+                    answers: if hidden {
+                        Answers::new()
+                    } else {
+                        self.answers(row)?
+                    },
                 })
             })
             .collect()
