@@ -764,3 +764,30 @@ async fn a_viewer_who_loses_a_review_leaves_its_presence() {
     let left = next_of(&mut writer, "presence").await;
     assert_eq!(viewers(&left), vec![(review.writer_name.clone(), None)]);
 }
+
+#[tokio::test]
+async fn a_manager_above_loses_a_followed_review_when_skip_level_reading_ends() {
+    let server = TestServer::demo().await;
+    let review = Review::open(&server, "employee4").await;
+    let ceo = server.sign_in("acme", &email("ceo")).await;
+    let mut above = open(&server, &ceo).await;
+    subscribe(&mut above, &review.id, None).await;
+    next_of(&mut above, "snapshot").await;
+
+    // HR switches skip-level reading off: only the direct manager reads on.
+    let hr = server.sign_in("acme", &email("hr")).await;
+    let (status, body) = hr
+        .post("/api/v1/auth/reauthenticate", json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let off = json!({ "skip_level_visible": false });
+    let request = hr
+        .request(reqwest::Method::PUT, "/api/v1/admin/review-settings")
+        .json(&off);
+    let (status, body) = hr.send(request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let lost = next_of(&mut above, "error").await;
+    assert_eq!(lost["code"], "forbidden", "{lost}");
+    assert_eq!(lost["topic"], format!("review:{}", review.id), "{lost}");
+}
