@@ -206,6 +206,84 @@ fn canonical(xml: &str, skip: &[&str]) -> Vec<String> {
             field(r, "submitted-at"),
         ));
     }
+    let objectives = section(&root, "objectives");
+    let titles: HashMap<String, String> = objectives
+        .all("objective")
+        .map(|o| (id(o), field(o, "title")))
+        .collect();
+    let title = |old: &str| titles.get(old).cloned().unwrap_or_else(|| "?".into());
+    for o in objectives.all("objective") {
+        lines.push(format!(
+            "objective {} level={} owner={} parent={} description={} status={} weight={} \
+             due={} archived={} v{} by={} created={} updated={}",
+            field(o, "title"),
+            field(o, "level"),
+            email(&field(o, "owner-id")),
+            o.get("parent-id").map(title).unwrap_or_default(),
+            field(o, "description"),
+            field(o, "status"),
+            field(o, "weight"),
+            field(o, "due-at"),
+            field(o, "archived-at"),
+            field(o, "version"),
+            email(&field(o, "created-by")),
+            field(o, "created-at"),
+            field(o, "updated-at"),
+        ));
+        for k in o.all("key-result") {
+            lines.push(format!(
+                "key-result {}#{} {} progress={} {}/{}/{} updated={}",
+                field(o, "title"),
+                field(k, "position"),
+                field(k, "title"),
+                field(k, "progress"),
+                field(k, "start-value"),
+                field(k, "current-value"),
+                field(k, "target-value"),
+                field(k, "updated-at"),
+            ));
+        }
+        for l in o.all("cycle-link") {
+            lines.push(format!(
+                "cycle-link {} -> {} weight={} by={} at={}",
+                field(o, "title"),
+                cycle_names
+                    .get(l.get_attr("cycle-id").unwrap_or(""))
+                    .cloned()
+                    .unwrap_or_default(),
+                field(l, "weight"),
+                email(&field(l, "linked-by")),
+                field(l, "linked-at"),
+            ));
+        }
+    }
+    let reviews: HashMap<String, String> = section(&root, "reviews")
+        .all("review")
+        .map(|r| {
+            let what = format!(
+                "{}/{}/{}",
+                cycle_names
+                    .get(&field(r, "cycle-id"))
+                    .cloned()
+                    .unwrap_or_default(),
+                email(&field(r, "reviewee-id")),
+                field(r, "kind")
+            );
+            (id(r), what)
+        })
+        .collect();
+    for c in section(&root, "comments").all("comment") {
+        lines.push(format!(
+            "comment on review={} objective={} by {} at {}: {}",
+            c.get("review-id")
+                .and_then(|r| reviews.get(r).cloned())
+                .unwrap_or_default(),
+            c.get("objective-id").map(title).unwrap_or_default(),
+            email(&field(c, "author-id")),
+            field(c, "created-at"),
+            field(c, "body"),
+        ));
+    }
     lines.sort();
     lines
 }
@@ -334,6 +412,19 @@ async fn export_import_export_keeps_every_row_reference_and_answer() {
         .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
 
+    // An objective brought into the open cycle, so that the links travel too.
+    let cycle = open_cycle(&hr).await;
+    let body = json!({ "title": "Ship the export", "description": "with <every> row" });
+    let (status, objective) = employee.post("/api/v1/objectives", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{objective}");
+    let objective_id = objective["id"].as_str().expect("an objective id");
+    let link = format!("/api/v1/objectives/{objective_id}/cycles/{cycle}");
+    let request = employee
+        .request(reqwest::Method::PUT, &link)
+        .json(&json!({ "weight": 30 }));
+    let (status, linked) = employee.send(request).await;
+    assert_eq!(status, StatusCode::OK, "{linked}");
+
     let first = export_company(&hr).await;
     assert!(
         !first.contains(":v1") && !first.contains(">v1:"),
@@ -417,6 +508,29 @@ async fn export_import_export_keeps_every_row_reference_and_answer() {
         before.len()
     );
     assert_eq!(before, after);
+    let (first_root, second_root) = (
+        parse(first.as_bytes()).expect("the export parses"),
+        parse(second.as_bytes()).expect("the export parses"),
+    );
+    let counts = row_counts(&first_root);
+    let mut second_counts = row_counts(&second_root);
+    *second_counts.get_mut("user").expect("users") -= 1;
+    assert_eq!(counts, second_counts, "every section keeps its rows");
+    for element in NEW_ROWS {
+        assert!(
+            counts.get(*element).is_some_and(|n| *n > 0),
+            "the demo company's export has <{element}> rows: {counts:?}"
+        );
+    }
+    // An objective tree: some objective names its parent, and the copy keeps the link.
+    let aligned = |root: &Node| {
+        section(root, "objectives")
+            .all("objective")
+            .filter(|o| o.get("parent-id").is_some())
+            .count()
+    };
+    assert!(aligned(&first_root) > 0, "the demo has aligned objectives");
+    assert_eq!(aligned(&first_root), aligned(&second_root));
 
     // The copy's content lives under new ids, sealed for its new rows.
     let copy = parse(second.as_bytes()).expect("the second export parses");
@@ -429,6 +543,28 @@ async fn export_import_export_keeps_every_row_reference_and_answer() {
     let body = json!({ "company": "acme-copy", "email": HR, "password": PASSWORD });
     let (status, _) = anonymous.post("/api/v1/auth/login", body).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// The row elements of the sections added after users, cycles and reviews, which the
+/// demo company's export must carry.
+const NEW_ROWS: &[&str] = &["objective", "key-result", "cycle-link", "comment"];
+
+/// How many elements of each kind an export holds, rows and their nested rows.
+fn row_counts(root: &Node) -> std::collections::BTreeMap<String, usize> {
+    fn walk(node: &Node, counts: &mut std::collections::BTreeMap<String, usize>) {
+        for child in &node.children {
+            let nested = ["answer", "cycle-link", "calibration", "rating"];
+            if child.get_attr("id").is_some() || nested.contains(&child.name.as_str()) {
+                *counts.entry(child.name.clone()).or_default() += 1;
+            }
+            walk(child, counts);
+        }
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for section in root.children.iter().filter(|c| c.name != "company") {
+        walk(section, &mut counts);
+    }
+    counts
 }
 
 /// Runs `kaizen import` into `slug`; answers its output whatever the outcome.

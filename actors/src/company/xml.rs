@@ -137,11 +137,21 @@ pub enum Section {
     Cycles,
     /// `<reviews>` of `<review>`, each with its `<answer>`s.
     Reviews,
+    /// `<objectives>` of `<objective>`, each with its `<key-result>`s and `<cycle-link>`s.
+    Objectives,
+    /// `<comments>` of `<comment>` on a review or an objective.
+    Comments,
 }
 
 /// The sections in file order; an import reads them in this order too, so a section
 /// may refer to rows of the sections before it only.
-pub const SECTIONS: &[Section] = &[Section::Users, Section::Cycles, Section::Reviews];
+pub const SECTIONS: &[Section] = &[
+    Section::Users,
+    Section::Cycles,
+    Section::Reviews,
+    Section::Objectives,
+    Section::Comments,
+];
 
 impl Section {
     /// The wrapper element.
@@ -150,6 +160,8 @@ impl Section {
             Section::Users => "users",
             Section::Cycles => "cycles",
             Section::Reviews => "reviews",
+            Section::Objectives => "objectives",
+            Section::Comments => "comments",
         }
     }
 
@@ -159,6 +171,8 @@ impl Section {
             Section::Users => "user",
             Section::Cycles => "cycle",
             Section::Reviews => "review",
+            Section::Objectives => "objective",
+            Section::Comments => "comment",
         }
     }
 }
@@ -257,6 +271,8 @@ owned!(CycleRow, "cycles");
 owned!(QuestionRow, "questions");
 owned!(ReviewRow, "reviews");
 
+mod objectives;
+
 /// Why an imported row is refused: names the element and its id, never content.
 fn invalid(row: &Node, problem: &str) -> ActorError {
     let id = row.get_attr("id").unwrap_or("?");
@@ -285,6 +301,14 @@ fn number(row: &Node, name: &str) -> Result<i64, ActorError> {
         .trim()
         .parse()
         .map_err(|_| invalid(row, &format!("<{name}> is not a whole number")))
+}
+
+/// An optional whole number field of a row.
+fn optional_number(row: &Node, name: &str) -> Result<Option<i64>, ActorError> {
+    match row.get(name) {
+        None => Ok(None),
+        Some(_) => number(row, name).map(Some),
+    }
 }
 
 /// One of `allowed` in a field of a row.
@@ -336,6 +360,9 @@ struct IdMaps {
     /// Question ids per cycle, to check a review answers its own cycle's questions.
     cycle_questions: HashMap<String, HashMap<String, String>>,
     reviews: IdMap,
+    objectives: IdMap,
+    key_results: IdMap,
+    comments: IdMap,
 }
 
 impl Company {
@@ -402,6 +429,8 @@ impl Company {
             Section::Users => self.xml_users(after, limit).await,
             Section::Cycles => self.xml_cycles(scope, after, limit).await,
             Section::Reviews => self.xml_reviews(scope, after, limit).await,
+            Section::Objectives => self.xml_objectives(scope, after, limit).await,
+            Section::Comments => self.xml_comments(scope, after, limit).await,
         }
     }
 
@@ -595,6 +624,8 @@ impl Company {
                 Section::Users => self.import_users(&mut tx, wrapper, &mut ids).await?,
                 Section::Cycles => self.import_cycles(&mut tx, wrapper, &mut ids).await?,
                 Section::Reviews => self.import_reviews(&mut tx, wrapper, &mut ids).await?,
+                Section::Objectives => self.import_objectives(&mut tx, wrapper, &mut ids).await?,
+                Section::Comments => self.import_comments(&mut tx, wrapper, &mut ids).await?,
             }
         }
         let count = |map: &IdMap| map.0.len() as u64;
@@ -604,6 +635,13 @@ impl Company {
             .rows
             .insert("question".into(), count(&ids.questions));
         imported.rows.insert("review".into(), count(&ids.reviews));
+        imported
+            .rows
+            .insert("objective".into(), count(&ids.objectives));
+        imported
+            .rows
+            .insert("key-result".into(), count(&ids.key_results));
+        imported.rows.insert("comment".into(), count(&ids.comments));
 
         let detail = serde_json::to_value(&imported.rows).unwrap_or_default();
         self.record_audit(
