@@ -284,6 +284,94 @@ fn canonical(xml: &str, skip: &[&str]) -> Vec<String> {
             field(c, "body"),
         ));
     }
+    let mut feedback_questions = HashMap::new();
+    for f in section(&root, "feedback").all("feedback-settings") {
+        let cycle = cycle_names
+            .get(f.get_attr("cycle-id").unwrap_or(""))
+            .cloned()
+            .unwrap_or_default();
+        lines.push(format!(
+            "feedback {cycle} enabled={} by={} {}..{} anonymous={} closed={} updated={}",
+            field(f, "enabled"),
+            field(f, "nominated-by"),
+            field(f, "min-reviewers"),
+            field(f, "max-reviewers"),
+            field(f, "anonymous"),
+            field(f, "closed-at"),
+            field(f, "updated-at"),
+        ));
+        for q in f.all("question") {
+            let place = format!("{cycle}#feedback#{}", field(q, "position"));
+            feedback_questions.insert(id(q), place.clone());
+            lines.push(format!(
+                "feedback-question {place} {} {}",
+                field(q, "kind"),
+                field(q, "prompt")
+            ));
+        }
+    }
+    let answers_of = |row: &Node| {
+        let mut answers: Vec<String> = row
+            .all("answer")
+            .map(|a| {
+                let question = a.get_attr("question-id").unwrap_or("");
+                format!(
+                    "{}={}:{}",
+                    feedback_questions
+                        .get(question)
+                        .cloned()
+                        .unwrap_or_default(),
+                    a.get_attr("kind").unwrap_or(""),
+                    a.text
+                )
+            })
+            .collect();
+        answers.sort();
+        answers
+    };
+    let mut requests = HashMap::new();
+    for r in section(&root, "feedback-requests").all("feedback-request") {
+        let what = format!(
+            "{}/{}/{}",
+            cycle_names
+                .get(&field(r, "cycle-id"))
+                .cloned()
+                .unwrap_or_default(),
+            email(&field(r, "subject-id")),
+            email(&field(r, "reviewer-id")),
+        );
+        requests.insert(id(r), what.clone());
+        lines.push(format!(
+            "feedback-request {what} nominated={} {} decided={}@{} created={} {} v{} \
+             updated={} draft={:?}",
+            email(&field(r, "nominated-by")),
+            field(r, "approval"),
+            r.get("decided-by").map(email).unwrap_or_default(),
+            field(r, "decided-at"),
+            field(r, "created-at"),
+            field(r, "status"),
+            field(r, "version"),
+            field(r, "updated-at"),
+            answers_of(r),
+        ));
+    }
+    for a in section(&root, "feedback-answers").all("feedback-answer") {
+        lines.push(format!(
+            "feedback-answer {} about {} anonymous={} by={} request={} at={} answers={:?}",
+            cycle_names
+                .get(&field(a, "cycle-id"))
+                .cloned()
+                .unwrap_or_default(),
+            email(&field(a, "subject-id")),
+            field(a, "anonymous"),
+            a.get("author-id").map(email).unwrap_or_default(),
+            a.get("request-id")
+                .and_then(|r| requests.get(r).cloned())
+                .unwrap_or_default(),
+            field(a, "submitted-at"),
+            answers_of(a),
+        ));
+    }
     lines.sort();
     lines
 }
@@ -547,13 +635,27 @@ async fn export_import_export_keeps_every_row_reference_and_answer() {
 
 /// The row elements of the sections added after users, cycles and reviews, which the
 /// demo company's export must carry.
-const NEW_ROWS: &[&str] = &["objective", "key-result", "cycle-link", "comment"];
+const NEW_ROWS: &[&str] = &[
+    "objective",
+    "key-result",
+    "cycle-link",
+    "comment",
+    "feedback-settings",
+    "feedback-request",
+    "feedback-answer",
+];
 
 /// How many elements of each kind an export holds, rows and their nested rows.
 fn row_counts(root: &Node) -> std::collections::BTreeMap<String, usize> {
     fn walk(node: &Node, counts: &mut std::collections::BTreeMap<String, usize>) {
         for child in &node.children {
-            let nested = ["answer", "cycle-link", "calibration", "rating"];
+            let nested = [
+                "answer",
+                "cycle-link",
+                "calibration",
+                "rating",
+                "feedback-settings",
+            ];
             if child.get_attr("id").is_some() || nested.contains(&child.name.as_str()) {
                 *counts.entry(child.name.clone()).or_default() += 1;
             }
@@ -565,6 +667,74 @@ fn row_counts(root: &Node) -> std::collections::BTreeMap<String, usize> {
         walk(section, &mut counts);
     }
     counts
+}
+
+#[tokio::test]
+async fn no_anonymous_feedback_answer_leads_to_its_author() {
+    let server = TestServer::demo().await;
+    operator(&server, &["company", "enable-xml-export", ACME], None).await;
+    let hr = server.sign_in(ACME, HR).await;
+    elevate(&hr).await;
+    for path in [
+        "/api/v1/admin/export.xml".to_owned(),
+        format!("/api/v1/cycles/{}/export.xml", open_cycle(&hr).await),
+    ] {
+        let (status, _, body) = fetch(&hr, &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        let root = parse(body.as_bytes()).expect("the export parses");
+        let users: Vec<String> = section(&root, "users")
+            .all("user")
+            .filter_map(|u| u.get_attr("id").map(str::to_owned))
+            .collect();
+        let requests: Vec<&Node> = section(&root, "feedback-requests")
+            .all("feedback-request")
+            .collect();
+        let answers: Vec<&Node> = section(&root, "feedback-answers")
+            .all("feedback-answer")
+            .collect();
+        let anonymous: Vec<&&Node> = answers
+            .iter()
+            .filter(|a| a.get("anonymous") == Some("true"))
+            .collect();
+        assert!(
+            anonymous.len() >= 2,
+            "{path}: the demo has anonymous answers"
+        );
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.get("status") == Some("submitted")),
+            "{path}: and the requests they answered"
+        );
+
+        // Only the cycle, the subject, the flag and the answers: no author, request or
+        // time, and no user id but the subject's anywhere in the element.
+        for answer in &anonymous {
+            let names: Vec<&str> = answer.children.iter().map(|c| c.name.as_str()).collect();
+            assert!(
+                names
+                    .iter()
+                    .all(|n| ["cycle-id", "subject-id", "anonymous", "answer"].contains(n)),
+                "{path}: {names:?}"
+            );
+            let mut text = String::new();
+            kaizen::export::xml::render(answer, 0, &mut text);
+            let subject = answer.get("subject-id").expect("a subject");
+            for user in users.iter().filter(|u| *u != subject) {
+                assert!(!text.contains(user.as_str()), "{path}: {text}");
+            }
+            for request in &requests {
+                let id = request.get_attr("id").expect("a request id");
+                assert!(!text.contains(id), "{path}: {text}");
+            }
+        }
+
+        // The section is in the order of the answers' random ids, not of submission.
+        let ids: Vec<&str> = answers.iter().filter_map(|a| a.get_attr("id")).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted, "{path}");
+    }
 }
 
 /// Runs `kaizen import` into `slug`; answers its output whatever the outcome.

@@ -141,6 +141,15 @@ pub enum Section {
     Objectives,
     /// `<comments>` of `<comment>` on a review or an objective.
     Comments,
+    /// `<feedback>` of `<feedback-settings>`: a cycle's 360 feedback settings, each with
+    /// its `<question>`s.
+    Feedback,
+    /// `<feedback-requests>` of `<feedback-request>`: nominations, with the reviewer's
+    /// draft as `<answer>`s.
+    FeedbackRequests,
+    /// `<feedback-answers>` of `<feedback-answer>`: submitted feedback; an anonymous
+    /// one without author, request or time, in the order of the answers' random ids.
+    FeedbackAnswers,
 }
 
 /// The sections in file order; an import reads them in this order too, so a section
@@ -151,6 +160,9 @@ pub const SECTIONS: &[Section] = &[
     Section::Reviews,
     Section::Objectives,
     Section::Comments,
+    Section::Feedback,
+    Section::FeedbackRequests,
+    Section::FeedbackAnswers,
 ];
 
 impl Section {
@@ -162,6 +174,9 @@ impl Section {
             Section::Reviews => "reviews",
             Section::Objectives => "objectives",
             Section::Comments => "comments",
+            Section::Feedback => "feedback",
+            Section::FeedbackRequests => "feedback-requests",
+            Section::FeedbackAnswers => "feedback-answers",
         }
     }
 
@@ -173,6 +188,9 @@ impl Section {
             Section::Reviews => "review",
             Section::Objectives => "objective",
             Section::Comments => "comment",
+            Section::Feedback => "feedback-settings",
+            Section::FeedbackRequests => "feedback-request",
+            Section::FeedbackAnswers => "feedback-answer",
         }
     }
 }
@@ -271,6 +289,7 @@ owned!(CycleRow, "cycles");
 owned!(QuestionRow, "questions");
 owned!(ReviewRow, "reviews");
 
+mod feedback;
 mod objectives;
 
 /// Why an imported row is refused: names the element and its id, never content.
@@ -324,6 +343,71 @@ fn one_of<'a>(row: &'a Node, name: &str, allowed: &[&str]) -> Result<&'a str, Ac
     }
 }
 
+/// The `<answer question-id="…" kind="text|rating">` elements of stored answers, in
+/// question id order.
+fn answer_nodes(answers: Answers) -> Vec<Node> {
+    answers
+        .into_iter()
+        .map(|(question_id, answer)| {
+            let (kind, value) = match answer {
+                Answer::Text(text) => ("text", text),
+                Answer::Rating(rating) => ("rating", rating.to_string()),
+            };
+            let mut node = Node::new("answer")
+                .attr("question-id", question_id)
+                .attr("kind", kind);
+            node.text = value;
+            node
+        })
+        .collect()
+}
+
+/// The answers of a row (its `element` children) under the new ids of `questions` (old
+/// id → new id), ratings within `scale`.
+fn read_answers(
+    row: &Node,
+    element: &str,
+    questions: Option<&HashMap<String, String>>,
+    scale: (i64, i64),
+) -> Result<Answers, ActorError> {
+    let mut answers = Answers::new();
+    for answer in row.all(element) {
+        let old = answer.get_attr("question-id").unwrap_or("");
+        let question = questions
+            .and_then(|q| q.get(old))
+            .ok_or_else(|| invalid(row, "answers a question not of its cycle"))?;
+        let value = match answer.get_attr("kind") {
+            Some("text") => Answer::Text(answer.text.clone()),
+            Some("rating") => Answer::Rating(
+                answer
+                    .text
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|r| (scale.0..=scale.1).contains(r))
+                    .ok_or_else(|| {
+                        invalid(row, &format!("a rating is not {} to {}", scale.0, scale.1))
+                    })?,
+            ),
+            _ => return Err(invalid(row, "an answer's kind is not text or rating")),
+        };
+        if answers.insert(question.clone(), value).is_some() {
+            return Err(invalid(row, "answers a question twice"));
+        }
+    }
+    Ok(answers)
+}
+
+/// A `true`/`false` field of a row.
+fn flag(row: &Node, name: &str) -> Result<bool, ActorError> {
+    Ok(one_of(row, name, &["true", "false"])? == "true")
+}
+
+/// How a flag is written.
+fn flag_text(value: i64) -> &'static str {
+    if value != 0 { "true" } else { "false" }
+}
+
 /// Old ids of one kind mapped to the new ids of their rows.
 #[derive(Default)]
 struct IdMap(HashMap<String, String>);
@@ -360,6 +444,17 @@ struct IdMaps {
     /// Question ids per cycle, to check a review answers its own cycle's questions.
     cycle_questions: HashMap<String, HashMap<String, String>>,
     reviews: IdMap,
+    /// The rating scale (min, max) of each imported cycle, by new id.
+    cycle_scales: HashMap<String, (i64, i64)>,
+    /// Cycles whose feedback settings were imported, by new id, with their anonymity.
+    feedback_cycles: HashMap<String, bool>,
+    feedback_questions: IdMap,
+    /// Feedback question ids per cycle (old → new), by the cycle's new id.
+    cycle_feedback_questions: HashMap<String, HashMap<String, String>>,
+    feedback_requests: IdMap,
+    /// Per request (new id): its cycle, subject and reviewer (new ids).
+    request_parties: HashMap<String, (String, String, String)>,
+    feedback_answers: u64,
     objectives: IdMap,
     key_results: IdMap,
     comments: IdMap,
@@ -431,6 +526,9 @@ impl Company {
             Section::Reviews => self.xml_reviews(scope, after, limit).await,
             Section::Objectives => self.xml_objectives(scope, after, limit).await,
             Section::Comments => self.xml_comments(scope, after, limit).await,
+            Section::Feedback => self.xml_feedback(scope, after, limit).await,
+            Section::FeedbackRequests => self.xml_feedback_requests(scope, after, limit).await,
+            Section::FeedbackAnswers => self.xml_feedback_answers(scope, after, limit).await,
         }
     }
 
@@ -546,17 +644,7 @@ impl Company {
                 .field("version", r.version.to_string())
                 .field("updated-at", rfc3339(r.updated_at))
                 .optional("submitted-at", r.submitted_at.map(rfc3339));
-            for (question_id, answer) in answers {
-                let (kind, value) = match answer {
-                    Answer::Text(text) => ("text", text),
-                    Answer::Rating(rating) => ("rating", rating.to_string()),
-                };
-                let mut answer = Node::new("answer")
-                    .attr("question-id", question_id)
-                    .attr("kind", kind);
-                answer.text = value;
-                node.children.push(answer);
-            }
+            node.children.extend(answer_nodes(answers));
             nodes.push((r.id, node));
         }
         Ok(nodes)
@@ -626,6 +714,15 @@ impl Company {
                 Section::Reviews => self.import_reviews(&mut tx, wrapper, &mut ids).await?,
                 Section::Objectives => self.import_objectives(&mut tx, wrapper, &mut ids).await?,
                 Section::Comments => self.import_comments(&mut tx, wrapper, &mut ids).await?,
+                Section::Feedback => self.import_feedback(&mut tx, wrapper, &mut ids).await?,
+                Section::FeedbackRequests => {
+                    self.import_feedback_requests(&mut tx, wrapper, &mut ids)
+                        .await?
+                }
+                Section::FeedbackAnswers => {
+                    self.import_feedback_answers(&mut tx, wrapper, &mut ids)
+                        .await?
+                }
             }
         }
         let count = |map: &IdMap| map.0.len() as u64;
@@ -642,6 +739,18 @@ impl Company {
             .rows
             .insert("key-result".into(), count(&ids.key_results));
         imported.rows.insert("comment".into(), count(&ids.comments));
+        imported
+            .rows
+            .insert("feedback-settings".into(), ids.feedback_cycles.len() as u64);
+        imported
+            .rows
+            .insert("feedback-question".into(), count(&ids.feedback_questions));
+        imported
+            .rows
+            .insert("feedback-request".into(), count(&ids.feedback_requests));
+        imported
+            .rows
+            .insert("feedback-answer".into(), ids.feedback_answers);
 
         let detail = serde_json::to_value(&imported.rows).unwrap_or_default();
         self.record_audit(
@@ -798,28 +907,8 @@ impl Company {
             let version = number(row, "version")?;
             let updated_at = time(row, "updated-at")?.unwrap_or_else(now_ms);
             let questions = ids.cycle_questions.get(&cycle_id);
-
-            let mut answers = Answers::new();
-            for answer in row.all("answer") {
-                let old = answer.get_attr("question-id").unwrap_or("");
-                let question = questions
-                    .and_then(|q| q.get(old))
-                    .ok_or_else(|| invalid(row, "answers a question not of its cycle"))?;
-                let value = match answer.get_attr("kind") {
-                    Some("text") => Answer::Text(answer.text.clone()),
-                    Some("rating") => Answer::Rating(
-                        answer
-                            .text
-                            .trim()
-                            .parse()
-                            .ok()
-                            .filter(|r| (1..=5).contains(r))
-                            .ok_or_else(|| invalid(row, "a rating is not 1 to 5"))?,
-                    ),
-                    _ => return Err(invalid(row, "an answer's kind is not text or rating")),
-                };
-                answers.insert(question.clone(), value);
-            }
+            let scale = ids.cycle_scales.get(&cycle_id).copied().unwrap_or((1, 5));
+            let answers = read_answers(row, "answer", questions, scale)?;
             let sealed = self.sealed_answers(&id, &answers)?;
             sqlx::query(
                 "INSERT INTO reviews (company_id, id, cycle_id, reviewee_id, reviewer_id, kind, \
