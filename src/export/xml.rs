@@ -31,7 +31,8 @@ pub fn prologue(export: &XmlExport, scope: &XmlScope, exported_at: &str) -> Stri
     let company = Node::new("company")
         .attr("id", export.company_id.clone())
         .attr("slug", export.slug.clone())
-        .field("name", export.name.clone());
+        .field("name", export.name.clone())
+        .field("skip-level-visible", export.skip_level_visible.to_string());
     render(&company, 1, &mut out);
     out
 }

@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{Company, CompanyHandle};
-use crate::crypto::REVIEW_ANSWERS;
+use crate::crypto::{CALIBRATED_RATINGS, REVIEW_ANSWERS};
 use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
 use crate::guard::Owned;
@@ -206,6 +206,9 @@ pub struct XmlExport {
     pub name: String,
     /// The cycle's name for a cycle export.
     pub cycle_name: Option<String>,
+    /// The company's setting: managers see the reviews of everyone below them, not only
+    /// of their direct reports (`<skip-level-visible>` in `<company>`).
+    pub skip_level_visible: bool,
 }
 
 /// What an import wrote, per section.
@@ -245,6 +248,12 @@ struct CycleRow {
     due_at: Option<i64>,
     created_by: String,
     created_at: i64,
+    phase: String,
+    rating_min: i64,
+    rating_max: i64,
+    self_review_due_at: Option<i64>,
+    manager_review_due_at: Option<i64>,
+    sign_off_due_at: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -269,6 +278,30 @@ struct ReviewRow {
     version: i64,
     updated_at: i64,
     submitted_at: Option<i64>,
+    shared_at: Option<i64>,
+    shared_by: Option<String>,
+    reviewee_signed_at: Option<i64>,
+    reviewer_signed_at: Option<i64>,
+    calibration_company_id: Option<String>,
+    calibrated_ratings: Option<String>,
+    calibrated_by: Option<String>,
+    calibrated_at: Option<i64>,
+}
+
+/// A review's calibration, read with the review.
+struct CalibrationRow {
+    company_id: String,
+    review_id: String,
+}
+
+impl Owned for CalibrationRow {
+    const TABLE: &'static str = "calibrations";
+    fn row_id(&self) -> &str {
+        &self.review_id
+    }
+    fn owners(&self) -> Vec<&str> {
+        vec![&self.company_id]
+    }
 }
 
 macro_rules! owned {
@@ -455,6 +488,7 @@ struct IdMaps {
     /// Per request (new id): its cycle, subject and reviewer (new ids).
     request_parties: HashMap<String, (String, String, String)>,
     feedback_answers: u64,
+    calibrations: u64,
     objectives: IdMap,
     key_results: IdMap,
     comments: IdMap,
@@ -465,13 +499,16 @@ impl Company {
     /// reauthenticated lately, in a company whose operator switched XML export on.
     async fn may_export_xml(&self, principal: &Principal) -> Result<XmlExport, ActorError> {
         Self::may_export(principal)?;
-        let row: Option<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT id, slug, name, xml_export_enabled FROM companies WHERE id = $1",
+        let row: Option<(String, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT id, slug, name, xml_export_enabled, skip_level_visible FROM companies \
+             WHERE id = $1",
         )
         .bind(&self.id)
         .fetch_optional(self.db.pool())
         .await?;
-        let Some((company_id, slug, name, enabled)) = row.filter(|row| row.0 == self.id) else {
+        let Some((company_id, slug, name, enabled, skip_level)) =
+            row.filter(|row| row.0 == self.id)
+        else {
             return Err(ActorError::NotFound);
         };
         if enabled == 0 {
@@ -482,6 +519,7 @@ impl Company {
             slug,
             name,
             cycle_name: None,
+            skip_level_visible: skip_level != 0,
         })
     }
 
@@ -567,8 +605,9 @@ impl Company {
         limit: i64,
     ) -> Result<Vec<(String, Node)>, ActorError> {
         let rows: Vec<CycleRow> = sqlx::query_as(
-            "SELECT company_id, id, name, status, due_at, created_by, created_at FROM cycles \
-             WHERE company_id = $1 AND ($2 = '' OR id = $3) AND id > $4 ORDER BY id LIMIT $5",
+            "SELECT company_id, id, name, status, due_at, created_by, created_at, phase, \
+             rating_min, rating_max, self_review_due_at, manager_review_due_at, \
+             sign_off_due_at FROM cycles WHERE company_id = $1 AND ($2 = '' OR id = $3) AND id > $4 ORDER BY id LIMIT $5",
         )
         .bind(&self.id)
         .bind(scope.cycle().unwrap_or(""))
@@ -595,7 +634,16 @@ impl Company {
                 .field("status", c.status)
                 .optional("due-at", c.due_at.map(rfc3339))
                 .field("created-by", c.created_by)
-                .field("created-at", rfc3339(c.created_at));
+                .field("created-at", rfc3339(c.created_at))
+                .field("phase", c.phase)
+                .field("rating-min", c.rating_min.to_string())
+                .field("rating-max", c.rating_max.to_string())
+                .optional("self-review-due-at", c.self_review_due_at.map(rfc3339))
+                .optional(
+                    "manager-review-due-at",
+                    c.manager_review_due_at.map(rfc3339),
+                )
+                .optional("sign-off-due-at", c.sign_off_due_at.map(rfc3339));
             for q in questions {
                 node.children.push(
                     Node::new("question")
@@ -617,10 +665,15 @@ impl Company {
         limit: i64,
     ) -> Result<Vec<(String, Node)>, ActorError> {
         let rows: Vec<ReviewRow> = sqlx::query_as(
-            "SELECT company_id, id, cycle_id, reviewee_id, reviewer_id, kind, status, answers, \
-             version, updated_at, submitted_at FROM reviews \
-             WHERE company_id = $1 AND ($2 = '' OR cycle_id = $3) AND id > $4 \
-             ORDER BY id LIMIT $5",
+            "SELECT r.company_id, r.id, r.cycle_id, r.reviewee_id, r.reviewer_id, r.kind, \
+             r.status, r.answers, r.version, r.updated_at, r.submitted_at, r.shared_at, \
+             r.shared_by, r.reviewee_signed_at, r.reviewer_signed_at, \
+             c.company_id AS calibration_company_id, c.ratings AS calibrated_ratings, \
+             c.calibrated_by, c.calibrated_at \
+             FROM reviews r LEFT JOIN calibrations c \
+               ON c.company_id = r.company_id AND c.review_id = r.id \
+             WHERE r.company_id = $1 AND ($2 = '' OR r.cycle_id = $3) AND r.id > $4 \
+             ORDER BY r.id LIMIT $5",
         )
         .bind(&self.id)
         .bind(scope.cycle().unwrap_or(""))
@@ -643,8 +696,35 @@ impl Company {
                 .field("status", r.status)
                 .field("version", r.version.to_string())
                 .field("updated-at", rfc3339(r.updated_at))
-                .optional("submitted-at", r.submitted_at.map(rfc3339));
+                .optional("submitted-at", r.submitted_at.map(rfc3339))
+                .optional("shared-at", r.shared_at.map(rfc3339))
+                .optional("shared-by", r.shared_by)
+                .optional("reviewee-signed-at", r.reviewee_signed_at.map(rfc3339))
+                .optional("reviewer-signed-at", r.reviewer_signed_at.map(rfc3339));
             node.children.extend(answer_nodes(answers));
+            if let (Some(company_id), Some(ratings), Some(by), Some(at)) = (
+                r.calibration_company_id,
+                r.calibrated_ratings,
+                r.calibrated_by,
+                r.calibrated_at,
+            ) {
+                self.check(&CalibrationRow {
+                    company_id,
+                    review_id: r.id.clone(),
+                })?;
+                let json = self.open(CALIBRATED_RATINGS, &r.id, &ratings)?;
+                let ratings: BTreeMap<String, i64> =
+                    serde_json::from_str(&json).unwrap_or_default();
+                let mut calibration = Node::new("calibration")
+                    .field("calibrated-by", by)
+                    .field("calibrated-at", rfc3339(at));
+                for (question_id, rating) in ratings {
+                    let mut node = Node::new("rating").attr("question-id", question_id);
+                    node.text = rating.to_string();
+                    calibration.children.push(node);
+                }
+                node.children.push(calibration);
+            }
             nodes.push((r.id, node));
         }
         Ok(nodes)
@@ -685,6 +765,18 @@ impl Company {
                  or cycles"
                     .into(),
             ));
+        }
+
+        // The company's settings, from `<company>`; a file without them keeps the defaults.
+        if let Some(company) = root.all("company").next()
+            && company.get("skip-level-visible").is_some()
+        {
+            let visible = flag(company, "skip-level-visible")?;
+            sqlx::query("UPDATE companies SET skip_level_visible = $2 WHERE id = $1")
+                .bind(&self.id)
+                .bind(i64::from(visible))
+                .execute(&mut *tx)
+                .await?;
         }
 
         let mut ids = IdMaps::default();
@@ -732,6 +824,7 @@ impl Company {
             .rows
             .insert("question".into(), count(&ids.questions));
         imported.rows.insert("review".into(), count(&ids.reviews));
+        imported.rows.insert("calibration".into(), ids.calibrations);
         imported
             .rows
             .insert("objective".into(), count(&ids.objectives));
@@ -850,9 +943,35 @@ impl Company {
             let status = one_of(row, "status", &["open", "closed"])?;
             let created_by = ids.users.get(row, "user", required(row, "created-by")?)?;
             let created_at = time(row, "created-at")?.unwrap_or_else(now_ms);
+            // A file written before cycles had phases: the database's defaults.
+            let phase = match row.get("phase") {
+                None => "self_review",
+                Some(_) => one_of(
+                    row,
+                    "phase",
+                    &[
+                        "self_review",
+                        "manager_review",
+                        "sharing",
+                        "sign_off",
+                        "closed",
+                    ],
+                )?,
+            };
+            let min = optional_number(row, "rating-min")?.unwrap_or(1);
+            let max = optional_number(row, "rating-max")?.unwrap_or(5);
+            if min < 0 || min >= max || max > 100 {
+                return Err(invalid(
+                    row,
+                    "the rating scale must go up from <rating-min> to <rating-max>, within \
+                     0 to 100",
+                ));
+            }
             sqlx::query(
                 "INSERT INTO cycles (company_id, id, name, status, due_at, created_by, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 created_at, phase, rating_min, rating_max, self_review_due_at, \
+                 manager_review_due_at, sign_off_due_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(&self.id)
             .bind(&id)
@@ -861,8 +980,15 @@ impl Company {
             .bind(time(row, "due-at")?)
             .bind(&created_by)
             .bind(created_at)
+            .bind(phase)
+            .bind(min)
+            .bind(max)
+            .bind(time(row, "self-review-due-at")?)
+            .bind(time(row, "manager-review-due-at")?)
+            .bind(time(row, "sign-off-due-at")?)
             .execute(&mut **tx)
             .await?;
+            ids.cycle_scales.insert(id.clone(), (min, max));
 
             let mut own = HashMap::new();
             for question in row.all("question") {
@@ -910,10 +1036,15 @@ impl Company {
             let scale = ids.cycle_scales.get(&cycle_id).copied().unwrap_or((1, 5));
             let answers = read_answers(row, "answer", questions, scale)?;
             let sealed = self.sealed_answers(&id, &answers)?;
+            let shared_by = match row.get("shared-by") {
+                Some(old) => Some(ids.users.get(row, "user", old)?),
+                None => None,
+            };
             sqlx::query(
                 "INSERT INTO reviews (company_id, id, cycle_id, reviewee_id, reviewer_id, kind, \
-                 status, answers, version, updated_at, submitted_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 status, answers, version, updated_at, submitted_at, shared_at, shared_by, \
+                 reviewee_signed_at, reviewer_signed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(&self.id)
             .bind(&id)
@@ -926,9 +1057,77 @@ impl Company {
             .bind(version)
             .bind(updated_at)
             .bind(time(row, "submitted-at")?)
+            .bind(time(row, "shared-at")?)
+            .bind(shared_by)
+            .bind(time(row, "reviewee-signed-at")?)
+            .bind(time(row, "reviewer-signed-at")?)
             .execute(&mut **tx)
             .await?;
+            self.import_calibration(tx, row, &id, &cycle_id, ids)
+                .await?;
         }
+        Ok(())
+    }
+
+    /// The `<calibration>` of an imported review, sealed for its new id.
+    async fn import_calibration(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        row: &Node,
+        review_id: &str,
+        cycle_id: &str,
+        ids: &mut IdMaps,
+    ) -> Result<(), ActorError> {
+        let mut calibrations = row.all("calibration");
+        let Some(calibration) = calibrations.next() else {
+            return Ok(());
+        };
+        if calibrations.next().is_some() {
+            return Err(invalid(row, "has more than one <calibration>"));
+        }
+        if required(row, "kind")? != "manager" {
+            return Err(invalid(row, "only a manager review is calibrated"));
+        }
+        let questions = ids.cycle_questions.get(cycle_id);
+        let (min, max) = ids.cycle_scales.get(cycle_id).copied().unwrap_or((1, 5));
+        let mut ratings = BTreeMap::new();
+        for rating in calibration.all("rating") {
+            let old = rating.get_attr("question-id").unwrap_or("");
+            let question = questions
+                .and_then(|q| q.get(old))
+                .ok_or_else(|| invalid(row, "calibrates a question not of its cycle"))?;
+            let value: i64 = rating
+                .text
+                .trim()
+                .parse()
+                .ok()
+                .filter(|r| (min..=max).contains(r))
+                .ok_or_else(|| {
+                    invalid(row, &format!("a calibrated rating is not {min} to {max}"))
+                })?;
+            ratings.insert(question.clone(), value);
+        }
+        if ratings.is_empty() {
+            return Err(invalid(row, "its <calibration> has no <rating>"));
+        }
+        let calibrated_by = ids
+            .users
+            .get(row, "user", required(calibration, "calibrated-by")?)?;
+        let calibrated_at = time(calibration, "calibrated-at")?.unwrap_or_else(now_ms);
+        let json = serde_json::to_string(&ratings)
+            .map_err(|_| invalid(row, "the calibration could not be stored"))?;
+        sqlx::query(
+            "INSERT INTO calibrations (company_id, review_id, ratings, calibrated_by, \
+             calibrated_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&self.id)
+        .bind(review_id)
+        .bind(self.seal(CALIBRATED_RATINGS, review_id, &json)?)
+        .bind(&calibrated_by)
+        .bind(calibrated_at)
+        .execute(&mut **tx)
+        .await?;
+        ids.calibrations += 1;
         Ok(())
     }
 }
