@@ -8,6 +8,8 @@
 //!   <users><user id="…"><email>…</email>…</user>…</users>
 //!   <cycles><cycle id="…"><name>…</name>…<question id="…">…</question></cycle></cycles>
 //!   <reviews><review id="…">…<answer question-id="…" kind="text">…</answer></review></reviews>
+//!   <objectives>…</objectives><comments>…</comments><feedback>…</feedback>
+//!   <feedback-requests>…</feedback-requests><feedback-answers>…</feedback-answers>
 //! </kaizen-export>
 //! ```
 //!

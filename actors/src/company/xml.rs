@@ -1,10 +1,13 @@
 //! The company's XML export and its import into an empty company.
 //!
 //! Both are driven by one table, [`SECTIONS`]: the export writes one wrapper element per
-//! section (`<users>`, `<cycles>`, `<reviews>`) holding one element per row, read a page
+//! section (`<users>`, `<cycles>`, `<reviews>`, `<objectives>`, `<comments>`, `<feedback>`,
+//! `<feedback-requests>`, `<feedback-answers>`) holding one element per row, read a page
 //! at a time; the import reads the same sections back in the same order, so that every
-//! reference points at a row already imported. A new kind of content (feedback,
-//! objectives) is a new [`Section`] variant with its page reader and its importer.
+//! reference points at a row already imported. A new kind of content is a new
+//! [`Section`] variant with its page reader and its importer (objectives and comments in
+//! `xml/objectives.rs`, 360 feedback in `xml/feedback.rs`). Reminders already sent are
+//! operational and stay out.
 //!
 //! Rows travel as [`Node`]s, a small element tree; `src/` renders and parses the XML
 //! text, so no SQL and no markup meet in one place.
@@ -106,8 +109,9 @@ impl Node {
 pub enum XmlScope {
     /// The whole company: `GET /api/v1/admin/export.xml`.
     Company,
-    /// One cycle, its questionnaire and reviews (and the company's people, whom the
-    /// reviews name): `GET /api/v1/cycles/{id}/export.xml`.
+    /// One cycle, its questionnaire, reviews (with calibrations and comments), the
+    /// objectives linked to it and its 360 feedback (and the company's people, whom these
+    /// name): `GET /api/v1/cycles/{id}/export.xml`.
     Cycle(String),
 }
 
@@ -214,7 +218,9 @@ pub struct XmlExport {
 /// What an import wrote, per section.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Imported {
-    /// Rows per row element (`user`, `cycle`, `question`, `review`).
+    /// Rows per kind (`user`, `cycle`, `question`, `review`, `calibration`, `objective`,
+    /// `key-result`, `comment`, `feedback-settings`, `feedback-question`,
+    /// `feedback-request`, `feedback-answer`).
     pub rows: BTreeMap<String, u64>,
 }
 
