@@ -628,7 +628,7 @@ async fn one_answer_from_two_browsers(driver: Driver, server: &common::TestServe
         webdriver::TIMEOUT,
         async || {
             let value = here.find(&answer).await?.property("value").await?;
-            Ok((value == Value::from(mine)).then_some(()))
+            Ok((value == mine).then_some(()))
         },
     )
     .await?;

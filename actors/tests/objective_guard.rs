@@ -20,6 +20,7 @@ fn principal(company: &CompanyHandle, user_id: &str, manager: bool) -> Principal
         roles: Roles {
             manager,
             hr_admin: false,
+            hr_assistant: false,
         },
     }
 }
