@@ -512,6 +512,34 @@ async fn a_cycle_export_holds_that_cycle_and_its_reviews_only() {
             .iter()
             .all(|r| r.get("cycle-id") == Some(cycle.as_str()))
     );
+
+    // Its feedback, and no other cycle's; links to other cycles stay out.
+    let of_cycle =
+        |node: &Node| node.get("cycle-id").or(node.get_attr("cycle-id")) == Some(cycle.as_str());
+    for (name, row) in [
+        ("feedback", "feedback-settings"),
+        ("feedback-requests", "feedback-request"),
+        ("feedback-answers", "feedback-answer"),
+    ] {
+        let rows: Vec<&Node> = section(&root, name).all(row).collect();
+        assert!(!rows.is_empty(), "the open cycle has <{row}> rows");
+        assert!(
+            rows.iter().all(|r| of_cycle(r)),
+            "<{row}> of the cycle only"
+        );
+    }
+    let links = section(&root, "objectives")
+        .all("objective")
+        .flat_map(|o| o.all("cycle-link"));
+    assert!(links.into_iter().all(of_cycle));
+    let review_ids: Vec<&str> = reviews.iter().filter_map(|r| r.get_attr("id")).collect();
+    for comment in section(&root, "comments").all("comment") {
+        let review = comment.get("review-id").expect("a comment on a review");
+        assert!(
+            review_ids.contains(&review),
+            "a comment on the cycle's reviews"
+        );
+    }
 }
 
 #[tokio::test]
