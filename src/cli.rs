@@ -46,6 +46,8 @@ enum LogFormat {
     Json,
 }
 
+// Parsed once at start-up: the size of the serve variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Migrate the database, then serve HTTP and WebSocket.

@@ -90,7 +90,12 @@ fn people(employees: usize) -> Vec<Person> {
         },
         Person {
             role: UserRole::HrAssistant,
-            ..person("assistant", "Avery Quinn", Some("ceo"), ReviewStatus::NotStarted)
+            ..person(
+                "assistant",
+                "Avery Quinn",
+                Some("ceo"),
+                ReviewStatus::NotStarted,
+            )
         },
         person("manager", "Morgan Lee", Some("ceo"), ReviewStatus::Draft),
         person("lead", "Logan Reyes", Some("ceo"), ReviewStatus::Submitted),

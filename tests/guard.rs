@@ -386,13 +386,22 @@ impl Ids {
             Fill::Calibration => vec![("{id}", &self.cycle), ("{review_id}", &self.manager_review)],
             Fill::Objective => vec![("{id}", &self.objective)],
             Fill::SpareObjective => vec![("{id}", &self.spare_objective)],
-            Fill::KeyResult => vec![("{id}", &self.objective), ("{key_result_id}", &self.key_result)],
+            Fill::KeyResult => vec![
+                ("{id}", &self.objective),
+                ("{key_result_id}", &self.key_result),
+            ],
             Fill::ObjectiveCycle => vec![("{id}", &self.objective), ("{cycle_id}", &self.cycle)],
             Fill::ObjectiveComment => {
-                vec![("{id}", &self.objective), ("{comment_id}", &self.objective_comment)]
+                vec![
+                    ("{id}", &self.objective),
+                    ("{comment_id}", &self.objective_comment),
+                ]
             }
             Fill::ReviewComment => {
-                vec![("{id}", &self.self_review), ("{comment_id}", &self.review_comment)]
+                vec![
+                    ("{id}", &self.self_review),
+                    ("{comment_id}", &self.review_comment),
+                ]
             }
             Fill::FeedbackRequest => vec![("{id}", &self.feedback_request)],
             Fill::FeedbackSubject => {
@@ -408,7 +417,9 @@ impl Ids {
     fn path(&self, template: &str, fill: Fill) -> String {
         self.fill(fill)
             .into_iter()
-            .fold(template.to_owned(), |path, (from, to)| path.replace(from, to))
+            .fold(template.to_owned(), |path, (from, to)| {
+                path.replace(from, to)
+            })
     }
 }
 
@@ -528,7 +539,10 @@ async fn demo_ids(server: &TestServer) -> Ids {
     let (_, reviews) = manager.get("/api/v1/reviews").await;
     let manager_review = reviews
         .as_array()
-        .and_then(|l| l.iter().find(|r| r["kind"] == "manager" && r["reviewee_id"] == me.as_str()))
+        .and_then(|l| {
+            l.iter()
+                .find(|r| r["kind"] == "manager" && r["reviewee_id"] == me.as_str())
+        })
         .and_then(|r| r["id"].as_str())
         .expect("manager@'s review of employee1")
         .to_owned();
@@ -542,8 +556,7 @@ async fn demo_ids(server: &TestServer) -> Ids {
         .as_array()
         .and_then(|l| {
             l.iter().find(|o| {
-                o["level"] == "person"
-                    && o["key_results"].as_array().is_some_and(|k| !k.is_empty())
+                o["level"] == "person" && o["key_results"].as_array().is_some_and(|k| !k.is_empty())
             })
         })
         .expect("employee1's objective with key results");
@@ -573,7 +586,10 @@ async fn demo_ids(server: &TestServer) -> Ids {
         .filter(|n| n["status"] == "pending")
         .filter_map(|n| n["id"].as_str().map(str::to_owned))
         .collect();
-    assert!(pending.len() >= 2, "employee2's nominations wait: {nominations}");
+    assert!(
+        pending.len() >= 2,
+        "employee2's nominations wait: {nominations}"
+    );
     let reviewer = users
         .as_array()
         .and_then(|l| l.iter().find(|u| u["email"] == "employee8@acme.example"))

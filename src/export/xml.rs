@@ -8,6 +8,8 @@
 //!   <users><user id="…"><email>…</email>…</user>…</users>
 //!   <cycles><cycle id="…"><name>…</name>…<question id="…">…</question></cycle></cycles>
 //!   <reviews><review id="…">…<answer question-id="…" kind="text">…</answer></review></reviews>
+//!   <objectives>…</objectives><comments>…</comments><feedback>…</feedback>
+//!   <feedback-requests>…</feedback-requests><feedback-answers>…</feedback-answers>
 //! </kaizen-export>
 //! ```
 //!
@@ -31,7 +33,8 @@ pub fn prologue(export: &XmlExport, scope: &XmlScope, exported_at: &str) -> Stri
     let company = Node::new("company")
         .attr("id", export.company_id.clone())
         .attr("slug", export.slug.clone())
-        .field("name", export.name.clone());
+        .field("name", export.name.clone())
+        .field("skip-level-visible", export.skip_level_visible.to_string());
     render(&company, 1, &mut out);
     out
 }

@@ -29,8 +29,10 @@ const PAGE: i64 = 200;
 /// Rendered pages that may wait for a slow client.
 const QUEUED_PAGES: usize = 2;
 
-/// The whole company as XML: its people, cycles with their questionnaires, and reviews
-/// with their answers (decrypted). The format is described in the README.
+/// The whole company as XML: its people, cycles with their questionnaires and phases,
+/// reviews with their answers and calibrations, objectives, comments and 360 feedback
+/// (written content decrypted; anonymous answers without their authors). The format is
+/// described in the README.
 #[utoipa::path(get, path = "/api/v1/admin/export.xml", tag = "exports",
     responses((status = 200, content_type = "application/xml", body = String),
               (status = 403, description = "forbidden, reauthentication_required or \
@@ -39,8 +41,9 @@ pub async fn company_xml(session: Session) -> Result<Response, ApiError> {
     export(session, XmlScope::Company).await
 }
 
-/// One cycle as XML: the company's people (whom its reviews name), the cycle with its
-/// questionnaire and its reviews with their answers (decrypted). Another company's
+/// One cycle as XML: the company's people (whom its rows name), the cycle with its
+/// questionnaire, its reviews with their answers (decrypted), calibrations and comments,
+/// the objectives linked to it and its 360 feedback. Another company's
 /// cycle answers 404 like a made-up one.
 #[utoipa::path(get, path = "/api/v1/cycles/{id}/export.xml", tag = "exports",
     params(("id" = String, Path, description = "The cycle's id")),

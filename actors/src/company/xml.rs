@@ -1,10 +1,13 @@
 //! The company's XML export and its import into an empty company.
 //!
 //! Both are driven by one table, [`SECTIONS`]: the export writes one wrapper element per
-//! section (`<users>`, `<cycles>`, `<reviews>`) holding one element per row, read a page
+//! section (`<users>`, `<cycles>`, `<reviews>`, `<objectives>`, `<comments>`, `<feedback>`,
+//! `<feedback-requests>`, `<feedback-answers>`) holding one element per row, read a page
 //! at a time; the import reads the same sections back in the same order, so that every
-//! reference points at a row already imported. A new kind of content (feedback,
-//! objectives) is a new [`Section`] variant with its page reader and its importer.
+//! reference points at a row already imported. A new kind of content is a new
+//! [`Section`] variant with its page reader and its importer (objectives and comments in
+//! `xml/objectives.rs`, 360 feedback in `xml/feedback.rs`). Reminders already sent are
+//! operational and stay out.
 //!
 //! Rows travel as [`Node`]s, a small element tree; `src/` renders and parses the XML
 //! text, so no SQL and no markup meet in one place.
@@ -18,7 +21,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{Company, CompanyHandle};
-use crate::crypto::REVIEW_ANSWERS;
+use crate::crypto::{CALIBRATED_RATINGS, REVIEW_ANSWERS};
 use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
 use crate::guard::Owned;
@@ -106,8 +109,9 @@ impl Node {
 pub enum XmlScope {
     /// The whole company: `GET /api/v1/admin/export.xml`.
     Company,
-    /// One cycle, its questionnaire and reviews (and the company's people, whom the
-    /// reviews name): `GET /api/v1/cycles/{id}/export.xml`.
+    /// One cycle, its questionnaire, reviews (with calibrations and comments), the
+    /// objectives linked to it and its 360 feedback (and the company's people, whom these
+    /// name): `GET /api/v1/cycles/{id}/export.xml`.
     Cycle(String),
 }
 
@@ -137,11 +141,33 @@ pub enum Section {
     Cycles,
     /// `<reviews>` of `<review>`, each with its `<answer>`s.
     Reviews,
+    /// `<objectives>` of `<objective>`, each with its `<key-result>`s and `<cycle-link>`s.
+    Objectives,
+    /// `<comments>` of `<comment>` on a review or an objective.
+    Comments,
+    /// `<feedback>` of `<feedback-settings>`: a cycle's 360 feedback settings, each with
+    /// its `<question>`s.
+    Feedback,
+    /// `<feedback-requests>` of `<feedback-request>`: nominations, with the reviewer's
+    /// draft as `<answer>`s.
+    FeedbackRequests,
+    /// `<feedback-answers>` of `<feedback-answer>`: submitted feedback; an anonymous
+    /// one without author, request or time, in the order of the answers' random ids.
+    FeedbackAnswers,
 }
 
 /// The sections in file order; an import reads them in this order too, so a section
 /// may refer to rows of the sections before it only.
-pub const SECTIONS: &[Section] = &[Section::Users, Section::Cycles, Section::Reviews];
+pub const SECTIONS: &[Section] = &[
+    Section::Users,
+    Section::Cycles,
+    Section::Reviews,
+    Section::Objectives,
+    Section::Comments,
+    Section::Feedback,
+    Section::FeedbackRequests,
+    Section::FeedbackAnswers,
+];
 
 impl Section {
     /// The wrapper element.
@@ -150,6 +176,11 @@ impl Section {
             Section::Users => "users",
             Section::Cycles => "cycles",
             Section::Reviews => "reviews",
+            Section::Objectives => "objectives",
+            Section::Comments => "comments",
+            Section::Feedback => "feedback",
+            Section::FeedbackRequests => "feedback-requests",
+            Section::FeedbackAnswers => "feedback-answers",
         }
     }
 
@@ -159,6 +190,11 @@ impl Section {
             Section::Users => "user",
             Section::Cycles => "cycle",
             Section::Reviews => "review",
+            Section::Objectives => "objective",
+            Section::Comments => "comment",
+            Section::Feedback => "feedback-settings",
+            Section::FeedbackRequests => "feedback-request",
+            Section::FeedbackAnswers => "feedback-answer",
         }
     }
 }
@@ -174,12 +210,17 @@ pub struct XmlExport {
     pub name: String,
     /// The cycle's name for a cycle export.
     pub cycle_name: Option<String>,
+    /// The company's setting: managers see the reviews of everyone below them, not only
+    /// of their direct reports (`<skip-level-visible>` in `<company>`).
+    pub skip_level_visible: bool,
 }
 
 /// What an import wrote, per section.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Imported {
-    /// Rows per row element (`user`, `cycle`, `question`, `review`).
+    /// Rows per kind (`user`, `cycle`, `question`, `review`, `calibration`, `objective`,
+    /// `key-result`, `comment`, `feedback-settings`, `feedback-question`,
+    /// `feedback-request`, `feedback-answer`).
     pub rows: BTreeMap<String, u64>,
 }
 
@@ -213,6 +254,12 @@ struct CycleRow {
     due_at: Option<i64>,
     created_by: String,
     created_at: i64,
+    phase: String,
+    rating_min: i64,
+    rating_max: i64,
+    self_review_due_at: Option<i64>,
+    manager_review_due_at: Option<i64>,
+    sign_off_due_at: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -237,6 +284,30 @@ struct ReviewRow {
     version: i64,
     updated_at: i64,
     submitted_at: Option<i64>,
+    shared_at: Option<i64>,
+    shared_by: Option<String>,
+    reviewee_signed_at: Option<i64>,
+    reviewer_signed_at: Option<i64>,
+    calibration_company_id: Option<String>,
+    calibrated_ratings: Option<String>,
+    calibrated_by: Option<String>,
+    calibrated_at: Option<i64>,
+}
+
+/// A review's calibration, read with the review.
+struct CalibrationRow {
+    company_id: String,
+    review_id: String,
+}
+
+impl Owned for CalibrationRow {
+    const TABLE: &'static str = "calibrations";
+    fn row_id(&self) -> &str {
+        &self.review_id
+    }
+    fn owners(&self) -> Vec<&str> {
+        vec![&self.company_id]
+    }
 }
 
 macro_rules! owned {
@@ -256,6 +327,9 @@ owned!(UserRow, "users");
 owned!(CycleRow, "cycles");
 owned!(QuestionRow, "questions");
 owned!(ReviewRow, "reviews");
+
+mod feedback;
+mod objectives;
 
 /// Why an imported row is refused: names the element and its id, never content.
 fn invalid(row: &Node, problem: &str) -> ActorError {
@@ -287,6 +361,14 @@ fn number(row: &Node, name: &str) -> Result<i64, ActorError> {
         .map_err(|_| invalid(row, &format!("<{name}> is not a whole number")))
 }
 
+/// An optional whole number field of a row.
+fn optional_number(row: &Node, name: &str) -> Result<Option<i64>, ActorError> {
+    match row.get(name) {
+        None => Ok(None),
+        Some(_) => number(row, name).map(Some),
+    }
+}
+
 /// One of `allowed` in a field of a row.
 fn one_of<'a>(row: &'a Node, name: &str, allowed: &[&str]) -> Result<&'a str, ActorError> {
     let value = required(row, name)?;
@@ -298,6 +380,71 @@ fn one_of<'a>(row: &'a Node, name: &str, allowed: &[&str]) -> Result<&'a str, Ac
             &format!("<{name}> must be one of {}", allowed.join(", ")),
         ))
     }
+}
+
+/// The `<answer question-id="…" kind="text|rating">` elements of stored answers, in
+/// question id order.
+fn answer_nodes(answers: Answers) -> Vec<Node> {
+    answers
+        .into_iter()
+        .map(|(question_id, answer)| {
+            let (kind, value) = match answer {
+                Answer::Text(text) => ("text", text),
+                Answer::Rating(rating) => ("rating", rating.to_string()),
+            };
+            let mut node = Node::new("answer")
+                .attr("question-id", question_id)
+                .attr("kind", kind);
+            node.text = value;
+            node
+        })
+        .collect()
+}
+
+/// The answers of a row (its `element` children) under the new ids of `questions` (old
+/// id → new id), ratings within `scale`.
+fn read_answers(
+    row: &Node,
+    element: &str,
+    questions: Option<&HashMap<String, String>>,
+    scale: (i64, i64),
+) -> Result<Answers, ActorError> {
+    let mut answers = Answers::new();
+    for answer in row.all(element) {
+        let old = answer.get_attr("question-id").unwrap_or("");
+        let question = questions
+            .and_then(|q| q.get(old))
+            .ok_or_else(|| invalid(row, "answers a question not of its cycle"))?;
+        let value = match answer.get_attr("kind") {
+            Some("text") => Answer::Text(answer.text.clone()),
+            Some("rating") => Answer::Rating(
+                answer
+                    .text
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|r| (scale.0..=scale.1).contains(r))
+                    .ok_or_else(|| {
+                        invalid(row, &format!("a rating is not {} to {}", scale.0, scale.1))
+                    })?,
+            ),
+            _ => return Err(invalid(row, "an answer's kind is not text or rating")),
+        };
+        if answers.insert(question.clone(), value).is_some() {
+            return Err(invalid(row, "answers a question twice"));
+        }
+    }
+    Ok(answers)
+}
+
+/// A `true`/`false` field of a row.
+fn flag(row: &Node, name: &str) -> Result<bool, ActorError> {
+    Ok(one_of(row, name, &["true", "false"])? == "true")
+}
+
+/// How a flag is written.
+fn flag_text(value: i64) -> &'static str {
+    if value != 0 { "true" } else { "false" }
 }
 
 /// Old ids of one kind mapped to the new ids of their rows.
@@ -336,6 +483,21 @@ struct IdMaps {
     /// Question ids per cycle, to check a review answers its own cycle's questions.
     cycle_questions: HashMap<String, HashMap<String, String>>,
     reviews: IdMap,
+    /// The rating scale (min, max) of each imported cycle, by new id.
+    cycle_scales: HashMap<String, (i64, i64)>,
+    /// Cycles whose feedback settings were imported, by new id, with their anonymity.
+    feedback_cycles: HashMap<String, bool>,
+    feedback_questions: IdMap,
+    /// Feedback question ids per cycle (old → new), by the cycle's new id.
+    cycle_feedback_questions: HashMap<String, HashMap<String, String>>,
+    feedback_requests: IdMap,
+    /// Per request (new id): its cycle, subject and reviewer (new ids).
+    request_parties: HashMap<String, (String, String, String)>,
+    feedback_answers: u64,
+    calibrations: u64,
+    objectives: IdMap,
+    key_results: IdMap,
+    comments: IdMap,
 }
 
 impl Company {
@@ -343,13 +505,16 @@ impl Company {
     /// reauthenticated lately, in a company whose operator switched XML export on.
     async fn may_export_xml(&self, principal: &Principal) -> Result<XmlExport, ActorError> {
         Self::may_export(principal)?;
-        let row: Option<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT id, slug, name, xml_export_enabled FROM companies WHERE id = $1",
+        let row: Option<(String, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT id, slug, name, xml_export_enabled, skip_level_visible FROM companies \
+             WHERE id = $1",
         )
         .bind(&self.id)
         .fetch_optional(self.db.pool())
         .await?;
-        let Some((company_id, slug, name, enabled)) = row.filter(|row| row.0 == self.id) else {
+        let Some((company_id, slug, name, enabled, skip_level)) =
+            row.filter(|row| row.0 == self.id)
+        else {
             return Err(ActorError::NotFound);
         };
         if enabled == 0 {
@@ -360,6 +525,7 @@ impl Company {
             slug,
             name,
             cycle_name: None,
+            skip_level_visible: skip_level != 0,
         })
     }
 
@@ -402,6 +568,11 @@ impl Company {
             Section::Users => self.xml_users(after, limit).await,
             Section::Cycles => self.xml_cycles(scope, after, limit).await,
             Section::Reviews => self.xml_reviews(scope, after, limit).await,
+            Section::Objectives => self.xml_objectives(scope, after, limit).await,
+            Section::Comments => self.xml_comments(scope, after, limit).await,
+            Section::Feedback => self.xml_feedback(scope, after, limit).await,
+            Section::FeedbackRequests => self.xml_feedback_requests(scope, after, limit).await,
+            Section::FeedbackAnswers => self.xml_feedback_answers(scope, after, limit).await,
         }
     }
 
@@ -440,8 +611,9 @@ impl Company {
         limit: i64,
     ) -> Result<Vec<(String, Node)>, ActorError> {
         let rows: Vec<CycleRow> = sqlx::query_as(
-            "SELECT company_id, id, name, status, due_at, created_by, created_at FROM cycles \
-             WHERE company_id = $1 AND ($2 = '' OR id = $3) AND id > $4 ORDER BY id LIMIT $5",
+            "SELECT company_id, id, name, status, due_at, created_by, created_at, phase, \
+             rating_min, rating_max, self_review_due_at, manager_review_due_at, \
+             sign_off_due_at FROM cycles WHERE company_id = $1 AND ($2 = '' OR id = $3) AND id > $4 ORDER BY id LIMIT $5",
         )
         .bind(&self.id)
         .bind(scope.cycle().unwrap_or(""))
@@ -468,7 +640,16 @@ impl Company {
                 .field("status", c.status)
                 .optional("due-at", c.due_at.map(rfc3339))
                 .field("created-by", c.created_by)
-                .field("created-at", rfc3339(c.created_at));
+                .field("created-at", rfc3339(c.created_at))
+                .field("phase", c.phase)
+                .field("rating-min", c.rating_min.to_string())
+                .field("rating-max", c.rating_max.to_string())
+                .optional("self-review-due-at", c.self_review_due_at.map(rfc3339))
+                .optional(
+                    "manager-review-due-at",
+                    c.manager_review_due_at.map(rfc3339),
+                )
+                .optional("sign-off-due-at", c.sign_off_due_at.map(rfc3339));
             for q in questions {
                 node.children.push(
                     Node::new("question")
@@ -490,10 +671,15 @@ impl Company {
         limit: i64,
     ) -> Result<Vec<(String, Node)>, ActorError> {
         let rows: Vec<ReviewRow> = sqlx::query_as(
-            "SELECT company_id, id, cycle_id, reviewee_id, reviewer_id, kind, status, answers, \
-             version, updated_at, submitted_at FROM reviews \
-             WHERE company_id = $1 AND ($2 = '' OR cycle_id = $3) AND id > $4 \
-             ORDER BY id LIMIT $5",
+            "SELECT r.company_id, r.id, r.cycle_id, r.reviewee_id, r.reviewer_id, r.kind, \
+             r.status, r.answers, r.version, r.updated_at, r.submitted_at, r.shared_at, \
+             r.shared_by, r.reviewee_signed_at, r.reviewer_signed_at, \
+             c.company_id AS calibration_company_id, c.ratings AS calibrated_ratings, \
+             c.calibrated_by, c.calibrated_at \
+             FROM reviews r LEFT JOIN calibrations c \
+               ON c.company_id = r.company_id AND c.review_id = r.id \
+             WHERE r.company_id = $1 AND ($2 = '' OR r.cycle_id = $3) AND r.id > $4 \
+             ORDER BY r.id LIMIT $5",
         )
         .bind(&self.id)
         .bind(scope.cycle().unwrap_or(""))
@@ -516,17 +702,34 @@ impl Company {
                 .field("status", r.status)
                 .field("version", r.version.to_string())
                 .field("updated-at", rfc3339(r.updated_at))
-                .optional("submitted-at", r.submitted_at.map(rfc3339));
-            for (question_id, answer) in answers {
-                let (kind, value) = match answer {
-                    Answer::Text(text) => ("text", text),
-                    Answer::Rating(rating) => ("rating", rating.to_string()),
-                };
-                let mut answer = Node::new("answer")
-                    .attr("question-id", question_id)
-                    .attr("kind", kind);
-                answer.text = value;
-                node.children.push(answer);
+                .optional("submitted-at", r.submitted_at.map(rfc3339))
+                .optional("shared-at", r.shared_at.map(rfc3339))
+                .optional("shared-by", r.shared_by)
+                .optional("reviewee-signed-at", r.reviewee_signed_at.map(rfc3339))
+                .optional("reviewer-signed-at", r.reviewer_signed_at.map(rfc3339));
+            node.children.extend(answer_nodes(answers));
+            if let (Some(company_id), Some(ratings), Some(by), Some(at)) = (
+                r.calibration_company_id,
+                r.calibrated_ratings,
+                r.calibrated_by,
+                r.calibrated_at,
+            ) {
+                self.check(&CalibrationRow {
+                    company_id,
+                    review_id: r.id.clone(),
+                })?;
+                let json = self.open(CALIBRATED_RATINGS, &r.id, &ratings)?;
+                let ratings: BTreeMap<String, i64> =
+                    serde_json::from_str(&json).unwrap_or_default();
+                let mut calibration = Node::new("calibration")
+                    .field("calibrated-by", by)
+                    .field("calibrated-at", rfc3339(at));
+                for (question_id, rating) in ratings {
+                    let mut node = Node::new("rating").attr("question-id", question_id);
+                    node.text = rating.to_string();
+                    calibration.children.push(node);
+                }
+                node.children.push(calibration);
             }
             nodes.push((r.id, node));
         }
@@ -570,6 +773,18 @@ impl Company {
             ));
         }
 
+        // The company's settings, from `<company>`; a file without them keeps the defaults.
+        if let Some(company) = root.all("company").next()
+            && company.get("skip-level-visible").is_some()
+        {
+            let visible = flag(company, "skip-level-visible")?;
+            sqlx::query("UPDATE companies SET skip_level_visible = $2 WHERE id = $1")
+                .bind(&self.id)
+                .bind(i64::from(visible))
+                .execute(&mut *tx)
+                .await?;
+        }
+
         let mut ids = IdMaps::default();
         let mut imported = Imported::default();
         for section in SECTIONS {
@@ -595,6 +810,17 @@ impl Company {
                 Section::Users => self.import_users(&mut tx, wrapper, &mut ids).await?,
                 Section::Cycles => self.import_cycles(&mut tx, wrapper, &mut ids).await?,
                 Section::Reviews => self.import_reviews(&mut tx, wrapper, &mut ids).await?,
+                Section::Objectives => self.import_objectives(&mut tx, wrapper, &mut ids).await?,
+                Section::Comments => self.import_comments(&mut tx, wrapper, &mut ids).await?,
+                Section::Feedback => self.import_feedback(&mut tx, wrapper, &mut ids).await?,
+                Section::FeedbackRequests => {
+                    self.import_feedback_requests(&mut tx, wrapper, &mut ids)
+                        .await?
+                }
+                Section::FeedbackAnswers => {
+                    self.import_feedback_answers(&mut tx, wrapper, &mut ids)
+                        .await?
+                }
             }
         }
         let count = |map: &IdMap| map.0.len() as u64;
@@ -604,6 +830,26 @@ impl Company {
             .rows
             .insert("question".into(), count(&ids.questions));
         imported.rows.insert("review".into(), count(&ids.reviews));
+        imported.rows.insert("calibration".into(), ids.calibrations);
+        imported
+            .rows
+            .insert("objective".into(), count(&ids.objectives));
+        imported
+            .rows
+            .insert("key-result".into(), count(&ids.key_results));
+        imported.rows.insert("comment".into(), count(&ids.comments));
+        imported
+            .rows
+            .insert("feedback-settings".into(), ids.feedback_cycles.len() as u64);
+        imported
+            .rows
+            .insert("feedback-question".into(), count(&ids.feedback_questions));
+        imported
+            .rows
+            .insert("feedback-request".into(), count(&ids.feedback_requests));
+        imported
+            .rows
+            .insert("feedback-answer".into(), ids.feedback_answers);
 
         let detail = serde_json::to_value(&imported.rows).unwrap_or_default();
         self.record_audit(
@@ -703,9 +949,35 @@ impl Company {
             let status = one_of(row, "status", &["open", "closed"])?;
             let created_by = ids.users.get(row, "user", required(row, "created-by")?)?;
             let created_at = time(row, "created-at")?.unwrap_or_else(now_ms);
+            // A file written before cycles had phases: the database's defaults.
+            let phase = match row.get("phase") {
+                None => "self_review",
+                Some(_) => one_of(
+                    row,
+                    "phase",
+                    &[
+                        "self_review",
+                        "manager_review",
+                        "sharing",
+                        "sign_off",
+                        "closed",
+                    ],
+                )?,
+            };
+            let min = optional_number(row, "rating-min")?.unwrap_or(1);
+            let max = optional_number(row, "rating-max")?.unwrap_or(5);
+            if min < 0 || min >= max || max > 100 {
+                return Err(invalid(
+                    row,
+                    "the rating scale must go up from <rating-min> to <rating-max>, within \
+                     0 to 100",
+                ));
+            }
             sqlx::query(
                 "INSERT INTO cycles (company_id, id, name, status, due_at, created_by, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 created_at, phase, rating_min, rating_max, self_review_due_at, \
+                 manager_review_due_at, sign_off_due_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(&self.id)
             .bind(&id)
@@ -714,8 +986,15 @@ impl Company {
             .bind(time(row, "due-at")?)
             .bind(&created_by)
             .bind(created_at)
+            .bind(phase)
+            .bind(min)
+            .bind(max)
+            .bind(time(row, "self-review-due-at")?)
+            .bind(time(row, "manager-review-due-at")?)
+            .bind(time(row, "sign-off-due-at")?)
             .execute(&mut **tx)
             .await?;
+            ids.cycle_scales.insert(id.clone(), (min, max));
 
             let mut own = HashMap::new();
             for question in row.all("question") {
@@ -760,33 +1039,18 @@ impl Company {
             let version = number(row, "version")?;
             let updated_at = time(row, "updated-at")?.unwrap_or_else(now_ms);
             let questions = ids.cycle_questions.get(&cycle_id);
-
-            let mut answers = Answers::new();
-            for answer in row.all("answer") {
-                let old = answer.get_attr("question-id").unwrap_or("");
-                let question = questions
-                    .and_then(|q| q.get(old))
-                    .ok_or_else(|| invalid(row, "answers a question not of its cycle"))?;
-                let value = match answer.get_attr("kind") {
-                    Some("text") => Answer::Text(answer.text.clone()),
-                    Some("rating") => Answer::Rating(
-                        answer
-                            .text
-                            .trim()
-                            .parse()
-                            .ok()
-                            .filter(|r| (1..=5).contains(r))
-                            .ok_or_else(|| invalid(row, "a rating is not 1 to 5"))?,
-                    ),
-                    _ => return Err(invalid(row, "an answer's kind is not text or rating")),
-                };
-                answers.insert(question.clone(), value);
-            }
+            let scale = ids.cycle_scales.get(&cycle_id).copied().unwrap_or((1, 5));
+            let answers = read_answers(row, "answer", questions, scale)?;
             let sealed = self.sealed_answers(&id, &answers)?;
+            let shared_by = match row.get("shared-by") {
+                Some(old) => Some(ids.users.get(row, "user", old)?),
+                None => None,
+            };
             sqlx::query(
                 "INSERT INTO reviews (company_id, id, cycle_id, reviewee_id, reviewer_id, kind, \
-                 status, answers, version, updated_at, submitted_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 status, answers, version, updated_at, submitted_at, shared_at, shared_by, \
+                 reviewee_signed_at, reviewer_signed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(&self.id)
             .bind(&id)
@@ -799,9 +1063,77 @@ impl Company {
             .bind(version)
             .bind(updated_at)
             .bind(time(row, "submitted-at")?)
+            .bind(time(row, "shared-at")?)
+            .bind(shared_by)
+            .bind(time(row, "reviewee-signed-at")?)
+            .bind(time(row, "reviewer-signed-at")?)
             .execute(&mut **tx)
             .await?;
+            self.import_calibration(tx, row, &id, &cycle_id, ids)
+                .await?;
         }
+        Ok(())
+    }
+
+    /// The `<calibration>` of an imported review, sealed for its new id.
+    async fn import_calibration(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        row: &Node,
+        review_id: &str,
+        cycle_id: &str,
+        ids: &mut IdMaps,
+    ) -> Result<(), ActorError> {
+        let mut calibrations = row.all("calibration");
+        let Some(calibration) = calibrations.next() else {
+            return Ok(());
+        };
+        if calibrations.next().is_some() {
+            return Err(invalid(row, "has more than one <calibration>"));
+        }
+        if required(row, "kind")? != "manager" {
+            return Err(invalid(row, "only a manager review is calibrated"));
+        }
+        let questions = ids.cycle_questions.get(cycle_id);
+        let (min, max) = ids.cycle_scales.get(cycle_id).copied().unwrap_or((1, 5));
+        let mut ratings = BTreeMap::new();
+        for rating in calibration.all("rating") {
+            let old = rating.get_attr("question-id").unwrap_or("");
+            let question = questions
+                .and_then(|q| q.get(old))
+                .ok_or_else(|| invalid(row, "calibrates a question not of its cycle"))?;
+            let value: i64 = rating
+                .text
+                .trim()
+                .parse()
+                .ok()
+                .filter(|r| (min..=max).contains(r))
+                .ok_or_else(|| {
+                    invalid(row, &format!("a calibrated rating is not {min} to {max}"))
+                })?;
+            ratings.insert(question.clone(), value);
+        }
+        if ratings.is_empty() {
+            return Err(invalid(row, "its <calibration> has no <rating>"));
+        }
+        let calibrated_by = ids
+            .users
+            .get(row, "user", required(calibration, "calibrated-by")?)?;
+        let calibrated_at = time(calibration, "calibrated-at")?.unwrap_or_else(now_ms);
+        let json = serde_json::to_string(&ratings)
+            .map_err(|_| invalid(row, "the calibration could not be stored"))?;
+        sqlx::query(
+            "INSERT INTO calibrations (company_id, review_id, ratings, calibrated_by, \
+             calibrated_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&self.id)
+        .bind(review_id)
+        .bind(self.seal(CALIBRATED_RATINGS, review_id, &json)?)
+        .bind(&calibrated_by)
+        .bind(calibrated_at)
+        .execute(&mut **tx)
+        .await?;
+        ids.calibrations += 1;
         Ok(())
     }
 }
