@@ -728,5 +728,21 @@ async fn an_hr_admin_exports_no_unshared_review_about_themselves() {
     let text = String::from_utf8(body).unwrap();
     assert!(text.contains("Words HR may read"), "{text}");
     assert!(!text.contains("Private words about HR"), "{text}");
+
+    // Nor do the XML exports, of the cycle and of the whole company.
+    let db = server.server().registry().db();
+    kaizen_actors::directory::set_xml_export(db, "acme", true)
+        .await
+        .expect("XML export switched on");
+    for path in [
+        format!("/api/v1/cycles/{cycle_id}/export.xml"),
+        "/api/v1/admin/export.xml".to_owned(),
+    ] {
+        let (status, _, body) = fetch(&hr, &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains("Words HR may read"), "{path}");
+        assert!(!text.contains("Private words about HR"), "{path}");
+    }
     server.stop().await;
 }

@@ -556,20 +556,23 @@ impl Company {
         Ok(export)
     }
 
-    /// One page of a section: up to `limit` rows whose ids sort after `after`.
+    /// One page of a section: up to `limit` rows whose ids sort after `after`. `reader`
+    /// is the exporting HR admin: a review about them that they may not read yet (someone
+    /// else's, not shared) is exported without its answers, calibration and comments.
     async fn xml_page(
         &self,
         section: Section,
         scope: &XmlScope,
+        reader: &str,
         after: &str,
         limit: i64,
     ) -> Result<Vec<(String, Node)>, ActorError> {
         match section {
             Section::Users => self.xml_users(after, limit).await,
             Section::Cycles => self.xml_cycles(scope, after, limit).await,
-            Section::Reviews => self.xml_reviews(scope, after, limit).await,
+            Section::Reviews => self.xml_reviews(scope, reader, after, limit).await,
             Section::Objectives => self.xml_objectives(scope, after, limit).await,
-            Section::Comments => self.xml_comments(scope, after, limit).await,
+            Section::Comments => self.xml_comments(scope, reader, after, limit).await,
             Section::Feedback => self.xml_feedback(scope, after, limit).await,
             Section::FeedbackRequests => self.xml_feedback_requests(scope, after, limit).await,
             Section::FeedbackAnswers => self.xml_feedback_answers(scope, after, limit).await,
@@ -667,6 +670,7 @@ impl Company {
     async fn xml_reviews(
         &self,
         scope: &XmlScope,
+        reader: &str,
         after: &str,
         limit: i64,
     ) -> Result<Vec<(String, Node)>, ActorError> {
@@ -691,8 +695,15 @@ impl Company {
         self.check_all(&rows)?;
         let mut nodes = Vec::with_capacity(rows.len());
         for r in rows {
-            let json = self.open(REVIEW_ANSWERS, &r.id, &r.answers)?;
-            let answers: Answers = serde_json::from_str(&json).unwrap_or_default();
+            let hidden = r.reviewee_id == reader
+                && r.reviewer_id != reader
+                && !matches!(r.status.as_str(), "shared" | "signed");
+            let answers: Answers = if hidden {
+                Answers::new()
+            } else {
+                let json = self.open(REVIEW_ANSWERS, &r.id, &r.answers)?;
+                serde_json::from_str(&json).unwrap_or_default()
+            };
             let mut node = Node::new("review")
                 .attr("id", r.id.clone())
                 .field("cycle-id", r.cycle_id)
@@ -708,7 +719,8 @@ impl Company {
                 .optional("reviewee-signed-at", r.reviewee_signed_at.map(rfc3339))
                 .optional("reviewer-signed-at", r.reviewer_signed_at.map(rfc3339));
             node.children.extend(answer_nodes(answers));
-            if let (Some(company_id), Some(ratings), Some(by), Some(at)) = (
+            if let (false, Some(company_id), Some(ratings), Some(by), Some(at)) = (
+                hidden,
                 r.calibration_company_id,
                 r.calibrated_ratings,
                 r.calibrated_by,
@@ -1168,7 +1180,8 @@ impl CompanyHandle {
                 if !principal.roles.hr_admin {
                     return Err(ActorError::Forbidden);
                 }
-                c.xml_page(section, &scope, &after, limit).await
+                c.xml_page(section, &scope, &principal.user_id, &after, limit)
+                    .await
             })
         })
         .await

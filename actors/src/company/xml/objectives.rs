@@ -192,15 +192,21 @@ impl Company {
     pub(super) async fn xml_comments(
         &self,
         scope: &XmlScope,
+        reader: &str,
         after: &str,
         limit: i64,
     ) -> Result<Vec<(String, Node)>, ActorError> {
         let cycle = scope.cycle().unwrap_or("");
+
+        // Not the comments on a review about the reader that they may not read yet.
         let rows: Vec<CommentRow> = sqlx::query_as(
             "SELECT company_id, id, review_id, objective_id, author_id, body, created_at \
              FROM comments c WHERE company_id = $1 AND ($2 = '' OR EXISTS (\
                SELECT 1 FROM reviews r WHERE r.company_id = c.company_id \
                AND r.id = c.review_id AND r.cycle_id = $3)) \
+             AND NOT EXISTS (SELECT 1 FROM reviews h WHERE h.company_id = c.company_id \
+               AND h.id = c.review_id AND h.reviewee_id = $6 AND h.reviewer_id <> $6 \
+               AND h.status NOT IN ('shared', 'signed')) \
              AND id > $4 ORDER BY id LIMIT $5",
         )
         .bind(&self.id)
@@ -208,6 +214,7 @@ impl Company {
         .bind(cycle)
         .bind(after)
         .bind(limit)
+        .bind(reader)
         .fetch_all(self.db.pool())
         .await?;
         self.check_all(&rows)?;
