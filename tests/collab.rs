@@ -777,7 +777,10 @@ async fn a_manager_above_loses_a_followed_review_when_skip_level_reading_ends() 
     // HR switches skip-level reading off: only the direct manager reads on.
     let hr = server.sign_in("acme", &email("hr")).await;
     let (status, body) = hr
-        .post("/api/v1/auth/reauthenticate", json!({ "password": PASSWORD }))
+        .post(
+            "/api/v1/auth/reauthenticate",
+            json!({ "password": PASSWORD }),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let off = json!({ "skip_level_visible": false });

@@ -425,7 +425,11 @@ async fn advancing_from_a_phase_the_cycle_already_left_is_a_conflict() {
         "manager_review"
     );
     let (status, body) = acme.hr.post(&path, from).await;
-    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "conflict"), "{body}");
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "conflict"),
+        "{body}"
+    );
     let (status, body) = acme.hr.post(&path, json!({ "from": "nowhere" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (_, cycles) = acme.hr.get("/api/v1/cycles").await;

@@ -970,7 +970,14 @@ async fn a_reader_who_wrote_one_of_two_anonymous_answers_gets_no_results() {
     let (status, body) = nominate(&a.hr, &cycle, &subject, &[&manager_id, &a.ids[5]]).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     give_feedback(&a.manager, &cycle, &subject, "Written by the manager", 1).await;
-    give_feedback(&a.employees[5], &cycle, &subject, "Written by the colleague", 5).await;
+    give_feedback(
+        &a.employees[5],
+        &cycle,
+        &subject,
+        "Written by the colleague",
+        5,
+    )
+    .await;
     close(&a.hr, &cycle).await;
 
     // The manager wrote one of the two: the other would be the colleague's, so the

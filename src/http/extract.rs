@@ -68,7 +68,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Option<Self>, ApiError> {
-        if !request.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+        if !request
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+        {
             return Ok(None);
         }
         <Self as FromRequest<S>>::from_request(request, state)
