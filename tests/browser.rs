@@ -12,6 +12,7 @@
 // The shared harness serves many test files; this one uses part of it.
 #[allow(dead_code)]
 mod common;
+#[allow(dead_code)]
 mod webdriver;
 
 use std::time::Duration;

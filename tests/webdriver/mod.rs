@@ -545,6 +545,20 @@ impl Session {
             .collect())
     }
 
+    /// Waits until a user prompt (`alert`, `confirm`) is open, and accepts it:
+    /// "OK" on a confirmation.
+    pub async fn accept_alert(&self) -> Result<()> {
+        wait_until("a dialog to accept", TIMEOUT, async || {
+            match self.command(Method::POST, "/alert/accept", None).await {
+                Ok(_) => Ok(Some(())),
+                // The page has not opened it yet.
+                Err(Error::Command { error, .. }) if error == "no such alert" => Ok(None),
+                Err(error) => Err(error),
+            }
+        })
+        .await
+    }
+
     /// Closes the browser window and ends the session.
     pub async fn quit(self) -> Result<()> {
         self.inner
@@ -647,6 +661,20 @@ impl Element {
     async fn command(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
         let path = format!("/element/{}{path}", self.id);
         self.session.command(method, &path, body).await
+    }
+
+    /// Every element inside this one matching the CSS selector, now; possibly
+    /// none.
+    pub async fn find_all(&self, css: &str) -> Result<Vec<Element>> {
+        let body = json!({ "using": "css selector", "value": css });
+        let value = self.command(Method::POST, "/elements", Some(body)).await?;
+        let items = value
+            .as_array()
+            .ok_or_else(|| Error::Protocol(format!("element list expected: {value}")))?;
+        items
+            .iter()
+            .map(|item| self.session.element(item))
+            .collect()
     }
 
     /// Clicks the element's centre, as a pointer would.

@@ -199,7 +199,7 @@ export function feedbackView(root, context) {
     const min = h("input", { type: "number", class: "input", min: 1, max: 20, value: String(cycle.min) });
     const max = h("input", { type: "number", class: "input", min: 1, max: 20, value: String(cycle.max) });
     const message = h("div", {});
-    const form = h("form", { class: "stack", "data-testid": "feedback-settings" },
+    const form = h("form", { class: "stack", "data-testid": "feedback-settings", "data-cycle-id": cycle.cycle_id },
       h("label", { for: enabled.id }, enabled, " Nominations open"),
       h("label", { for: anonymous.id }, anonymous, " Anonymous (fixed once someone is nominated)"),
       by, h("label", {}, "Fewest reviewers ", min), h("label", {}, "Most reviewers ", max),
