@@ -91,6 +91,7 @@ pub async fn backup(db: &Db, database_url: Option<&str>, out: &Path) -> anyhow::
     let text = serde_json::to_string_pretty(&manifest)?;
     std::fs::write(manifest_path(out), text)
         .with_context(|| format!("cannot write the manifest of {}", out.display()))?;
+    owner_only(&manifest_path(out))?;
     std::fs::rename(&partial, out)
         .with_context(|| format!("cannot move the backup to {}", out.display()))?;
     Ok(manifest)

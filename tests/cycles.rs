@@ -1018,6 +1018,7 @@ async fn reminders_go_out_once_before_and_after_a_deadline() {
         .expect("employee1's");
     assert!(text(&overdue["subject"]).contains("Overdue"), "{overdue}");
     assert!(text(&overdue["body"]).contains("Reminded"), "{overdue}");
+    assert!(text(&overdue["link"]).ends_with("/#/reviews"), "{overdue}");
 
     // A second run sends nothing new.
     let again = acme

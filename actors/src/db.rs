@@ -52,11 +52,27 @@ pub const SQLITE_FILE: &str = "kaizen.sqlite3";
 /// readers of several companies to go on in parallel.
 const MAX_CONNECTIONS: u32 = 8;
 
+/// Creates an empty database file readable by its owner only, unless it exists: SQLite
+/// gives its `-wal` and `-shm` files the database file's mode, so the whole database
+/// (names, addresses, password hashes) stays owner-only.
+fn create_owner_only(file: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 impl Db {
     /// Opens (creating if needed) the SQLite database in `data_dir`.
     pub async fn open_sqlite(data_dir: &Path) -> Result<Db, sqlx::Error> {
         std::fs::create_dir_all(data_dir).map_err(sqlx::Error::Io)?;
         let file = data_dir.join(SQLITE_FILE);
+        create_owner_only(&file).map_err(sqlx::Error::Io)?;
         let url = sqlite_url(&file, "rwc");
         Db::connect(&url).await
     }

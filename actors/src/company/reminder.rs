@@ -102,8 +102,15 @@ impl PendingRow {
     }
 }
 
-/// The email of one reminder.
-fn message(to: String, cycle: &str, phase: &str, kind: &str, items: usize) -> Message {
+/// The email of one reminder, linking to the reader's reviews at `public_url`.
+fn message(
+    public_url: &str,
+    to: String,
+    cycle: &str,
+    phase: &str,
+    kind: &str,
+    items: usize,
+) -> Message {
     let what = match phase {
         "self_review" => "your self review",
         "manager_review" => "the manager reviews you write",
@@ -125,7 +132,7 @@ fn message(to: String, cycle: &str, phase: &str, kind: &str, items: usize) -> Me
             "{when} {what} in the review cycle \"{cycle}\" ({items} still open). \
              Sign in to Kaizen to finish."
         ),
-        link: None,
+        link: Some(format!("{}/#/reviews", public_url.trim_end_matches('/'))),
         code: None,
     }
 }
@@ -233,7 +240,14 @@ impl Company {
             let cycle = cycle_names
                 .get(&reminder.cycle_id)
                 .map_or("", String::as_str);
-            let mail = message(to.clone(), cycle, reminder.phase, reminder.kind, *items);
+            let mail = message(
+                &self.public_url,
+                to.clone(),
+                cycle,
+                reminder.phase,
+                reminder.kind,
+                *items,
+            );
             self.send_mail(Some(&reminder.user_id), mail).await;
             let detail = serde_json::json!({ "cycle_id": reminder.cycle_id,
                 "phase": reminder.phase, "kind": reminder.kind, "user_id": reminder.user_id });
