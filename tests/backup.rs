@@ -211,9 +211,8 @@ async fn restore_refuses_changed_backups_and_targets_that_hold_data() {
         &std::fs::metadata(&odd).expect("the backup").permissions(),
     );
     assert_eq!(mode & 0o077, 0, "only the owner may read a backup");
-    let manifest = format!("{}.manifest.json", odd.display());
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(&manifest)
+        &std::fs::metadata(manifest(&odd))
             .expect("the manifest")
             .permissions(),
     );
