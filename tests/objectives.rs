@@ -849,3 +849,41 @@ async fn a_review_comment_reaches_the_reviews_live_followers() {
     assert_eq!(event["data"]["id"], comment["id"]);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn control_and_text_reordering_characters_are_refused_in_titles_and_comments() {
+    let server = TestServer::demo().await;
+    let employee = server.sign_in("acme", "employee1@acme.example").await;
+    let refused = [
+        json!({ "title": "a\u{0}b" }),
+        json!({ "title": "bell\u{7}" }),
+        json!({ "title": "x\u{202E}gpj.exe" }),
+        json!({ "title": "two\nlines" }),
+        json!({ "title": "Fine", "description": "escape \u{1b}[31m" }),
+        json!({ "title": "Fine", "key_results": [{ "title": "k\u{2066}r", "progress": 1 }] }),
+    ];
+    for body in refused {
+        let (status, answer) = employee.post("/api/v1/objectives", body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert_eq!(code(&answer), "validation_failed", "{answer}");
+    }
+
+    // Line breaks and tabs stay welcome where text has lines.
+    let objective = create(
+        &employee,
+        json!({ "title": "Fine", "description": "first\r\n\tsecond" }),
+    )
+    .await;
+    let path = format!(
+        "/api/v1/objectives/{}/comments",
+        objective["id"].as_str().unwrap()
+    );
+    let (status, answer) = employee
+        .post(&path, json!({ "body": "hidden \u{202E}txt.exe" }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let (status, answer) = employee
+        .post(&path, json!({ "body": "line one\nline two" }))
+        .await;
+    assert!(status.is_success(), "{answer}");
+}

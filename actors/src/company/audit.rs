@@ -43,6 +43,14 @@ fn is_unsafe(c: char) -> bool {
         || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Whether written text holds characters that have no place in it: controls (other
+/// than line breaks and tabs where `lines` allows them) and the invisible characters
+/// that reorder text, which could disguise it wherever it is shown.
+pub(crate) fn unsafe_in_text(text: &str, lines: bool) -> bool {
+    text.chars()
+        .any(|c| is_unsafe(c) && !(lines && matches!(c, '\n' | '\r' | '\t')))
+}
+
 /// Writes control characters, line breaks and bidirectional overrides as visible
 /// escapes (`\u{a}`), so that a value can go into a log line, a table cell or a CSV
 /// field without breaking out of it or disguising itself.

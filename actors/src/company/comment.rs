@@ -185,6 +185,11 @@ impl Company {
                 "a comment must have 1 to {MAX_COMMENT_CHARS} characters"
             )));
         }
+        if super::audit::unsafe_in_text(body, true) {
+            return Err(ActorError::Validation(
+                "a comment may not hold control or text-reordering characters".into(),
+            ));
+        }
         let mut tx = self.db.begin_write().await?;
         self.check_commentable(&mut tx, &principal, &on).await?;
         let id = new_id();

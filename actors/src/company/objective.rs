@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::audit::unsafe_in_text;
 use super::{Company, CompanyHandle};
 use crate::crypto::{KEY_RESULT_TITLE, OBJECTIVE_DESCRIPTION, OBJECTIVE_TITLE};
 use crate::db::{new_id, now_ms};
@@ -497,7 +498,8 @@ impl Sight {
     }
 }
 
-/// Checks a title: trimmed, 1 to [`MAX_TITLE_CHARS`] characters.
+/// Checks a title: trimmed, 1 to [`MAX_TITLE_CHARS`] characters, one line without
+/// control or text-reordering characters.
 fn title(name: &str, text: &str) -> Result<String, ActorError> {
     let text = text.trim();
     let length = text.chars().count();
@@ -506,15 +508,26 @@ fn title(name: &str, text: &str) -> Result<String, ActorError> {
             "{name} must have 1 to {MAX_TITLE_CHARS} characters"
         )));
     }
+    if unsafe_in_text(text, false) {
+        return Err(ActorError::Validation(format!(
+            "{name} may not hold control or text-reordering characters"
+        )));
+    }
     Ok(text.to_owned())
 }
 
-/// Checks a description. Kept as written: leading spaces can be layout.
+/// Checks a description. Kept as written: leading spaces can be layout; line breaks
+/// and tabs are allowed, other control and text-reordering characters are not.
 fn description(text: &str) -> Result<String, ActorError> {
     if text.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(ActorError::Validation(format!(
             "the description may have at most {MAX_DESCRIPTION_CHARS} characters"
         )));
+    }
+    if unsafe_in_text(text, true) {
+        return Err(ActorError::Validation(
+            "the description may not hold control or text-reordering characters".into(),
+        ));
     }
     Ok(text.to_owned())
 }
