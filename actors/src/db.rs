@@ -52,6 +52,15 @@ pub const SQLITE_FILE: &str = "kaizen.sqlite3";
 /// readers of several companies to go on in parallel.
 const MAX_CONNECTIONS: u32 = 8;
 
+/// A nullable floating-point value as SQL binds it: as text, which the statement casts
+/// back with `CAST(CAST($n AS TEXT) AS DOUBLE PRECISION)`. Through sqlx's `Any` driver a NULL `f64` bound first on a
+/// PostgreSQL connection fixes the cached statement's parameter to a type that every
+/// later non-NULL `f64` then fails ("incorrect binary data format"); text has no such
+/// trouble, and the decimal form of an `f64` reads back to the same value.
+pub fn float_param(value: Option<f64>) -> Option<String> {
+    value.map(|v| v.to_string())
+}
+
 /// Creates an empty database file readable by its owner only, unless it exists: SQLite
 /// gives its `-wal` and `-shm` files the database file's mode, so the whole database
 /// (names, addresses, password hashes) stays owner-only.

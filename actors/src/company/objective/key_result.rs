@@ -2,6 +2,7 @@
 //! progress is worked out. Every change moves the objective's version on.
 
 use super::*;
+use crate::db::float_param;
 
 /// A key result's numbers after checking: progress, start, current, target.
 type Measure = (i64, Option<f64>, Option<f64>, Option<f64>);
@@ -74,7 +75,9 @@ impl Company {
         sqlx::query(
             "INSERT INTO key_results (company_id, id, objective_id, position, title, progress, \
              start_value, current_value, target_value, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             VALUES ($1, $2, $3, $4, $5, $6, CAST(CAST($7 AS TEXT) AS DOUBLE PRECISION), \
+             CAST(CAST($8 AS TEXT) AS DOUBLE PRECISION), \
+             CAST(CAST($9 AS TEXT) AS DOUBLE PRECISION), $10)",
         )
         .bind(&self.id)
         .bind(&id)
@@ -82,9 +85,9 @@ impl Company {
         .bind(position)
         .bind(&sealed)
         .bind(progress)
-        .bind(start)
-        .bind(current)
-        .bind(target)
+        .bind(float_param(start))
+        .bind(float_param(current))
+        .bind(float_param(target))
         .bind(now)
         .execute(&mut *conn)
         .await?;
@@ -181,8 +184,10 @@ impl Company {
         };
         let now = now_ms();
         sqlx::query(
-            "UPDATE key_results SET title = $4, progress = $5, start_value = $6, \
-             current_value = $7, target_value = $8, updated_at = $9 \
+            "UPDATE key_results SET title = $4, progress = $5, \
+             start_value = CAST(CAST($6 AS TEXT) AS DOUBLE PRECISION), \
+             current_value = CAST(CAST($7 AS TEXT) AS DOUBLE PRECISION), \
+             target_value = CAST(CAST($8 AS TEXT) AS DOUBLE PRECISION), updated_at = $9 \
              WHERE company_id = $1 AND objective_id = $2 AND id = $3",
         )
         .bind(&self.id)
@@ -190,9 +195,9 @@ impl Company {
         .bind(&key_result_id)
         .bind(&sealed)
         .bind(progress)
-        .bind(start)
-        .bind(current)
-        .bind(target)
+        .bind(float_param(start))
+        .bind(float_param(current))
+        .bind(float_param(target))
         .bind(now)
         .execute(&mut *tx)
         .await?;

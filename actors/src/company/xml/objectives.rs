@@ -4,6 +4,7 @@
 use super::{IdMaps, Node, invalid, number, one_of, optional_number, required, time};
 use crate::company::Company;
 use crate::crypto::{COMMENT_BODY, KEY_RESULT_TITLE, OBJECTIVE_DESCRIPTION, OBJECTIVE_TITLE};
+use crate::db::float_param;
 use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::rfc3339;
@@ -287,7 +288,9 @@ impl Company {
                 sqlx::query(
                     "INSERT INTO key_results (company_id, id, objective_id, position, title, \
                      progress, start_value, current_value, target_value, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     VALUES ($1, $2, $3, $4, $5, $6, CAST(CAST($7 AS TEXT) AS DOUBLE PRECISION), \
+                     CAST(CAST($8 AS TEXT) AS DOUBLE PRECISION), \
+                     CAST(CAST($9 AS TEXT) AS DOUBLE PRECISION), $10)",
                 )
                 .bind(&self.id)
                 .bind(&kr_id)
@@ -295,9 +298,9 @@ impl Company {
                 .bind(number(kr, "position")?)
                 .bind(self.seal(KEY_RESULT_TITLE, &kr_id, required(kr, "title")?)?)
                 .bind(progress)
-                .bind(float(kr, "start-value")?)
-                .bind(float(kr, "current-value")?)
-                .bind(float(kr, "target-value")?)
+                .bind(float_param(float(kr, "start-value")?))
+                .bind(float_param(float(kr, "current-value")?))
+                .bind(float_param(float(kr, "target-value")?))
                 .bind(kr_updated)
                 .execute(&mut **tx)
                 .await?;
