@@ -7,7 +7,7 @@
 //! are read and written here rather than by a company's actor.
 
 use crate::db::{Db, new_id, now_ms};
-use crate::model::{Client, normalize_email, rfc3339};
+use crate::model::{Client, normalize_email};
 
 /// How long a staff session lives, at most: a working session, never remembered.
 pub const SESSION_MS: i64 = 8 * 60 * 60 * 1000;
@@ -218,51 +218,30 @@ pub async fn end_session(db: &Db, session_id: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Every company's overview, by slug; with `slug`, that company's alone, with its
-/// cycles.
-pub async fn overview(db: &Db, slug: Option<&str>) -> Result<Vec<CompanyOverview>, sqlx::Error> {
-    type Row = (String, String, String, i64, i64, i64, Option<i64>);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT c.id, c.slug, c.name, c.xml_export_enabled, \
-         (SELECT COUNT(*) FROM users u WHERE u.company_id = c.id), \
-         (SELECT COUNT(*) FROM users u WHERE u.company_id = c.id AND u.disabled = 0), \
-         (SELECT MAX(a.at) FROM audit_events a WHERE a.company_id = c.id \
-          AND a.action = 'signed_in') \
-         FROM companies c WHERE ($1 = '' OR c.slug = $2) ORDER BY c.slug",
-    )
-    .bind(slug.unwrap_or(""))
-    .bind(slug.unwrap_or(""))
-    .fetch_all(db.pool())
-    .await?;
-    let mut companies = Vec::with_capacity(rows.len());
-    for (id, slug_found, name, xml, users, active_users, last) in rows {
-        let cycles = match slug {
-            None => None,
-            Some(_) => {
-                let cycles: Vec<(String, String)> = sqlx::query_as(
-                    "SELECT name, status FROM cycles WHERE company_id = $1 \
-                     ORDER BY created_at DESC, id",
-                )
-                .bind(&id)
-                .fetch_all(db.pool())
-                .await?;
-                Some(
-                    cycles
-                        .into_iter()
-                        .map(|(name, status)| CycleOverview { name, status })
-                        .collect(),
-                )
-            }
-        };
-        companies.push(CompanyOverview {
-            slug: slug_found,
-            name,
-            users,
-            active_users,
-            last_sign_in_at: last.map(rfc3339),
-            xml_export_enabled: xml != 0,
-            cycles,
-        });
+/// What a company's actor tells staff of it; see [`CompanyOverview`].
+#[derive(Debug, Clone)]
+pub struct CompanyFigures {
+    /// People of the company.
+    pub users: i64,
+    /// People who are not disabled.
+    pub active_users: i64,
+    /// The last successful sign-in of anyone of the company, RFC 3339, if any.
+    pub last_sign_in_at: Option<String>,
+    /// The cycles, newest first, when asked for.
+    pub cycles: Option<Vec<CycleOverview>>,
+}
+
+impl CompanyOverview {
+    /// A company of the directory with its actor's figures.
+    pub fn new(company: crate::directory::CompanyRef, figures: CompanyFigures) -> Self {
+        CompanyOverview {
+            slug: company.slug,
+            name: company.name,
+            users: figures.users,
+            active_users: figures.active_users,
+            last_sign_in_at: figures.last_sign_in_at,
+            xml_export_enabled: company.xml_export_enabled,
+            cycles: figures.cycles,
+        }
     }
-    Ok(companies)
 }

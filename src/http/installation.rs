@@ -12,10 +12,10 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kaizen_actors::CompanyHandle;
 use kaizen_actors::company::{AuditFilter, AuditPage};
 use kaizen_actors::model::{Client, rfc3339};
 use kaizen_actors::staff::{self, CompanyOverview, StaffPrincipal, StaffRole};
+use kaizen_actors::{CompanyHandle, directory};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -188,7 +188,13 @@ pub async fn companies(
     State(state): State<AppState>,
     _session: StaffSession,
 ) -> Result<Json<Vec<CompanyOverview>>, ApiError> {
-    Ok(Json(staff::overview(state.registry.db(), None).await?))
+    let mut overviews = Vec::new();
+    for found in directory::list(state.registry.db()).await? {
+        let company = company(&state, &found.slug).await?;
+        let figures = company.staff_figures(false).await?;
+        overviews.push(CompanyOverview::new(found, figures));
+    }
+    Ok(Json(overviews))
 }
 
 /// One company, with its cycles' names and states. Staff.
@@ -201,8 +207,11 @@ pub async fn company_overview(
     _session: StaffSession,
     Id(slug): Id,
 ) -> Result<Json<CompanyOverview>, ApiError> {
-    let found = staff::overview(state.registry.db(), Some(&slug)).await?;
-    found.into_iter().next().map(Json).ok_or(ApiError::NotFound)
+    let found = directory::find_by_slug(state.registry.db(), &slug)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let figures = company(&state, &slug).await?.staff_figures(true).await?;
+    Ok(Json(CompanyOverview::new(found, figures)))
 }
 
 /// A company's audit trail, with the filters and pages of `GET /api/v1/admin/audit`.

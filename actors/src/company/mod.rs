@@ -13,6 +13,7 @@ mod cycle;
 mod export;
 pub mod feedback;
 pub mod objective;
+mod overview;
 pub mod people;
 mod presence;
 mod remember;
