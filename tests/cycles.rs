@@ -432,6 +432,13 @@ async fn advancing_from_a_phase_the_cycle_already_left_is_a_conflict() {
     );
     let (status, body) = acme.hr.post(&path, json!({ "from": "nowhere" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // A precondition sent without a content type is refused, not ignored.
+    let bare = acme
+        .hr
+        .request(Method::POST, &path)
+        .body(r#"{"from": "self_review"}"#);
+    let (status, body) = acme.hr.send(bare).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
     let (_, cycles) = acme.hr.get("/api/v1/cycles").await;
     let phase = cycles
         .as_array()

@@ -58,8 +58,8 @@ where
     }
 }
 
-/// An optional JSON body: none when the request has no `Content-Type` (a bare `POST`),
-/// otherwise read like [`ApiJson`].
+/// An optional JSON body: none when the request has neither a body nor a
+/// `Content-Type` (a bare `POST`), otherwise read like [`ApiJson`].
 impl<T, S> axum::extract::OptionalFromRequest<S> for ApiJson<T>
 where
     T: DeserializeOwned,
@@ -68,10 +68,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Option<Self>, ApiError> {
-        if !request
-            .headers()
-            .contains_key(axum::http::header::CONTENT_TYPE)
-        {
+        // A body without a type is refused like any (415), never silently ignored.
+        let headers = request.headers();
+        let sized = headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .is_some_and(|length| length != "0");
+        let chunked = headers.contains_key(axum::http::header::TRANSFER_ENCODING);
+        if !headers.contains_key(axum::http::header::CONTENT_TYPE) && !sized && !chunked {
             return Ok(None);
         }
         <Self as FromRequest<S>>::from_request(request, state)
