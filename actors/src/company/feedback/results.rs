@@ -1,6 +1,6 @@
 //! Results for the subject, their managers and HR admins, and the feedback export.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use super::{
     Company, FeedbackExportLine, FeedbackResults, MIN_ANONYMOUS_ANSWERS, NamedFeedback,
@@ -72,6 +72,24 @@ impl Owned for FeedbackCycleRow {
     }
     fn owners(&self) -> Vec<&str> {
         vec![&self.company_id, &self.cycle_company_id]
+    }
+}
+
+/// A request its reviewer submitted: whom they wrote about.
+#[derive(sqlx::FromRow)]
+struct WrittenRow {
+    company_id: String,
+    id: String,
+    subject_id: String,
+}
+
+impl Owned for WrittenRow {
+    const TABLE: &'static str = "feedback_requests";
+    fn row_id(&self) -> &str {
+        &self.id
+    }
+    fn owners(&self) -> Vec<&str> {
+        vec![&self.company_id]
     }
 }
 
@@ -151,25 +169,24 @@ fn aggregate(questions: &[Question], submissions: &[Opened]) -> Vec<QuestionResu
 }
 
 impl Company {
-    /// Whether `principal` submitted feedback about `subject_id` in the cycle.
-    async fn wrote_about(
+    /// The subjects `principal` submitted feedback about in the cycle.
+    async fn written_about(
         &self,
         conn: &mut sqlx::AnyConnection,
         principal: &Principal,
         cycle_id: &str,
-        subject_id: &str,
-    ) -> Result<bool, ActorError> {
-        let submitted: Option<(String,)> = sqlx::query_as(
-            "SELECT company_id FROM feedback_requests WHERE company_id = $1 AND cycle_id = $2 \
-             AND subject_id = $3 AND reviewer_id = $4 AND status = 'submitted'",
+    ) -> Result<HashSet<String>, ActorError> {
+        let rows: Vec<WrittenRow> = sqlx::query_as(
+            "SELECT company_id, id, subject_id FROM feedback_requests WHERE company_id = $1 \
+             AND cycle_id = $2 AND reviewer_id = $3 AND status = 'submitted'",
         )
         .bind(&self.id)
         .bind(cycle_id)
-        .bind(subject_id)
         .bind(&principal.user_id)
-        .fetch_optional(&mut *conn)
+        .fetch_all(&mut *conn)
         .await?;
-        Ok(submitted.is_some())
+        self.check_all(&rows)?;
+        Ok(rows.into_iter().map(|row| row.subject_id).collect())
     }
 
     /// The submitted answers of a cycle, optionally of one subject, opened.
@@ -257,8 +274,9 @@ impl Company {
             .load_answers(&mut conn, &cycle_id, Some(&subject.id))
             .await?;
         let own = self
-            .wrote_about(&mut conn, &principal, &cycle_id, &subject.id)
-            .await?;
+            .written_about(&mut conn, &principal, &cycle_id)
+            .await?
+            .contains(&subject.id);
         if let Some(reason) = withheld(&setup, answers.len(), usize::from(own)) {
             results.withheld = Some(reason.into());
             return Ok(results);
@@ -334,6 +352,9 @@ impl Company {
         for cycle in cycles {
             let setup = self.feedback_setup(&mut conn, &cycle.cycle_id).await?;
             let questions = self.feedback_questions(&mut conn, &cycle.cycle_id).await?;
+            let mine = self
+                .written_about(&mut conn, &principal, &cycle.cycle_id)
+                .await?;
             let mut by_subject: BTreeMap<(String, String), Vec<Opened>> = BTreeMap::new();
             for (row, opened) in self.load_answers(&mut conn, &cycle.cycle_id, None).await? {
                 by_subject
@@ -357,10 +378,8 @@ impl Company {
                     answer,
                 };
                 if setup.anonymous {
-                    let own = self
-                        .wrote_about(&mut conn, &principal, &cycle.cycle_id, &subject_id)
-                        .await?;
-                    if withheld(&setup, submissions.len(), usize::from(own)).is_some() {
+                    let own = usize::from(mine.contains(&subject_id));
+                    if withheld(&setup, submissions.len(), own).is_some() {
                         continue;
                     }
                     for question in &questions {
