@@ -222,6 +222,17 @@ fn unanswered(answers: &Answers, questions: &[Question]) -> Vec<String> {
         .collect()
 }
 
+/// Whether an export by `reader` (an HR admin) leaves a review's content out: one about
+/// them, by someone else, not shared with them yet, which they could not read otherwise.
+pub(super) fn kept_from_exporter(
+    reader: &str,
+    reviewee_id: &str,
+    reviewer_id: &str,
+    status: &str,
+) -> bool {
+    reviewee_id == reader && reviewer_id != reader && !matches!(status, "shared" | "signed")
+}
+
 impl Company {
     /// The answers of a review row read with its answers column.
     fn answers(&self, row: &ReviewRow) -> Result<Answers, ActorError> {
@@ -758,9 +769,8 @@ impl Company {
         self.check_all(&rows)?;
         rows.iter()
             .map(|row| {
-                let hidden = row.reviewee_id == reader
-                    && row.reviewer_id != reader
-                    && !matches!(row.status(), ReviewStatus::Shared | ReviewStatus::Signed);
+                let hidden =
+                    kept_from_exporter(reader, &row.reviewee_id, &row.reviewer_id, &row.status);
                 Ok(ExportedReview {
                     summary: row.summary(),
                     submitted_at: row.submitted_at.map(rfc3339),

@@ -20,6 +20,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::review::kept_from_exporter;
 use super::{Company, CompanyHandle};
 use crate::crypto::{CALIBRATED_RATINGS, REVIEW_ANSWERS};
 use crate::db::{new_id, now_ms};
@@ -695,9 +696,7 @@ impl Company {
         self.check_all(&rows)?;
         let mut nodes = Vec::with_capacity(rows.len());
         for r in rows {
-            let hidden = r.reviewee_id == reader
-                && r.reviewer_id != reader
-                && !matches!(r.status.as_str(), "shared" | "signed");
+            let hidden = kept_from_exporter(reader, &r.reviewee_id, &r.reviewer_id, &r.status);
             let answers: Answers = if hidden {
                 Answers::new()
             } else {
