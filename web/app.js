@@ -275,9 +275,40 @@ function renderTopbar(routeName = null) {
     "data-testid": testid,
     "aria-current": routes.includes(routeName) ? "page" : null,
   });
+  // On a phone the links, the name and Sign out fold into a menu behind one button;
+  // on wider screens the button is hidden and the menu's box does not count in layout.
+  const menu = h("div", { class: "topbar-menu", id: "topbar-menu" });
+  const toggle = h("button", {
+    type: "button",
+    class: "button button-quiet menu-toggle",
+    "aria-expanded": "false",
+    "aria-controls": "topbar-menu",
+    "data-testid": "menu-toggle",
+    text: "Menu",
+    on: { click: () => setMenuOpen(toggle.getAttribute("aria-expanded") !== "true") },
+  });
+  const setMenuOpen = (open) => {
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    topbar.dataset.menu = open ? "open" : "closed";
+  };
+  // Escape closes the open menu and gives the focus back to its button.
+  const closeOnEscape = (event) => {
+    if (event.key !== "Escape" || toggle.getAttribute("aria-expanded") !== "true") return;
+    event.preventDefault();
+    setMenuOpen(false);
+    toggle.focus();
+  };
+  menu.addEventListener("keydown", closeOnEscape);
+  toggle.addEventListener("keydown", closeOnEscape);
+  setMenuOpen(false);
   replaceChildren(
     topbar,
     h("a", { class: "brand", href: "#/reviews", text: "Kaizen" }),
+    toggle,
+    menu,
+  );
+  replaceChildren(
+    menu,
     h("nav", { class: "topnav", "aria-label": "Main" },
       link("#/reviews", "My reviews", ["reviews", "editor", "dashboard"], null),
       link("#/objectives", "Objectives", ["objectives"], "nav-objectives"),

@@ -249,6 +249,13 @@ impl Driver {
 
     /// Opens a headless Chromium with a fresh, temporary profile.
     pub async fn new_session(&self) -> Result<Session> {
+        self.new_session_at(Viewport::DESKTOP).await
+    }
+
+    /// Opens a headless Chromium whose page is `viewport` big; a mobile one is
+    /// emulated as a phone would show it (the page's `<meta name="viewport">`
+    /// applies, touch is on).
+    pub async fn new_session_at(&self, viewport: Viewport) -> Result<Session> {
         // A profile of its own keeps sessions apart: no shared cookies.
         let profile = std::env::temp_dir().join(format!(
             "kaizen-browser-{}-{}",
@@ -267,16 +274,23 @@ impl Driver {
             "--disable-component-update".to_owned(),
             "--disable-sync".to_owned(),
             "--no-first-run".to_owned(),
-            "--window-size=1280,1024".to_owned(),
+            format!("--window-size={},{}", viewport.width, viewport.height),
             format!("--user-data-dir={}", profile.display()),
         ];
+        let mut chrome_options = json!({"binary": CHROMIUM, "args": args});
+        if viewport.mobile {
+            chrome_options["mobileEmulation"] = json!({"deviceMetrics": {
+                "width": viewport.width, "height": viewport.height,
+                "pixelRatio": 3.0, "mobile": true, "touch": true,
+            }});
+        }
         let capabilities = json!({
             "capabilities": {
                 "alwaysMatch": {
                     "browserName": "chrome",
                     "pageLoadStrategy": "normal",
                     "timeouts": {"implicit": 0, "pageLoad": 30_000, "script": 30_000},
-                    "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+                    "goog:chromeOptions": chrome_options,
                     "goog:loggingPrefs": {"browser": "ALL"},
                 }
             }
@@ -375,6 +389,43 @@ impl Driver {
     }
 }
 
+/// The size of a browser window's page, in CSS pixels.
+#[derive(Clone, Copy, Debug)]
+pub struct Viewport {
+    /// Width in CSS pixels.
+    pub width: u32,
+    /// Height in CSS pixels.
+    pub height: u32,
+    /// Whether a phone is emulated: the page's viewport meta tag applies and
+    /// the screen takes touch.
+    pub mobile: bool,
+}
+
+impl Viewport {
+    /// The window the other browser tests use.
+    pub const DESKTOP: Viewport = Viewport {
+        width: 1280,
+        height: 1024,
+        mobile: false,
+    };
+}
+
+/// Keys as the WebDriver protocol names them, for [`Session::press`].
+pub mod key {
+    /// The Tab key.
+    pub const TAB: &str = "\u{E004}";
+    /// The Return key (Enter on the main keyboard).
+    pub const ENTER: &str = "\u{E007}";
+    /// The Escape key.
+    pub const ESCAPE: &str = "\u{E00C}";
+    /// The left Shift key.
+    pub const SHIFT: &str = "\u{E008}";
+    /// The left Control key.
+    pub const CONTROL: &str = "\u{E009}";
+    /// The space bar.
+    pub const SPACE: &str = " ";
+}
+
 /// Where failure screenshots go: `target/browser-failures/`, next to the
 /// directory Cargo gives integration tests for temporary files.
 fn failure_dir() -> PathBuf {
@@ -462,6 +513,12 @@ impl Session {
             .map(drop)
     }
 
+    /// Loads the page shown again, as the browser's reload does, and waits for
+    /// its load event.
+    pub async fn refresh(&self) -> Result<()> {
+        self.command(Method::POST, "/refresh", None).await.map(drop)
+    }
+
     /// The address the window shows now.
     pub async fn current_url(&self) -> Result<String> {
         let value = self.command(Method::GET, "/url", None).await?;
@@ -518,6 +575,49 @@ impl Session {
         )
         .await
         .map(drop)
+    }
+
+    /// Presses `chord` on the keyboard, as a person would: each key goes down in
+    /// order, then all come up in reverse (so `[SHIFT, TAB]` is Shift+Tab). The
+    /// keys go to whatever has the focus; no element is picked first.
+    pub async fn press(&self, chord: &[&str]) -> Result<()> {
+        let mut actions: Vec<Value> = chord
+            .iter()
+            .map(|key| json!({"type": "keyDown", "value": key}))
+            .collect();
+        actions.extend(
+            chord
+                .iter()
+                .rev()
+                .map(|key| json!({"type": "keyUp", "value": key})),
+        );
+        self.key_actions(actions).await
+    }
+
+    /// Types `text` key by key into whatever has the focus.
+    pub async fn type_text(&self, text: &str) -> Result<()> {
+        let actions: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                let key = c.to_string();
+                [
+                    json!({"type": "keyDown", "value": key}),
+                    json!({"type": "keyUp", "value": key}),
+                ]
+            })
+            .collect();
+        self.key_actions(actions).await
+    }
+
+    /// Performs one sequence of keyboard actions and releases every key.
+    async fn key_actions(&self, actions: Vec<Value>) -> Result<()> {
+        let body = json!({"actions": [
+            {"type": "key", "id": "keyboard", "actions": actions}
+        ]});
+        self.command(Method::POST, "/actions", Some(body)).await?;
+        self.command(Method::DELETE, "/actions", None)
+            .await
+            .map(drop)
     }
 
     /// A PNG screenshot of the window.

@@ -152,9 +152,9 @@ export function feedbackView(root, context) {
       h("td", { text: String(o.approved) }), h("td", { text: String(o.rejected) }),
       h("td", { text: o.submitted === null ? "hidden" : String(o.submitted) })));
     const panel = [h("h3", { text: "HR overview" }),
-      h("table", { class: "table", "data-testid": "feedback-overview" },
+      h("div", { class: "table-wrap" }, h("table", { class: "table", "data-testid": "feedback-overview" },
         h("thead", {}, h("tr", {}, ...["Person", "Pending", "Approved", "Rejected", "Submitted"].map((t) => h("th", { text: t })))),
-        h("tbody", {}, ...rows))];
+        h("tbody", {}, ...rows)))];
     if (!cycle.closed) {
       panel.push(settingsForm(cycle), h("button", { type: "button", class: "button", "data-testid": "feedback-close",
         text: "Close feedback and release results", on: { click: async (event) => {
@@ -194,7 +194,7 @@ export function feedbackView(root, context) {
   function settingsForm(cycle) {
     const enabled = h("input", { type: "checkbox", checked: cycle.enabled, id: `fb-enabled-${cycle.cycle_id}` });
     const anonymous = h("input", { type: "checkbox", checked: cycle.anonymous, id: `fb-anon-${cycle.cycle_id}` });
-    const by = h("select", { class: "input" }, ...Object.entries(NOMINATORS).map(([value, label]) =>
+    const by = h("select", { class: "input", "aria-label": "Who nominates the reviewers" }, ...Object.entries(NOMINATORS).map(([value, label]) =>
       h("option", { value, text: `Nominated by ${label}`, selected: value === cycle.nominated_by })));
     const min = h("input", { type: "number", class: "input", min: 1, max: 20, value: String(cycle.min) });
     const max = h("input", { type: "number", class: "input", min: 1, max: 20, value: String(cycle.max) });

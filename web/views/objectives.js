@@ -38,7 +38,8 @@ export function objectivesView(root, context) {
   const isManager = roles.includes("manager");
   linkStyles();
 
-  const message = h("p", { class: "notice server-text", "data-testid": "objectives-message", hidden: true });
+  const message = h("p", { class: "notice server-text", role: "status", "data-testid": "objectives-message",
+    hidden: true });
   const newButton = h("button", { type: "button", class: "button button-primary",
     "data-testid": "objective-new", text: "New objective" });
   const formSlot = h("div", {});
@@ -83,8 +84,9 @@ export function objectivesView(root, context) {
         text: "There are no objectives yet. Create the first one." }));
       return;
     }
-    replaceChildren(body, h("ul", { class: "objective-tree", "data-testid": "objectives-tree" },
-      ...tree.map(nodeItem)));
+    // The details' headings (h3) sit under this one, for the outline screen readers read.
+    replaceChildren(body, h("h2", { class: "sr-only", text: "Objective tree" }),
+      h("ul", { class: "objective-tree", "data-testid": "objectives-tree" }, ...tree.map(nodeItem)));
   }
 
   function nodeItem(node) {

@@ -19,7 +19,7 @@ export function peopleView(root, context) {
   const { user, signal } = context;
   const isHr = Array.isArray(user.roles) && user.roles.includes("hr_admin");
 
-  const message = h("p", { class: "notice server-text users-message", "data-testid": "users-message",
+  const message = h("p", { class: "notice server-text users-message", role: "status", "data-testid": "users-message",
     hidden: true });
   const body = h("div", {}, h("p", { class: "loading", role: "status", text: "Loading people…" }));
   root.append(
