@@ -693,3 +693,34 @@ async fn an_answer_rating_an_objective_not_in_the_file_refuses_the_import() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_objectives_answer() {
+    let server = TestServer::demo().await;
+    let (status, document) = server.anonymous().get("/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let schemas = &document["components"]["schemas"];
+    assert!(
+        schemas["QuestionKind"]["enum"]
+            .as_array()
+            .is_some_and(|kinds| kinds.contains(&json!("objectives"))),
+        "{}",
+        schemas["QuestionKind"]
+    );
+    let answer = &schemas["ObjectiveAnswer"];
+    assert!(answer["properties"]["rating"].is_object(), "{answer}");
+    assert!(answer["properties"]["comment"].is_object(), "{answer}");
+    assert!(
+        schemas["Answer"].to_string().contains("ObjectiveAnswer"),
+        "{}",
+        schemas["Answer"]
+    );
+    // A review flattens its summary in: its own fields are the second part.
+    let review = &schemas["Review"]["allOf"][1]["properties"];
+    assert!(review["objectives_score"].is_object(), "{review}");
+    assert!(
+        review["objectives"].to_string().contains("ReviewObjective"),
+        "{review}"
+    );
+    server.stop().await;
+}

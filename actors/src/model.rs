@@ -469,7 +469,7 @@ pub struct ObjectiveAnswer {
     /// A whole number on the cycle's rating scale.
     pub rating: i64,
     /// An optional comment (written content, sealed with the other answers), at most
-    /// [`MAX_OBJECTIVE_COMMENT_CHARS`] characters.
+    /// 2,000 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
@@ -568,9 +568,9 @@ pub struct Review {
     /// the cycle, in link order. Absent for other cycles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objectives: Option<Vec<ReviewObjective>>,
-    /// For a cycle with an objectives question: the weighted score of its answer over
-    /// the linked objectives (see [`objectives_score`]); `null` while none is rated.
-    /// Calibration does not change it.
+    /// For a cycle with an objectives question: Σ weight·rating / Σ weight over the
+    /// linked objectives its answer rates (a link without a weight counts 1), to two
+    /// decimals; `null` while none is rated. Calibration does not change it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objectives_score: Option<Option<f64>>,
 }
