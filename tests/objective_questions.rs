@@ -268,6 +268,12 @@ async fn objectives_answers_are_validated_without_telling_whose_an_id_is() {
     let (status, _) = save(&employee, &review, unknown_field).await;
     assert!(status.is_client_error(), "{status}");
 
+    // 360 feedback asks no objectives question.
+    let feedback = json!({ "enabled": true, "nominated_by": "reviewee", "min": 1, "max": 3,
+        "anonymous": false, "questions": [{ "kind": "objectives", "prompt": "Objectives?" }] });
+    let (status, body) = put(&hr, &format!("/api/v1/cycles/{cycle}/feedback"), feedback).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
     // Nothing of that was stored.
     let read = ok(&employee, &format!("/api/v1/reviews/{review}")).await;
     assert!(read["answers"].get(&objectives_q).is_none(), "{read}");
