@@ -882,7 +882,43 @@ pub fn normalize_email(email: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_email;
+    use std::collections::BTreeMap;
+
+    use super::{ObjectiveAnswer, normalize_email, objectives_score};
+
+    #[test]
+    fn the_objectives_score_weighs_rated_linked_objectives_only() {
+        let rated = |rating| ObjectiveAnswer {
+            rating,
+            comment: None,
+        };
+        let answer: BTreeMap<String, ObjectiveAnswer> = [
+            ("a".to_owned(), rated(5)),
+            ("b".to_owned(), rated(2)),
+            ("gone".to_owned(), rated(1)),
+        ]
+        .into();
+        // Weight 3 and no weight (1): (15 + 2) / 4; "gone" is not linked any more and
+        // "c" is linked but not rated yet, so neither counts.
+        let linked: BTreeMap<String, Option<i64>> = [
+            ("a".to_owned(), Some(3)),
+            ("b".to_owned(), None),
+            ("c".to_owned(), Some(50)),
+        ]
+        .into();
+        assert_eq!(objectives_score(&answer, &linked), Some(4.25));
+
+        // Two decimals, and nothing to score without a rated linked objective.
+        let thirds: BTreeMap<String, Option<i64>> =
+            [("a".to_owned(), Some(1)), ("b".to_owned(), Some(2))].into();
+        assert_eq!(objectives_score(&answer, &thirds), Some(3.0));
+        let one: BTreeMap<String, ObjectiveAnswer> =
+            [("a".to_owned(), rated(4)), ("b".to_owned(), rated(3))].into();
+        let uneven: BTreeMap<String, Option<i64>> =
+            [("a".to_owned(), Some(2)), ("b".to_owned(), None)].into();
+        assert_eq!(objectives_score(&one, &uneven), Some(3.67));
+        assert_eq!(objectives_score(&answer, &BTreeMap::new()), None);
+    }
 
     #[test]
     fn emails_compare_after_trimming_normalizing_and_folding_case() {
