@@ -293,6 +293,8 @@ async fn seed_company(
             let answer = match q.kind {
                 QuestionKind::Text => Answer::Text(format!("Demo answer from {}.", person.name)),
                 QuestionKind::Rating => Answer::Rating(4),
+                // The demo's main cycle has no objectives question.
+                QuestionKind::Objectives => continue,
             };
             answers.insert(q.id.clone(), answer);
         }

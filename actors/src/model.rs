@@ -180,7 +180,34 @@ pub enum QuestionKind {
     Text,
     /// A whole number on the cycle's rating scale (1 to 5 unless set otherwise).
     Rating,
+    /// A rating on the cycle's scale, and an optional comment, for each of the
+    /// reviewee's objectives linked into the cycle (review cycles only; at most one
+    /// per cycle). Answered as [`Answer::Objectives`].
+    Objectives,
 }
+
+impl QuestionKind {
+    /// The stored and serialized name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuestionKind::Text => "text",
+            QuestionKind::Rating => "rating",
+            QuestionKind::Objectives => "objectives",
+        }
+    }
+
+    /// Parses a stored name; an unknown one reads as text, the kind that asks least.
+    pub fn parse(name: &str) -> QuestionKind {
+        match name {
+            "rating" => QuestionKind::Rating,
+            "objectives" => QuestionKind::Objectives,
+            _ => QuestionKind::Text,
+        }
+    }
+}
+
+/// The longest comment on one objective in an objectives answer, in characters.
+pub const MAX_OBJECTIVE_COMMENT_CHARS: usize = 2_000;
 
 /// The longest text answer accepted, in characters.
 pub const MAX_TEXT_ANSWER_CHARS: usize = 20_000;
@@ -190,7 +217,7 @@ pub const MAX_TEXT_ANSWER_CHARS: usize = 20_000;
 pub struct Question {
     /// The question's id; answers are keyed by it.
     pub id: String,
-    /// Text or rating.
+    /// Text, rating or objectives (review cycles only, at most one per cycle).
     pub kind: QuestionKind,
     /// What the question asks.
     pub prompt: String,
@@ -316,7 +343,7 @@ pub struct Deadlines {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewQuestion {
-    /// Text or rating.
+    /// Text, rating or objectives (review cycles only, at most one per cycle).
     pub kind: QuestionKind,
     /// What the question asks (1–1000 characters).
     pub prompt: String,
@@ -420,7 +447,9 @@ impl ReviewStatus {
     }
 }
 
-/// One answer: text for a text question, a number on the cycle's scale for a rating.
+/// One answer: text for a text question, a number on the cycle's scale for a rating,
+/// and for an objectives question an object keyed by objective id, e.g.
+/// `{"<objective id>": {"rating": 4, "comment": "Shipped early"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum Answer {
@@ -428,6 +457,59 @@ pub enum Answer {
     Rating(i64),
     /// Free text.
     Text(String),
+    /// A rating per objective, keyed by objective id: only objectives of the reviewee
+    /// that are linked into the cycle. The whole object replaces the stored one.
+    Objectives(BTreeMap<String, ObjectiveAnswer>),
+}
+
+/// The answer about one objective in an objectives question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveAnswer {
+    /// A whole number on the cycle's rating scale.
+    pub rating: i64,
+    /// An optional comment (written content, sealed with the other answers), at most
+    /// 2,000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// One of the reviewee's objectives linked into a review's cycle, as the review's
+/// readers see it next to an objectives question.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReviewObjective {
+    /// The objective's id: the key of its answer.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its weight in the cycle as linked (1 to 100), if one was given.
+    pub weight: Option<i64>,
+    /// The weight the score uses: the linked weight, or 1 when none was given.
+    pub score_weight: i64,
+    /// The mean progress of its key results, 0 to 100.
+    pub progress: i64,
+    /// How it is going, as its editors judge it (`draft`, `on_track`, …).
+    pub status: String,
+}
+
+/// The weighted score of an objectives answer: Σ weight·rating / Σ weight over the
+/// `linked` objectives (id → weight in the cycle, `None` counting as 1) that the answer
+/// rates, rounded to two decimals. Ratings of objectives no longer linked are kept in
+/// the answer but left out here. `None` when no linked objective is rated.
+pub fn objectives_score(
+    answer: &BTreeMap<String, ObjectiveAnswer>,
+    linked: &BTreeMap<String, Option<i64>>,
+) -> Option<f64> {
+    let (mut sum, mut weights) = (0_i64, 0_i64);
+    for (id, weight) in linked {
+        if let Some(rated) = answer.get(id) {
+            let weight = weight.unwrap_or(1);
+            sum = sum.saturating_add(weight.saturating_mul(rated.rating));
+            weights = weights.saturating_add(weight);
+        }
+    }
+    // Ratings and weights are small whole numbers, so the f64 conversions are exact.
+    (weights > 0).then(|| ((sum as f64 / weights as f64) * 100.0).round() / 100.0)
 }
 
 /// Answers keyed by question id.
@@ -482,6 +564,15 @@ pub struct Review {
     /// HR admins. The reviewee gets them merged into `answers` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibrated_ratings: Option<BTreeMap<String, i64>>,
+    /// For a cycle with an objectives question: the reviewee's objectives linked into
+    /// the cycle, in link order. Absent for other cycles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objectives: Option<Vec<ReviewObjective>>,
+    /// For a cycle with an objectives question: Σ weight·rating / Σ weight over the
+    /// linked objectives its answer rates (a link without a weight counts 1), to two
+    /// decimals; `null` while none is rated. Calibration does not change it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objectives_score: Option<Option<f64>>,
 }
 
 /// What `PATCH /api/v1/reviews/{id}` takes. A `null` answer clears that question.
@@ -791,7 +882,43 @@ pub fn normalize_email(email: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_email;
+    use std::collections::BTreeMap;
+
+    use super::{ObjectiveAnswer, normalize_email, objectives_score};
+
+    #[test]
+    fn the_objectives_score_weighs_rated_linked_objectives_only() {
+        let rated = |rating| ObjectiveAnswer {
+            rating,
+            comment: None,
+        };
+        let answer: BTreeMap<String, ObjectiveAnswer> = [
+            ("a".to_owned(), rated(5)),
+            ("b".to_owned(), rated(2)),
+            ("gone".to_owned(), rated(1)),
+        ]
+        .into();
+        // Weight 3 and no weight (1): (15 + 2) / 4; "gone" is not linked any more and
+        // "c" is linked but not rated yet, so neither counts.
+        let linked: BTreeMap<String, Option<i64>> = [
+            ("a".to_owned(), Some(3)),
+            ("b".to_owned(), None),
+            ("c".to_owned(), Some(50)),
+        ]
+        .into();
+        assert_eq!(objectives_score(&answer, &linked), Some(4.25));
+
+        // Two decimals, and nothing to score without a rated linked objective.
+        let thirds: BTreeMap<String, Option<i64>> =
+            [("a".to_owned(), Some(1)), ("b".to_owned(), Some(2))].into();
+        assert_eq!(objectives_score(&answer, &thirds), Some(3.0));
+        let one: BTreeMap<String, ObjectiveAnswer> =
+            [("a".to_owned(), rated(4)), ("b".to_owned(), rated(3))].into();
+        let uneven: BTreeMap<String, Option<i64>> =
+            [("a".to_owned(), Some(2)), ("b".to_owned(), None)].into();
+        assert_eq!(objectives_score(&one, &uneven), Some(3.67));
+        assert_eq!(objectives_score(&answer, &BTreeMap::new()), None);
+    }
 
     #[test]
     fn emails_compare_after_trimming_normalizing_and_folding_case() {

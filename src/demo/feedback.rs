@@ -122,7 +122,7 @@ async fn write(
         .map(|q| {
             let answer = match q.kind {
                 QuestionKind::Rating => Answer::Rating(rating),
-                QuestionKind::Text => Answer::Text(text.to_owned()),
+                QuestionKind::Text | QuestionKind::Objectives => Answer::Text(text.to_owned()),
             };
             (q.id.clone(), Some(answer))
         })

@@ -23,7 +23,9 @@ pub async fn list(session: Session) -> Result<Json<Vec<Cycle>>, ApiError> {
 /// Creates a cycle with its questionnaire; every participant gets a self review and, if
 /// they have a manager, a manager review. The reviewees are everyone active, the
 /// `participants` named, or the active users of the `departments` named. The cycle
-/// starts in its self review phase. HR admins and HR assistants.
+/// starts in its self review phase. Questions are `text`, `rating` or `objectives` (at
+/// most one: it rates each of the reviewee's objectives linked into the cycle). HR
+/// admins and HR assistants.
 #[utoipa::path(post, path = "/api/v1/cycles", tag = "cycles", request_body = NewCycle,
     responses((status = 201, body = Cycle), (status = 403, body = ErrorBody),
               (status = 422, body = ErrorBody)))]

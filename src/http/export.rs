@@ -202,10 +202,18 @@ fn reviews_chunk(reviews: &[ExportedReview], questions: &[Question]) -> String {
             s.updated_at.clone(),
             review.submitted_at.clone().unwrap_or_default(),
         ];
-        fields.extend(questions.iter().map(|q| match review.answers.get(&q.id) {
-            Some(Answer::Text(text)) => text.clone(),
-            Some(Answer::Rating(rating)) => rating.to_string(),
-            None => String::new(),
+        // An objectives question's column holds the weighted score; the ratings and
+        // comments per objective travel in the XML export.
+        fields.extend(questions.iter().map(|q| {
+            match review.answers.get(&q.id) {
+                Some(Answer::Text(text)) => text.clone(),
+                Some(Answer::Rating(rating)) => rating.to_string(),
+                Some(Answer::Objectives(_)) => review
+                    .objectives_score
+                    .map(|score| format!("{score:.2}"))
+                    .unwrap_or_default(),
+                None => String::new(),
+            }
         }));
         csv::record(&mut out, &fields);
     }

@@ -15,6 +15,10 @@ pub async fn list(session: Session) -> Result<Json<Vec<ReviewSummary>>, ApiError
 
 /// One review with answers: for its writer, its subject once shared, the subject's
 /// managers and HR admins. Anyone else gets 404, as for an id that doesn't exist.
+/// When the cycle has an objectives question, `objectives` lists the reviewee's
+/// objectives linked into the cycle (title, weight, progress) and `objectives_score`
+/// is Σ weight·rating / Σ weight over those its answer rates (a link without a weight
+/// counts 1), or `null` while none is rated.
 #[utoipa::path(get, path = "/api/v1/reviews/{id}", tag = "reviews",
     params(("id" = String, Path, description = "The review's id")),
     responses((status = 200, body = Review), (status = 404, body = ErrorBody)))]
@@ -28,7 +32,11 @@ pub async fn get(session: Session, Id(id): Id) -> Result<Json<Review>, ApiError>
 /// one). `version` is the version the changes were made on. Answers nobody else changed
 /// since are merged in even when the review moved on; an answer also changed by someone
 /// else since is refused with 409, and `error.conflict` carries both versions of each
-/// such answer, so that no one's edit is silently overwritten.
+/// such answer, so that no one's edit is silently overwritten. An objectives question
+/// takes `{"<objective id>": {"rating": 4, "comment": "…"}}` (comment optional, at most
+/// 2000 characters), saved whole: each id must be an objective of the reviewee linked
+/// into the cycle (one unlinked since may stay unchanged), each rating on the cycle's
+/// scale; anything else is a 422 that does not tell whose an id is.
 #[utoipa::path(patch, path = "/api/v1/reviews/{id}", tag = "reviews", request_body = DraftUpdate,
     params(("id" = String, Path, description = "The review's id")),
     responses((status = 200, body = Saved), (status = 404, body = ErrorBody),
@@ -46,8 +54,9 @@ pub async fn save_draft(
     ))
 }
 
-/// Submits a review once every question is answered. The cycle's dashboards hear of it
-/// at once.
+/// Submits a review once every question is answered; an objectives question is
+/// answered once every objective linked for the reviewee is rated (with none linked,
+/// at once). The cycle's dashboards hear of it at once.
 #[utoipa::path(post, path = "/api/v1/reviews/{id}/submit", tag = "reviews",
     params(("id" = String, Path, description = "The review's id")),
     responses((status = 200, body = Review), (status = 404, body = ErrorBody),

@@ -91,7 +91,8 @@ export function cyclesView(root, context) {
     const addQuestion = (kind = "text", prompt = "") => {
       const kindSelect = h("select", { class: "input input-short", "aria-label": "Kind" },
         h("option", { value: "text", text: "Text", selected: kind === "text" }),
-        h("option", { value: "rating", text: "Rating", selected: kind === "rating" }));
+        h("option", { value: "rating", text: "Rating", selected: kind === "rating" }),
+        h("option", { value: "objectives", text: "Rate each linked objective", selected: kind === "objectives" }));
       const promptInput = h("input", { class: "input", "aria-label": "Question", value: prompt, maxlength: 1000 });
       const row = h("div", { class: "question-row" }, kindSelect, promptInput);
       row.append(h("button", { type: "button", class: "button button-quiet button-small", text: "Remove",

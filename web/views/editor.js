@@ -21,6 +21,7 @@ import { keepDraft, takeDraft } from "../drafts.js";
 import { LiveTopic } from "../live.js";
 import { reviewTitle, sameId } from "./reviews.js";
 import { reviewExtras } from "./review-extras.js";
+import { objectivesQuestion, objectivesAnswered } from "./objectives-question.js";
 
 const DEBOUNCE_MS = 800;
 const FIRST_RETRY_MS = 2000;
@@ -186,7 +187,9 @@ class Editor {
   showValue(qid, value) {
     const field = this.fields.get(qid);
     if (!field) return;
-    if (field.question.kind === "rating") {
+    if (field.question.kind === "objectives") {
+      if (field.show) field.show(value);
+    } else if (field.question.kind === "rating") {
       for (const radio of field.block.querySelectorAll('input[type="radio"]')) {
         radio.checked = Number(radio.value) === value;
       }
@@ -326,8 +329,26 @@ class Editor {
     const number = `${index + 1}. `;
     let control;
     let block;
+    let show = null;
 
-    if (question.kind === "rating") {
+    if (question.kind === "objectives") {
+      // One rating per linked objective, with its title, weight and progress.
+      const objectives = Array.isArray(this.review.objectives) ? this.review.objectives : [];
+      const built = objectivesQuestion({
+        qid, value, objectives, scale, editable: this.editable,
+        serverScore: this.review.objectives_score,
+        onChange: (answer) => {
+          this.answers[qid] = answer;
+          this.clearFieldError(qid);
+          this.autosave.change(qid, answer);
+        },
+      });
+      control = built.element;
+      show = built.show;
+      block = h("fieldset", { class: "question", "data-question-id": qid, "aria-describedby": errorEl.id },
+        h("legend", { class: "prompt" }, h("span", { class: "qnum", text: number }), question.prompt),
+        control, errorEl);
+    } else if (question.kind === "rating") {
       control = this.editable ? this.ratingInput(qid, value) : ratingDisplay(qid, value);
       // The prompt states what the ends of the scale mean; the control is 1..5.
       block = h("fieldset", { class: "question", "data-question-id": qid, "aria-describedby": errorEl.id },
@@ -345,7 +366,7 @@ class Editor {
 
     const presenceEl = h("p", { class: "question-presence", "data-testid": `presence-${qid}`, hidden: true });
     block.append(presenceEl);
-    this.fields.set(qid, { question, block, errorEl, control, presenceEl });
+    this.fields.set(qid, { question, block, errorEl, control, presenceEl, show });
     if (qid in conflicting) block.append(this.recoveredBox(qid, question, conflicting[qid]));
     return block;
   }
@@ -396,7 +417,9 @@ class Editor {
 
   /** Show an answer that could not be saved, with a way to take it back. */
   recoveredBox(qid, question, value) {
-    const shown = question.kind === "rating"
+    const shown = question.kind === "objectives"
+      ? `Ratings for ${value && typeof value === "object" ? Object.keys(value).length : 0} objectives`
+      : question.kind === "rating"
       ? (isRating(value) ? `${value} / 5` : "No rating")
       : (typeof value === "string" && value !== "" ? value : "(empty)");
     const box = h("div", { class: "recovered", "data-testid": `recovered-${qid}` },
@@ -417,7 +440,9 @@ class Editor {
   setValue(qid, value) {
     const field = this.fields.get(qid);
     if (!field || !this.autosave) return;
-    if (field.question.kind === "rating") {
+    if (field.question.kind === "objectives") {
+      if (field.show) field.show(value);
+    } else if (field.question.kind === "rating") {
       for (const radio of field.block.querySelectorAll('input[type="radio"]')) {
         radio.checked = Number(radio.value) === value;
       }
@@ -543,8 +568,12 @@ class Editor {
       ? error.details : {};
     let first = null;
     for (const [qid, field] of this.fields) {
+      const missing = field.question.kind === "objectives"
+        ? !objectivesAnswered(this.answers[qid], this.review.objectives || [])
+        : isEmpty(this.answers[qid]);
       const message = typeof perQuestion[qid] === "string" ? perQuestion[qid]
-        : isEmpty(this.answers[qid]) ? "This question needs an answer." : null;
+        : !missing ? null
+        : field.question.kind === "objectives" ? "Rate every objective listed here." : "This question needs an answer.";
       if (!message) continue;
       this.setFieldError(qid, message);
       if (!first) first = field;
@@ -748,6 +777,10 @@ function isEmpty(value) {
 
 function sameValue(a, b) {
   const norm = (v) => (v === undefined || v === "" ? null : v);
+  // An objectives answer is an object; compare what it holds.
+  if (typeof a === "object" && a !== null && typeof b === "object" && b !== null) {
+    return JSON.stringify(a) === JSON.stringify(b);
+  }
   return norm(a) === norm(b);
 }
 

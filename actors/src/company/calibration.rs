@@ -105,7 +105,8 @@ impl Company {
             .into_iter()
             .filter_map(|(question, answer)| match answer {
                 Answer::Rating(rating) => Some((question, rating)),
-                Answer::Text(_) => None,
+                // Objectives ratings are not calibrated: their score is the manager's.
+                Answer::Text(_) | Answer::Objectives(_) => None,
             })
             .collect())
     }

@@ -105,14 +105,9 @@ impl Owned for QuestionRow {
 
 impl QuestionRow {
     fn into_question(self) -> Question {
-        let kind = if self.kind == "rating" {
-            QuestionKind::Rating
-        } else {
-            QuestionKind::Text
-        };
         Question {
             id: self.id,
-            kind,
+            kind: QuestionKind::parse(&self.kind),
             prompt: self.prompt,
         }
     }
@@ -205,6 +200,18 @@ fn validate(new: &NewCycle) -> Result<Checked, ActorError> {
                 n + 1
             )));
         }
+    }
+    // One objectives question rates every linked objective already; a second would
+    // ask the same thing again and make "the" weighted score ambiguous.
+    let objectives = new
+        .questions
+        .iter()
+        .filter(|q| q.kind == QuestionKind::Objectives)
+        .count();
+    if objectives > 1 {
+        return Err(ActorError::Validation(
+            "a cycle may have at most one objectives question".into(),
+        ));
     }
     let due_at = parse_time("due_at", new.due_at.as_ref())?;
 
@@ -402,11 +409,7 @@ impl Company {
             .bind(&id)
             .bind(&cycle_id)
             .bind(i64::try_from(position).unwrap_or(i64::MAX))
-            .bind(if question.kind == QuestionKind::Rating {
-                "rating"
-            } else {
-                "text"
-            })
+            .bind(question.kind.as_str())
             .bind(&prompt)
             .execute(&mut *tx)
             .await?;

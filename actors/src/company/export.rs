@@ -51,6 +51,9 @@ pub struct ExportedReview {
     pub submitted_at: Option<String>,
     /// Answers keyed by question id.
     pub answers: Answers,
+    /// The weighted score of its objectives answer over the objectives linked into the
+    /// cycle now, if the cycle has an objectives question and the answer rates any.
+    pub objectives_score: Option<f64>,
 }
 
 /// What a review export knows before its first page: the cycle and its questionnaire.

@@ -22,6 +22,8 @@ use crate::model::{Client, Principal, parse_rfc3339, rfc3339};
 mod key_result;
 mod link;
 
+pub(super) use link::LinkWeights;
+
 /// The deepest an objective tree may grow, its root included: deeper alignment chains
 /// are a mistake rather than a plan, and every check walks them.
 pub const MAX_DEPTH: usize = 6;

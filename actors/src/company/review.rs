@@ -11,9 +11,10 @@ use crate::db::now_ms;
 use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::{
-    Answer, AnswerConflict, Answers, Client, DraftUpdate, MAX_TEXT_ANSWER_CHARS, Phase, Principal,
-    Question, QuestionKind, RatingScale, Review, ReviewConflict, ReviewKind, ReviewStatus,
-    ReviewSummary, Saved, rfc3339,
+    Answer, AnswerConflict, Answers, Client, DraftUpdate, MAX_OBJECTIVE_COMMENT_CHARS,
+    MAX_TEXT_ANSWER_CHARS, ObjectiveAnswer, Phase, Principal, Question, QuestionKind, RatingScale,
+    Review, ReviewConflict, ReviewKind, ReviewStatus, ReviewSummary, Saved, objectives_score,
+    rfc3339,
 };
 
 /// The columns of a review with its cycle and both people, each with its own company so
@@ -132,12 +133,17 @@ fn review_select(with_answers: bool) -> String {
     REVIEW_SELECT.replace("{answers}", if with_answers { "r.answers" } else { "''" })
 }
 
+/// The objectives of the reviewee linked into the review's cycle: id → weight.
+pub(super) type Linked = BTreeMap<String, Option<i64>>;
+
 /// Applies a draft update to the stored answers, checking each against its question.
+/// `linked` are the objectives an objectives question may rate.
 fn merge_answers(
     mut answers: Answers,
     update: DraftUpdate,
     questions: &[Question],
     scale: RatingScale,
+    linked: &Linked,
 ) -> Result<Answers, ActorError> {
     for (question_id, answer) in update.answers {
         let question = questions
@@ -159,6 +165,14 @@ fn merge_answers(
             (QuestionKind::Rating, Some(Answer::Rating(rating))) if scale.contains(rating) => {
                 answers.insert(question_id, Answer::Rating(rating));
             }
+            (QuestionKind::Objectives, Some(Answer::Objectives(rated))) => {
+                let stored = match answers.get(&question_id) {
+                    Some(Answer::Objectives(stored)) => Some(stored),
+                    _ => None,
+                };
+                let rated = check_objective_answers(rated, stored, scale, linked)?;
+                answers.insert(question_id, Answer::Objectives(rated));
+            }
             (QuestionKind::Rating, Some(_)) => {
                 return Err(ActorError::Validation(format!(
                     "question {question_id} takes a rating from {} to {}",
@@ -170,9 +184,59 @@ fn merge_answers(
                     "question {question_id} takes a text answer"
                 )));
             }
+            (QuestionKind::Objectives, Some(_)) => {
+                return Err(ActorError::Validation(format!(
+                    "question {question_id} takes an object of ratings keyed by objective id"
+                )));
+            }
         }
     }
     Ok(answers)
+}
+
+/// Checks an objectives answer: each key must be an objective of the reviewee linked
+/// into the cycle, each rating on the scale, each comment short. An objective unlinked
+/// since it was rated may stay, unchanged, so that saving the rest does not drop it.
+/// Any other id, whether made up, someone else's or another company's, gets the same
+/// answer, so the check tells nothing about objectives the writer may not see.
+fn check_objective_answers(
+    rated: BTreeMap<String, ObjectiveAnswer>,
+    stored: Option<&BTreeMap<String, ObjectiveAnswer>>,
+    scale: RatingScale,
+    linked: &Linked,
+) -> Result<BTreeMap<String, ObjectiveAnswer>, ActorError> {
+    let mut checked = BTreeMap::new();
+    for (objective_id, mut answer) in rated {
+        answer.comment = answer
+            .comment
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty());
+        let kept = stored.and_then(|s| s.get(&objective_id)) == Some(&answer);
+        if !linked.contains_key(&objective_id) && !kept {
+            return Err(ActorError::Validation(format!(
+                "objective {objective_id} is not an objective of the reviewee linked to \
+                 this cycle"
+            )));
+        }
+        if !scale.contains(answer.rating) {
+            return Err(ActorError::Validation(format!(
+                "objective {objective_id} takes a rating from {} to {}",
+                scale.min, scale.max
+            )));
+        }
+        if answer
+            .comment
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > MAX_OBJECTIVE_COMMENT_CHARS)
+        {
+            return Err(ActorError::Validation(format!(
+                "a comment on an objective may have at most {MAX_OBJECTIVE_COMMENT_CHARS} \
+                 characters"
+            )));
+        }
+        checked.insert(objective_id, answer);
+    }
+    Ok(checked)
 }
 
 /// Splits an update based on an older version into the answers to apply and those that
@@ -209,17 +273,33 @@ fn split_update(
     (apply, conflicts)
 }
 
-/// Names the questions a review cannot be submitted without.
-fn unanswered(answers: &Answers, questions: &[Question]) -> Vec<String> {
+/// Names the questions a review cannot be submitted without. An objectives question
+/// is answered once every linked objective is rated, so with none linked it needs
+/// nothing.
+fn unanswered(answers: &Answers, questions: &[Question], linked: &Linked) -> Vec<String> {
     questions
         .iter()
-        .filter(|q| match answers.get(&q.id) {
-            None => true,
-            Some(Answer::Text(text)) => text.trim().is_empty(),
-            Some(Answer::Rating(_)) => false,
+        .filter(|q| match (q.kind, answers.get(&q.id)) {
+            (QuestionKind::Objectives, Some(Answer::Objectives(rated))) => {
+                linked.keys().any(|id| !rated.contains_key(id))
+            }
+            (QuestionKind::Objectives, _) => !linked.is_empty(),
+            (_, None) => true,
+            (_, Some(Answer::Text(text))) => text.trim().is_empty(),
+            (_, Some(Answer::Rating(_) | Answer::Objectives(_))) => false,
         })
         .map(|q| q.prompt.clone())
         .collect()
+}
+
+/// The weighted score of the objectives answer among `answers`, over `linked`; `None`
+/// when there is no such answer or it rates no linked objective.
+pub(super) fn score_in(answers: &Answers, linked: Option<&Linked>) -> Option<f64> {
+    let linked = linked?;
+    answers.values().find_map(|answer| match answer {
+        Answer::Objectives(rated) => objectives_score(rated, linked),
+        _ => None,
+    })
 }
 
 /// Whether an export by `reader` (an HR admin) leaves a review's content out: one about
@@ -354,6 +434,22 @@ impl Company {
         })
     }
 
+    /// The reviewee's objectives linked into the review's cycle, when its questionnaire
+    /// has an objectives question (none to look up otherwise).
+    async fn linked_for(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        row: &ReviewRow,
+        questions: &[Question],
+    ) -> Result<Linked, ActorError> {
+        if questions.iter().any(|q| q.kind == QuestionKind::Objectives) {
+            self.linked_weights(conn, &row.cycle_id, &row.reviewee_id)
+                .await
+        } else {
+            Ok(Linked::new())
+        }
+    }
+
     async fn get_review(&mut self, principal: Principal, id: String) -> Result<Review, ActorError> {
         let mut conn = self.db.pool().acquire().await?;
         let row = self.load_readable(&mut conn, &principal, &id).await?;
@@ -386,12 +482,32 @@ impl Company {
                 calibrated_ratings = Some(ratings);
             }
         }
+
+        // The objectives question shows the linked objectives and their weighted score
+        // to whoever reads the review: the caller got `row` from `load_readable`.
+        let (mut objectives, mut score) = (None, None);
+        if let Some(question) = questions
+            .iter()
+            .find(|q| q.kind == QuestionKind::Objectives)
+        {
+            let linked = self
+                .linked_review_objectives(conn, &row.cycle_id, &row.reviewee_id)
+                .await?;
+            let weights: Linked = linked.iter().map(|o| (o.id.clone(), o.weight)).collect();
+            score = Some(match answers.get(&question.id) {
+                Some(Answer::Objectives(rated)) => objectives_score(rated, &weights),
+                _ => None,
+            });
+            objectives = Some(linked);
+        }
         Ok(Review {
             summary: row.summary(),
             answers,
             questions,
             rating_scale: row.rating_scale(),
             calibrated_ratings,
+            objectives,
+            objectives_score: score,
         })
     }
 
@@ -440,7 +556,8 @@ impl Company {
         // Check every answer sent before deciding anything, so a bad one is a 422 even
         // when it also conflicts.
         let scale = row.rating_scale();
-        merge_answers(before.clone(), update.clone(), &questions, scale)?;
+        let linked = self.linked_for(&mut tx, &row, &questions).await?;
+        merge_answers(before.clone(), update.clone(), &questions, scale, &linked)?;
 
         // Merge at answer level: an answer the caller changes (it differs from the
         // stored one) is taken when nobody changed it after the caller's version; when
@@ -454,7 +571,7 @@ impl Company {
             })));
         }
         let touched: Vec<String> = apply.answers.keys().cloned().collect();
-        let after = merge_answers(before.clone(), apply, &questions, scale)?;
+        let after = merge_answers(before.clone(), apply, &questions, scale, &linked)?;
         let changed: Vec<String> = touched
             .into_iter()
             .filter(|q| before.get(q) != after.get(q))
@@ -533,7 +650,8 @@ impl Company {
     ) -> Result<Review, ActorError> {
         let mut tx = self.db.begin_write().await?;
         let (row, questions) = self.load_writable(&mut tx, &principal, &id).await?;
-        let missing = unanswered(&self.answers(&row)?, &questions);
+        let linked = self.linked_for(&mut tx, &row, &questions).await?;
+        let missing = unanswered(&self.answers(&row)?, &questions, &linked);
         if !missing.is_empty() {
             return Err(ActorError::Validation(format!(
                 "answer every question before submitting; missing: {}",
@@ -767,18 +885,24 @@ impl Company {
             .fetch_all(self.db.pool())
             .await?;
         self.check_all(&rows)?;
+
+        // One look-up of the cycle's links serves the scores of the whole page.
+        let mut conn = self.db.pool().acquire().await?;
+        let links = self.cycle_link_weights(&mut conn, cycle_id).await?;
         rows.iter()
             .map(|row| {
                 let hidden =
                     kept_from_exporter(reader, &row.reviewee_id, &row.reviewer_id, &row.status);
+                let answers = if hidden {
+                    Answers::new()
+                } else {
+                    self.answers(row)?
+                };
                 Ok(ExportedReview {
                     summary: row.summary(),
                     submitted_at: row.submitted_at.map(rfc3339),
-                    answers: if hidden {
-                        Answers::new()
-                    } else {
-                        self.answers(row)?
-                    },
+                    objectives_score: score_in(&answers, links.get(&row.reviewee_id)),
+                    answers,
                 })
             })
             .collect()

@@ -18,15 +18,18 @@
 //! with the operator's consent) and sealed again, with the current key and for its new
 //! row, on import.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::review::kept_from_exporter;
+use super::objective::LinkWeights;
+use super::review::{kept_from_exporter, score_in};
 use super::{Company, CompanyHandle};
 use crate::crypto::{CALIBRATED_RATINGS, REVIEW_ANSWERS};
 use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
 use crate::guard::Owned;
-use crate::model::{Answer, Answers, Client, Principal, normalize_email, parse_rfc3339, rfc3339};
+use crate::model::{
+    Answer, Answers, Client, ObjectiveAnswer, Principal, normalize_email, parse_rfc3339, rfc3339,
+};
 
 /// The version of the file format, in the root's `format-version` attribute. Bumped when
 /// an element changes meaning; new optional elements keep it.
@@ -383,32 +386,68 @@ fn one_of<'a>(row: &'a Node, name: &str, allowed: &[&str]) -> Result<&'a str, Ac
     }
 }
 
-/// The `<answer question-id="…" kind="text|rating">` elements of stored answers, in
-/// question id order.
+/// The `<answer question-id="…" kind="text|rating|objectives">` elements of stored
+/// answers, in question id order. An objectives answer holds one
+/// `<objective objective-id="…" rating="…">comment</objective>` per rated objective.
 fn answer_nodes(answers: Answers) -> Vec<Node> {
     answers
         .into_iter()
         .map(|(question_id, answer)| {
-            let (kind, value) = match answer {
-                Answer::Text(text) => ("text", text),
-                Answer::Rating(rating) => ("rating", rating.to_string()),
-            };
-            let mut node = Node::new("answer")
-                .attr("question-id", question_id)
-                .attr("kind", kind);
-            node.text = value;
-            node
+            let node = Node::new("answer").attr("question-id", question_id);
+            match answer {
+                Answer::Text(text) => Node {
+                    text,
+                    ..node.attr("kind", "text")
+                },
+                Answer::Rating(rating) => Node {
+                    text: rating.to_string(),
+                    ..node.attr("kind", "rating")
+                },
+                Answer::Objectives(rated) => {
+                    let mut node = node.attr("kind", "objectives");
+                    for (objective_id, answer) in rated {
+                        let mut child = Node::new("objective")
+                            .attr("objective-id", objective_id)
+                            .attr("rating", answer.rating.to_string());
+                        child.text = answer.comment.unwrap_or_default();
+                        node.children.push(child);
+                    }
+                    node
+                }
+            }
         })
         .collect()
 }
 
+/// A rating within `scale`, or why not.
+fn rating_in(row: &Node, text: &str, scale: (i64, i64)) -> Result<i64, ActorError> {
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|r| (scale.0..=scale.1).contains(r))
+        .ok_or_else(|| invalid(row, &format!("a rating is not {} to {}", scale.0, scale.1)))
+}
+
 /// The answers of a row (its `element` children) under the new ids of `questions` (old
-/// id → new id), ratings within `scale`.
+/// id → new id), ratings within `scale`; text and rating answers only.
 fn read_answers(
     row: &Node,
     element: &str,
     questions: Option<&HashMap<String, String>>,
     scale: (i64, i64),
+) -> Result<Answers, ActorError> {
+    read_answers_with(row, element, questions, scale, &HashSet::new())
+}
+
+/// [`read_answers`], also taking objectives answers to the questions (new ids) in
+/// `objective_questions`. Those stay keyed by the objectives' ids in the file until the
+/// objectives are imported (see [`Company::finish_objective_answers`]).
+fn read_answers_with(
+    row: &Node,
+    element: &str,
+    questions: Option<&HashMap<String, String>>,
+    scale: (i64, i64),
+    objective_questions: &HashSet<String>,
 ) -> Result<Answers, ActorError> {
     let mut answers = Answers::new();
     for answer in row.all(element) {
@@ -416,20 +455,27 @@ fn read_answers(
         let question = questions
             .and_then(|q| q.get(old))
             .ok_or_else(|| invalid(row, "answers a question not of its cycle"))?;
+        let objectives = objective_questions.contains(question);
         let value = match answer.get_attr("kind") {
-            Some("text") => Answer::Text(answer.text.clone()),
-            Some("rating") => Answer::Rating(
-                answer
-                    .text
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|r| (scale.0..=scale.1).contains(r))
-                    .ok_or_else(|| {
-                        invalid(row, &format!("a rating is not {} to {}", scale.0, scale.1))
-                    })?,
-            ),
-            _ => return Err(invalid(row, "an answer's kind is not text or rating")),
+            Some("text") if !objectives => Answer::Text(answer.text.clone()),
+            Some("rating") if !objectives => Answer::Rating(rating_in(row, &answer.text, scale)?),
+            Some("objectives") if objectives => {
+                let mut rated = BTreeMap::new();
+                for objective in answer.all("objective") {
+                    let id = objective.get_attr("objective-id").unwrap_or("").to_owned();
+                    let rating = objective.get_attr("rating").unwrap_or("");
+                    let comment = objective.text.trim();
+                    let value = ObjectiveAnswer {
+                        rating: rating_in(row, rating, scale)?,
+                        comment: (!comment.is_empty()).then(|| comment.to_owned()),
+                    };
+                    if rated.insert(id, value).is_some() {
+                        return Err(invalid(row, "rates an objective twice"));
+                    }
+                }
+                Answer::Objectives(rated)
+            }
+            _ => return Err(invalid(row, "an answer's kind does not match its question")),
         };
         if answers.insert(question.clone(), value).is_some() {
             return Err(invalid(row, "answers a question twice"));
@@ -483,6 +529,12 @@ struct IdMaps {
     questions: IdMap,
     /// Question ids per cycle, to check a review answers its own cycle's questions.
     cycle_questions: HashMap<String, HashMap<String, String>>,
+    /// The (new) ids of objectives questions: their answers rate objectives.
+    objective_questions: HashSet<String>,
+    /// Reviews (new id) whose objectives answers still name the file's objective ids:
+    /// objectives come after reviews in the file, so these are rewritten at the end.
+    /// Each as (new id, id in the file, answers).
+    pending_objective_answers: Vec<(String, String, Answers)>,
     reviews: IdMap,
     /// The rating scale (min, max) of each imported cycle, by new id.
     cycle_scales: HashMap<String, (i64, i64)>,
@@ -694,9 +746,24 @@ impl Company {
         .fetch_all(self.db.pool())
         .await?;
         self.check_all(&rows)?;
+
+        // The objectives links of the page's cycles, for each review's weighted score.
+        let mut conn = self.db.pool().acquire().await?;
+        let mut links: HashMap<String, LinkWeights> = HashMap::new();
+        for r in &rows {
+            if !links.contains_key(&r.cycle_id) {
+                let weights = self.cycle_link_weights(&mut conn, &r.cycle_id).await?;
+                links.insert(r.cycle_id.clone(), weights);
+            }
+        }
+        drop(conn);
+
         let mut nodes = Vec::with_capacity(rows.len());
         for r in rows {
             let hidden = kept_from_exporter(reader, &r.reviewee_id, &r.reviewer_id, &r.status);
+            // Derived from the answers and the links, both in the file: informative, and
+            // not read back by the import.
+            let linked = links.get(&r.cycle_id).and_then(|l| l.get(&r.reviewee_id));
             let answers: Answers = if hidden {
                 Answers::new()
             } else {
@@ -717,6 +784,8 @@ impl Company {
                 .optional("shared-by", r.shared_by)
                 .optional("reviewee-signed-at", r.reviewee_signed_at.map(rfc3339))
                 .optional("reviewer-signed-at", r.reviewer_signed_at.map(rfc3339));
+            let score = score_in(&answers, linked).map(|s| format!("{s:.2}"));
+            node = node.optional("objectives-score", score);
             node.children.extend(answer_nodes(answers));
             if let (false, Some(company_id), Some(ratings), Some(by), Some(at)) = (
                 hidden,
@@ -834,6 +903,7 @@ impl Company {
                 }
             }
         }
+        self.finish_objective_answers(&mut tx, &mut ids).await?;
         let count = |map: &IdMap| map.0.len() as u64;
         imported.rows.insert("user".into(), count(&ids.users));
         imported.rows.insert("cycle".into(), count(&ids.cycles));
@@ -875,6 +945,41 @@ impl Company {
         tx.commit().await?;
         self.policy_cache = None;
         Ok(imported)
+    }
+
+    /// Rewrites the objectives answers of imported reviews under the new ids of the
+    /// objectives they rate; an objective not in the file refuses the import.
+    async fn finish_objective_answers(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        ids: &mut IdMaps,
+    ) -> Result<(), ActorError> {
+        let pending = std::mem::take(&mut ids.pending_objective_answers);
+        for (review_id, old_id, mut answers) in pending {
+            for answer in answers.values_mut() {
+                let Answer::Objectives(rated) = answer else {
+                    continue;
+                };
+                let mut renamed = BTreeMap::new();
+                for (old, value) in std::mem::take(rated) {
+                    let new = ids.objectives.0.get(&old).cloned().ok_or_else(|| {
+                        ActorError::Validation(format!(
+                            "<review id=\"{old_id}\">: rates an objective not in the file"
+                        ))
+                    })?;
+                    renamed.insert(new, value);
+                }
+                *rated = renamed;
+            }
+            let sealed = self.sealed_answers(&review_id, &answers)?;
+            sqlx::query("UPDATE reviews SET answers = $3 WHERE company_id = $1 AND id = $2")
+                .bind(&self.id)
+                .bind(&review_id)
+                .bind(&sealed)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn import_users(
@@ -1014,7 +1119,10 @@ impl Company {
                     question.get_attr("id").unwrap_or("").to_owned(),
                     question_id.clone(),
                 );
-                let kind = one_of(question, "kind", &["text", "rating"])?;
+                let kind = one_of(question, "kind", &["text", "rating", "objectives"])?;
+                if kind == "objectives" {
+                    ids.objective_questions.insert(question_id.clone());
+                }
                 sqlx::query(
                     "INSERT INTO questions (company_id, id, cycle_id, position, kind, prompt) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -1051,8 +1159,14 @@ impl Company {
             let updated_at = time(row, "updated-at")?.unwrap_or_else(now_ms);
             let questions = ids.cycle_questions.get(&cycle_id);
             let scale = ids.cycle_scales.get(&cycle_id).copied().unwrap_or((1, 5));
-            let answers = read_answers(row, "answer", questions, scale)?;
+            let answers =
+                read_answers_with(row, "answer", questions, scale, &ids.objective_questions)?;
             let sealed = self.sealed_answers(&id, &answers)?;
+            if answers.values().any(|a| matches!(a, Answer::Objectives(_))) {
+                let old = row.get_attr("id").unwrap_or("").to_owned();
+                ids.pending_objective_answers
+                    .push((id.clone(), old, answers));
+            }
             let shared_by = match row.get("shared-by") {
                 Some(old) => Some(ids.users.get(row, "user", old)?),
                 None => None,

@@ -181,7 +181,7 @@ fn merge_answers(
                     "question {question_id} takes a rating from 1 to 5"
                 )));
             }
-            (QuestionKind::Text, Some(_)) => {
+            (QuestionKind::Text | QuestionKind::Objectives, Some(_)) => {
                 return Err(ActorError::Validation(format!(
                     "question {question_id} takes a text answer"
                 )));
@@ -198,7 +198,7 @@ fn unanswered(answers: &Answers, questions: &[Question]) -> Vec<String> {
         .filter(|q| match answers.get(&q.id) {
             None => true,
             Some(Answer::Text(text)) => text.trim().is_empty(),
-            Some(Answer::Rating(_)) => false,
+            Some(Answer::Rating(_) | Answer::Objectives(_)) => false,
         })
         .map(|q| q.prompt.clone())
         .collect()

@@ -119,6 +119,8 @@ fn answer_text(answer: &Answer) -> String {
     match answer {
         Answer::Text(text) => text.clone(),
         Answer::Rating(rating) => rating.to_string(),
+        // Feedback asks no objectives question; such an answer is never stored.
+        Answer::Objectives(_) => String::new(),
     }
 }
 

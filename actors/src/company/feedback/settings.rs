@@ -70,6 +70,13 @@ fn validate(update: &FeedbackSettingsUpdate) -> Result<(), ActorError> {
                     n + 1
                 )));
             }
+            // Objectives are rated in the reviews of a cycle, not in feedback about it.
+            if question.kind == QuestionKind::Objectives {
+                return Err(ActorError::Validation(format!(
+                    "question {} must be a text or rating question",
+                    n + 1
+                )));
+            }
         }
     }
     Ok(())

@@ -1,7 +1,33 @@
 //! Objectives and review cycles: linking an objective into a cycle, what a review's
 //! readers see of its subject's linked objectives, and the pages of the CSV export.
 
+use std::collections::BTreeMap;
+
 use super::*;
+use crate::model::ReviewObjective;
+
+/// An objective's link into a cycle with the objective's owner, for scoring reviews.
+#[derive(sqlx::FromRow)]
+struct OwnedLinkRow {
+    company_id: String,
+    objective_company_id: String,
+    objective_id: String,
+    owner_id: String,
+    weight: Option<i64>,
+}
+
+impl Owned for OwnedLinkRow {
+    const TABLE: &'static str = "objective_cycles";
+    fn row_id(&self) -> &str {
+        &self.objective_id
+    }
+    fn owners(&self) -> Vec<&str> {
+        vec![&self.company_id, &self.objective_company_id]
+    }
+}
+
+/// The objectives linked into one cycle, by owner: objective id → weight in the cycle.
+pub(in crate::company) type LinkWeights = HashMap<String, BTreeMap<String, Option<i64>>>;
 
 impl Company {
     pub(super) async fn link_cycle(
@@ -66,6 +92,105 @@ impl Company {
         let objective = self.reload_objective(&mut tx, &sight, &id).await?;
         tx.commit().await?;
         Ok(objective)
+    }
+
+    /// The links of `owner`'s objectives (everyone's when `None`) into `cycle_id`, in
+    /// link order: (objective id, owner id, weight).
+    async fn owned_links(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        cycle_id: &str,
+        owner: Option<&str>,
+    ) -> Result<Vec<(String, String, Option<i64>)>, ActorError> {
+        // Joined on the id alone, like every join here, so the guard sees both companies.
+        let rows: Vec<OwnedLinkRow> = sqlx::query_as(
+            "SELECT l.company_id, o.company_id AS objective_company_id, l.objective_id, \
+             o.owner_id, l.weight FROM objective_cycles l \
+             JOIN objectives o ON o.id = l.objective_id \
+             WHERE l.company_id = $1 AND l.cycle_id = $2 AND ($3 = '' OR o.owner_id = $4) \
+             ORDER BY l.linked_at, l.objective_id",
+        )
+        .bind(&self.id)
+        .bind(cycle_id)
+        .bind(owner.unwrap_or(""))
+        .bind(owner.unwrap_or(""))
+        .fetch_all(&mut *conn)
+        .await?;
+        self.check_all(&rows)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.objective_id, row.owner_id, row.weight))
+            .collect())
+    }
+
+    /// The objectives linked into `cycle_id` with their weights, by owner, for scoring
+    /// many reviews of the cycle at once.
+    pub(in crate::company) async fn cycle_link_weights(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        cycle_id: &str,
+    ) -> Result<LinkWeights, ActorError> {
+        let mut weights = LinkWeights::new();
+        for (objective, owner, weight) in self.owned_links(conn, cycle_id, None).await? {
+            weights.entry(owner).or_default().insert(objective, weight);
+        }
+        Ok(weights)
+    }
+
+    /// The objectives of `reviewee` linked into `cycle_id`: id → weight in the cycle.
+    /// These are the objectives an objectives question of a review about them rates.
+    pub(in crate::company) async fn linked_weights(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        cycle_id: &str,
+        reviewee: &str,
+    ) -> Result<BTreeMap<String, Option<i64>>, ActorError> {
+        let links = self.owned_links(conn, cycle_id, Some(reviewee)).await?;
+        Ok(links
+            .into_iter()
+            .map(|(id, _, weight)| (id, weight))
+            .collect())
+    }
+
+    /// The objectives of `reviewee` linked into `cycle_id`, titles opened, in link order,
+    /// for the readers of a review about them. The caller has checked that the
+    /// principal may read that review: the link is what shows them to its readers (see
+    /// [`Company::review_objectives`]), and nobody else gets here.
+    pub(in crate::company) async fn linked_review_objectives(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        cycle_id: &str,
+        reviewee: &str,
+    ) -> Result<Vec<ReviewObjective>, ActorError> {
+        let links = self.owned_links(conn, cycle_id, Some(reviewee)).await?;
+        if links.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("{OBJECTIVE_SELECT} WHERE o.company_id = $1 AND o.owner_id = $2");
+        let rows: Vec<ObjectiveRow> = sqlx::query_as(&sql)
+            .bind(&self.id)
+            .bind(reviewee)
+            .fetch_all(&mut *conn)
+            .await?;
+        self.check_all(&rows)?;
+        let mut objectives = Vec::with_capacity(links.len());
+        for (id, _, weight) in links {
+            let Some(row) = rows.iter().find(|row| row.id == id) else {
+                continue;
+            };
+            let (mut key_results, _) = self.objective_parts(conn, Parts::One(&id)).await?;
+            let status = ObjectiveStatus::parse(&row.status);
+            let key_results = key_results.remove(&id).unwrap_or_default();
+            objectives.push(ReviewObjective {
+                title: self.open(OBJECTIVE_TITLE, &row.id, &row.title)?,
+                weight,
+                score_weight: weight.unwrap_or(1),
+                progress: mean_progress(&key_results, status),
+                status: status.as_str().to_owned(),
+                id,
+            });
+        }
+        Ok(objectives)
     }
 
     /// The objectives of a review's subject that are linked into the review's cycle, for
