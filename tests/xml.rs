@@ -57,10 +57,10 @@ fn output_text(output: &Output) -> String {
 
 /// Runs an operator command against the server's data directory; it must succeed.
 async fn operator(server: &TestServer, args: &[&str], stdin: Option<&str>) -> String {
-    let dir = server.data_dir.path().to_str().expect("a UTF-8 path");
+    let database = server.database_options();
     let keyring = server.keyring.to_str().expect("a UTF-8 path");
     let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--data-dir", dir]);
+    all.extend(database.iter().map(String::as_str));
     if args[0] == "import" {
         all.extend(["--keyring", keyring]);
     }
@@ -1024,23 +1024,12 @@ async fn export_copy(server: &TestServer, slug: &str, email: &str) -> String {
 
 /// Runs `kaizen import` into `slug`; answers its output whatever the outcome.
 async fn import_output(server: &TestServer, slug: &str, file: &Path) -> Output {
-    let dir = server.data_dir.path().to_str().expect("a UTF-8 path");
+    let database = server.database_options();
     let keyring = server.keyring.to_str().expect("a UTF-8 path");
     let file = file.to_str().expect("a UTF-8 path");
-    kaizen(
-        &[
-            "import",
-            "--company",
-            slug,
-            file,
-            "--data-dir",
-            dir,
-            "--keyring",
-            keyring,
-        ],
-        None,
-    )
-    .await
+    let mut args = vec!["import", "--company", slug, file, "--keyring", keyring];
+    args.extend(database.iter().map(String::as_str));
+    kaizen(&args, None).await
 }
 
 #[tokio::test]

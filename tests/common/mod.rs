@@ -1,8 +1,14 @@
 //! The shared harness of the black-box tests: a real server on an ephemeral loopback
 //! port, seeded with the demo data, and a small client that signs in and speaks JSON.
+//!
+//! By default every server gets its own copy of a SQLite demo database. With
+//! `KAIZEN_TEST_POSTGRES_URL` set (`scripts/test` sets it for its PostgreSQL pass, on a
+//! throwaway cluster of its own), every server gets its own PostgreSQL database instead,
+//! copied from a demo database seeded once per test process.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use kaizen::config::{DbArgs, KeyArgs};
 use kaizen::password::Hasher;
@@ -46,20 +52,7 @@ fn template() -> &'static Path {
                 let keyring = kaizen::keys::for_serve(&KeyArgs::default(), &db_args, &db)
                     .await
                     .expect("the template gets a keyring");
-                let settings = kaizen_actors::company::Settings {
-                    keyring,
-                    ..Default::default()
-                };
-                let registry = Registry::new(db, settings);
-                kaizen::demo::seed_if_empty(
-                    &registry,
-                    &Hasher::new(10).expect("password workers"),
-                    Some(PASSWORD.into()),
-                    kaizen::demo::DemoSize::default(),
-                )
-                .await
-                .expect("the demo seeds");
-                registry.shutdown().await;
+                let registry = seed_demo(db, keyring).await;
                 // Move everything out of the write-ahead log: only the main file is
                 // copied, and closing the pool does not always checkpoint first.
                 kaizen_actors::sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -73,6 +66,161 @@ fn template() -> &'static Path {
         .expect("seeding finished");
         dir
     })
+}
+
+/// The environment variable naming the PostgreSQL server the tests run on: a URL of a
+/// superuser's connection to its maintenance database (`postgres://user@host/postgres`),
+/// or unset for SQLite.
+pub const POSTGRES_URL_VAR: &str = "KAIZEN_TEST_POSTGRES_URL";
+
+/// The PostgreSQL server of this test process, when [`POSTGRES_URL_VAR`] names one.
+fn postgres_url() -> Option<&'static reqwest::Url> {
+    static URL: OnceLock<Option<reqwest::Url>> = OnceLock::new();
+    URL.get_or_init(|| {
+        let raw = std::env::var(POSTGRES_URL_VAR).ok()?;
+        if raw.trim().is_empty() {
+            return None;
+        }
+        // A value that is set but unusable fails the run: falling back to SQLite would
+        // pass a PostgreSQL run that never touched PostgreSQL.
+        let url = reqwest::Url::parse(raw.trim())
+            .unwrap_or_else(|error| panic!("{POSTGRES_URL_VAR} is not a URL: {error}"));
+        assert!(
+            matches!(url.scheme(), "postgres" | "postgresql"),
+            "{POSTGRES_URL_VAR} must be a postgres:// URL"
+        );
+        Some(url)
+    })
+    .as_ref()
+}
+
+/// Whether this test process runs its servers on PostgreSQL.
+pub fn on_postgres() -> bool {
+    postgres_url().is_some()
+}
+
+/// The URL of database `name` on the tests' PostgreSQL server.
+fn postgres_database_url(name: &str) -> String {
+    let mut url = postgres_url().expect("the tests run on PostgreSQL").clone();
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// Runs one statement on the maintenance database of the tests' PostgreSQL server, on a
+/// connection of its own (`CREATE DATABASE` cannot run inside a pool's transaction).
+async fn postgres_admin(statement: &str) -> Result<(), kaizen_actors::sqlx::Error> {
+    use kaizen_actors::sqlx::{Connection, Executor, postgres::PgConnection};
+
+    let url = postgres_url().expect("the tests run on PostgreSQL");
+    let mut connection = PgConnection::connect(url.as_str()).await?;
+    let result = connection.execute(statement).await.map(|_| ());
+    connection.close().await?;
+    result
+}
+
+/// The PostgreSQL demo database seeded once per test process, and its keyring.
+struct PostgresTemplate {
+    /// The database's name; every test server's database is a copy of it.
+    name: String,
+    /// The keyring the template was sealed with, created for it (a database given by
+    /// URL never gets one from the server).
+    keyring: PathBuf,
+}
+
+/// Seeds the PostgreSQL demo database once per test process. `CREATE DATABASE …
+/// TEMPLATE` copies it in a few milliseconds, where seeding hashes dozens of passwords;
+/// it is closed before anything copies it, as PostgreSQL requires.
+fn postgres_template() -> &'static PostgresTemplate {
+    static TEMPLATE: OnceLock<PostgresTemplate> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let pid = std::process::id();
+        let name = format!("kaizen_template_{pid}");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("demo-template-postgres-{pid}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("the template's keyring directory");
+        let keyring = dir.join(KEYRING_FILE);
+        let template = PostgresTemplate {
+            name: name.clone(),
+            keyring: keyring.clone(),
+        };
+        // Its own thread and runtime, so the seed outlives whichever test asked first.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for seeding");
+            runtime.block_on(async {
+                postgres_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .expect("an old template is dropped");
+                postgres_admin(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("the PostgreSQL template database is created");
+                let db_args = DbArgs {
+                    data_dir: dir,
+                    database_url: Some(postgres_database_url(&name)),
+                };
+                let db = db_args.open().await.expect("the template database opens");
+                assert_eq!(db.backend(), kaizen_actors::db::Backend::Postgres);
+                kaizen_actors::crypto::Keyring::create(&keyring)
+                    .expect("the template's keyring is created");
+                let key_args = KeyArgs {
+                    keyring: Some(keyring),
+                    keys: None,
+                };
+                let keyring = kaizen::keys::for_serve(&key_args, &db_args, &db)
+                    .await
+                    .expect("the template's keyring fits");
+                let registry = seed_demo(db, keyring).await;
+                registry.db().close().await;
+            });
+        })
+        .join()
+        .expect("seeding finished");
+        template
+    })
+}
+
+/// Seeds the demo companies into an empty database and stops its actors; answers the
+/// registry, whose database the caller closes.
+async fn seed_demo(
+    db: kaizen_actors::Db,
+    keyring: std::sync::Arc<kaizen_actors::crypto::Keyring>,
+) -> std::sync::Arc<Registry> {
+    let settings = kaizen_actors::company::Settings {
+        keyring,
+        ..Default::default()
+    };
+    let registry = Registry::new(db, settings);
+    kaizen::demo::seed_if_empty(
+        &registry,
+        &Hasher::new(10).expect("password workers"),
+        Some(PASSWORD.into()),
+        kaizen::demo::DemoSize::default(),
+    )
+    .await
+    .expect("the demo seeds");
+    registry.shutdown().await;
+    registry
+}
+
+/// A new PostgreSQL database holding a copy of the demo data; answers its name.
+async fn copy_postgres_template() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let template = postgres_template();
+    let name = format!(
+        "kaizen_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    postgres_admin(&format!(
+        "CREATE DATABASE {name} TEMPLATE {}",
+        template.name
+    ))
+    .await
+    .expect("a copy of the PostgreSQL template is created");
+    name
 }
 
 /// Copies the seeded demo database into `dir` and its keyring to `dir/test.keyring`
@@ -96,6 +244,8 @@ pub struct TestServer {
     pub data_dir: tempfile::TempDir,
     /// The server's keyring file, a copy of the template's.
     pub keyring: PathBuf,
+    /// The server's PostgreSQL database, dropped with the server; `None` on SQLite.
+    postgres_database: Option<String>,
     server: Option<RunningServer>,
     /// How the server was started, to start it again on the same address and data.
     config: ServeConfig,
@@ -107,16 +257,30 @@ impl TestServer {
         TestServer::demo_with(|_| {}).await
     }
 
-    /// Starts a server on the demo data with a changed configuration.
+    /// Starts a server on the demo data with a changed configuration: a copy of the
+    /// SQLite template in its data directory, or with [`POSTGRES_URL_VAR`] set, a
+    /// PostgreSQL database of its own.
     pub async fn demo_with(change: impl FnOnce(&mut ServeConfig)) -> TestServer {
         let data_dir = tempfile::tempdir().expect("a temporary directory");
-        let (_, keyring) = copy_template(data_dir.path());
         let mut config = ServeConfig::for_tests(data_dir.path().to_path_buf());
+        let (keyring, postgres_database) = if on_postgres() {
+            let name = copy_postgres_template().await;
+            let keyring = data_dir.path().join("test.keyring");
+            std::fs::copy(&postgres_template().keyring, &keyring)
+                .expect("the template keyring copies");
+            config.db.database_url = Some(postgres_database_url(&name));
+            (keyring, Some(name))
+        } else {
+            (copy_template(data_dir.path()).1, None)
+        };
         config.keys.keyring = Some(keyring.clone());
         change(&mut config);
         let server = Server::start(config.clone())
             .await
             .expect("the server starts");
+        if let Some(name) = &postgres_database {
+            assert_on_postgres(&server, name).await;
+        }
         // A restart comes back on the same port, so that pages and cookies still fit.
         config.bind = server.addr();
         TestServer {
@@ -124,6 +288,7 @@ impl TestServer {
             password: PASSWORD.to_owned(),
             data_dir,
             keyring,
+            postgres_database,
             server: Some(server),
             config,
         }
@@ -132,6 +297,18 @@ impl TestServer {
     /// The running server, for tests that look behind the HTTP layer.
     pub fn server(&self) -> &RunningServer {
         self.server.as_ref().expect("the server is running")
+    }
+
+    /// The options that point a `kaizen` command at this server's database:
+    /// `--data-dir <dir>` on SQLite, `--database-url <url>` on PostgreSQL.
+    pub fn database_options(&self) -> Vec<String> {
+        match &self.config.db.database_url {
+            Some(url) => vec!["--database-url".to_owned(), url.clone()],
+            None => vec![
+                "--data-dir".to_owned(),
+                self.config.db.data_dir.to_string_lossy().into_owned(),
+            ],
+        }
     }
 
     /// The live endpoint's WebSocket URL.
@@ -200,6 +377,49 @@ impl TestServer {
             .to_owned();
         client.cookie = Some(cookie);
         client
+    }
+}
+
+/// Fails unless the server really runs on PostgreSQL database `name`: a run meant for
+/// PostgreSQL that quietly used SQLite would pass without testing anything.
+async fn assert_on_postgres(server: &RunningServer, name: &str) {
+    let db = server.registry().db();
+    assert_eq!(
+        db.backend(),
+        kaizen_actors::db::Backend::Postgres,
+        "the server runs on PostgreSQL"
+    );
+    // `current_database()` exists on PostgreSQL only, and names the copy made for us.
+    let (current,): (String,) =
+        kaizen_actors::sqlx::query_as("SELECT CAST(current_database() AS TEXT)")
+            .fetch_one(db.pool())
+            .await
+            .expect("PostgreSQL names its database");
+    assert_eq!(current, name, "the server uses its own database");
+}
+
+impl Drop for TestServer {
+    /// Drops the server's PostgreSQL database (its connections are ended first, for a
+    /// server never stopped); the throwaway cluster's removal catches what fails here.
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_database.take() else {
+            return;
+        };
+        // Drop may run inside a test's runtime, which must not block on itself: the
+        // statement runs on a thread and runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for dropping a database");
+            runtime.block_on(postgres_admin(&format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("note: a test database was not dropped: {dropped:?}");
+        }
     }
 }
 
