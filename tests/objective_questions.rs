@@ -540,10 +540,10 @@ async fn kaizen(args: &[&str], stdin: Option<&str>) -> Output {
 
 /// Runs an operator command against the server's data directory; it must succeed.
 async fn operator(server: &TestServer, args: &[&str], stdin: Option<&str>) -> String {
-    let dir = server.data_dir.path().to_str().expect("a UTF-8 path");
+    let database = server.database_options();
     let keyring = server.keyring.to_str().expect("a UTF-8 path");
     let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--data-dir", dir]);
+    all.extend(database.iter().map(String::as_str));
     if args[0] == "import" {
         all.extend(["--keyring", keyring]);
     }
@@ -674,23 +674,12 @@ async fn an_answer_rating_an_objective_not_in_the_file_refuses_the_import() {
     let xml = RATED.replace("objective-id=\"o2\"", "objective-id=\"o-missing\"");
     let file = server.data_dir.path().join("broken.xml");
     std::fs::write(&file, xml).expect("the file is written");
-    let dir = server.data_dir.path().to_str().expect("a UTF-8 path");
+    let database = server.database_options();
     let keyring = server.keyring.to_str().expect("a UTF-8 path");
     let file = file.to_str().expect("a UTF-8 path");
-    let output = kaizen(
-        &[
-            "import",
-            "--company",
-            "broken",
-            file,
-            "--data-dir",
-            dir,
-            "--keyring",
-            keyring,
-        ],
-        None,
-    )
-    .await;
+    let mut args = vec!["import", "--company", "broken", file, "--keyring", keyring];
+    args.extend(database.iter().map(String::as_str));
+    let output = kaizen(&args, None).await;
     assert!(!output.status.success());
     let printed = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(
