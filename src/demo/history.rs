@@ -1,7 +1,7 @@
 //! The demo's other cycles: a marketing team whose reviews show every phase of a cycle
 //! besides the main one, with the history a company has after a year of use.
 //!
-//! The team (`director@` and `marketing1@` … `marketing6@`, department Marketing) joins
+//! The team (`director@` and `marketing1@` … `marketing4@`, department Marketing) joins
 //! after the main cycle is seeded and takes part in these cycles only, so the main
 //! cycle, its progress and the reviews of `manager@` and `employee1@` … stay as they
 //! are. Everything is done through the operations people use (write, submit, advance,
@@ -40,7 +40,7 @@ pub const SELF_REVIEW_CYCLE: &str = "2026 Marketing Winter Check-in";
 const DAY_MS: i64 = 24 * 3_600_000;
 
 /// How many people report to `director@`.
-const MEMBERS: usize = 6;
+const MEMBERS: usize = 4;
 
 /// The marketing team: its director, who reports to `ceo@`, and the director's
 /// reports. Their names never contain "Employee" or "Report", which the main team's
@@ -53,14 +53,7 @@ pub(super) fn team() -> Vec<Person> {
         manager: Some(manager),
         self_review: ReviewStatus::NotStarted,
     };
-    let names = [
-        "Nia Banks",
-        "Omar Hill",
-        "Pia Stone",
-        "Quinn Ford",
-        "Rui Costa",
-        "Sofia Marsh",
-    ];
+    let names = ["Nia Banks", "Omar Hill", "Pia Stone", "Quinn Ford"];
     std::iter::once(person("director".to_owned(), "Dana Park", "ceo"))
         .chain(
             names
@@ -407,7 +400,7 @@ impl Seeder<'_> {
     }
 
     /// The mid-year cycle in sign-off: every review shared; one signed by both, one by
-    /// the member only, one by the director only, the rest not yet. Its named feedback
+    /// the member only, one by the director only, one not yet. Its named feedback
     /// is closed, so `marketing1@` reads who said what.
     async fn sign_off(&self, cycle: &Cycle) -> anyhow::Result<()> {
         self.named_feedback(cycle).await?;
@@ -423,7 +416,7 @@ impl Seeder<'_> {
         Ok(())
     }
 
-    /// The Q3 check-in in sharing: one rating calibrated, three reviews shared, two
+    /// The Q3 check-in in sharing: one rating calibrated, two reviews shared, one
     /// submitted and waiting, one manager review still a draft.
     async fn sharing(&self, cycle: &Cycle) -> anyhow::Result<()> {
         for n in 1..=MEMBERS {
@@ -437,7 +430,7 @@ impl Seeder<'_> {
         }
         self.advance(cycle, 1).await?;
         self.calibrate(cycle, 1, 5).await?;
-        for n in 1..=3 {
+        for n in 1..=2 {
             self.share(cycle, n).await?;
         }
         Ok(())
@@ -456,7 +449,7 @@ impl Seeder<'_> {
         Ok(())
     }
 
-    /// Named 360 feedback about `marketing1@` and `marketing5@`: nominations approved,
+    /// Named 360 feedback about `marketing1@` and `marketing4@`: nominations approved,
     /// declined and still waiting for the director; two answers submitted; closed by
     /// HR, which releases the results.
     async fn named_feedback(&self, cycle: &Cycle) -> anyhow::Result<()> {
@@ -501,7 +494,7 @@ impl Seeder<'_> {
                     .await?;
             }
         }
-        nominate("marketing5", &["marketing1", "marketing6"]).await?;
+        nominate("marketing4", &["marketing1", "marketing2"]).await?;
 
         let subject = id_of(self.ids, "marketing1");
         let words = [
