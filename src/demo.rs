@@ -1,7 +1,11 @@
-//! Demo data for `kaizen serve --demo`: two companies with a reporting tree and an open
-//! review cycle whose reviews stand in every state.
+//! Demo data for `kaizen serve --demo`: two companies with a reporting tree, a main
+//! review cycle whose reviews stand in every state, a history of other cycles in every
+//! phase (see [`history`]), 360 feedback and objectives.
 
 mod feedback;
+mod history;
+
+pub use history::{CLOSED_CYCLE, SELF_REVIEW_CYCLE, SHARING_CYCLE, SIGN_OFF_CYCLE};
 
 use kaizen_actors::company::NewUser;
 use kaizen_actors::company::comment::{Commented, NewComment};
@@ -36,6 +40,9 @@ impl Default for DemoSize {
     }
 }
 
+/// How many of the first demo companies (`acme`, `globex`) get the history of cycles.
+const NAMED_WITH_HISTORY: usize = 2;
+
 /// The demo companies: slug and display name.
 fn companies(count: usize) -> Vec<(String, String)> {
     let named = [("acme", "Acme Corporation"), ("globex", "Globex")];
@@ -47,7 +54,7 @@ fn companies(count: usize) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The name of the demo's open cycle.
+/// The name of the demo's main cycle: the newest, in its manager review phase.
 pub const DEMO_CYCLE: &str = "2026 Annual Review";
 
 /// The shortest password accepted anywhere (the company policy can only raise it).
@@ -148,14 +155,17 @@ pub async fn seed_if_empty(
     let companies = companies(size.companies);
     let slugs: Vec<&str> = companies.iter().map(|c| c.0.as_str()).collect();
     println!("Seeding demo data: companies {}.", slugs.join(", "));
-    for (slug, name) in &companies {
+    for (n, (slug, name)) in companies.iter().enumerate() {
         let slug = slug.as_str();
         let company = directory::create_company(registry.db(), slug, name).await?;
         let handle = registry
             .by_id(&company.id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("the demo company {slug} vanished"))?;
-        seed_company(&handle, slug, &people, hasher, password.as_deref()).await?;
+        // The history of cycles is for people trying Kaizen out: the companies a load
+        // test adds beyond the two named ones skip it and seed faster.
+        let history = n < NAMED_WITH_HISTORY;
+        seed_company(&handle, slug, &people, history, hasher, password.as_deref()).await?;
     }
     if password.is_some() {
         println!("Every demo user has the password given in KAIZEN_DEMO_PASSWORD.");
@@ -168,37 +178,20 @@ pub async fn seed_if_empty(
     Ok(true)
 }
 
+/// Seeds one company: `people`, the main cycle, objectives and feedback, and with
+/// `history` the marketing team and its cycles.
 async fn seed_company(
     handle: &CompanyHandle,
     slug: &str,
     people: &[Person],
+    history: bool,
     hasher: &Hasher,
     password: Option<&str>,
 ) -> anyhow::Result<()> {
-    // One shared demo password is hashed once per company: the hashes are then equal,
-    // which tells nothing the demo does not announce, and a large demo seeds in seconds.
-    // Random passwords are hashed one by one, queued on the bcrypt workers.
-    let mut credentials = vec![(String::new(), String::new()); people.len()];
-    if let Some(password) = password {
-        let hash = hasher.hash(password).await?;
-        for slot in &mut credentials {
-            *slot = (password.to_owned(), hash.clone());
-        }
-    } else {
-        let mut hashing = JoinSet::new();
-        for index in 0..people.len() {
-            let hasher = hasher.clone();
-            let password = crate::token::new_token()[..16].to_owned();
-            hashing.spawn(async move {
-                let hash = hasher.hash(&password).await;
-                (index, password, hash)
-            });
-        }
-        while let Some(done) = hashing.join_next().await {
-            let (index, password, hash) = done?;
-            credentials[index] = (password, hash?);
-        }
-    }
+    let team = if history { history::team() } else { Vec::new() };
+    let mut credentials = credentials(hasher, password, people.len() + team.len())
+        .await?
+        .into_iter();
 
     // Managers come before their reports in `people`, so each manager's id is known.
     let shared_password = password.is_some();
@@ -206,25 +199,21 @@ async fn seed_company(
         println!("Demo users of {slug} and their passwords (shown once):");
     }
     let mut ids = std::collections::HashMap::new();
-    let mut hr_id = String::new();
-    for (person, (password, hash)) in people.iter().zip(credentials) {
-        let email = format!("{}@{slug}.example", person.local);
-        let new = NewUser {
-            email: email.clone(),
-            name: person.name.clone(),
-            role: person.role,
-            manager_id: person.manager.and_then(|m| ids.get(m).cloned()),
-            password_hash: Some(hash),
-        };
-        let id = handle.add_user(new).await?;
-        if person.role == UserRole::HrAdmin {
-            hr_id = id.clone();
-        }
-        ids.insert(person.local.clone(), id);
-        if !shared_password {
-            println!("  {email:<28} {password}");
-        }
-    }
+    add_people(
+        handle,
+        slug,
+        people,
+        &mut credentials,
+        &mut ids,
+        !shared_password,
+    )
+    .await?;
+    let hr_id = people
+        .iter()
+        .find(|p| p.role == UserRole::HrAdmin)
+        .and_then(|p| ids.get(&p.local))
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("the demo has no HR admin"))?;
 
     // The open cycle, created by HR as in real use.
     let hr = Principal {
@@ -302,10 +291,91 @@ async fn seed_company(
             .seed_review(own.id.clone(), person.self_review, answers)
             .await?;
     }
-    seed_objectives(handle, &ids, &hr.user_id).await?;
+    let growth = seed_objectives(handle, &ids, &hr.user_id).await?;
 
     // 360 feedback in the open cycle.
     feedback::seed(handle, &hr, &cycle.id, &ids).await?;
+
+    // The marketing team joins only now, so the main cycle (created for everyone active)
+    // does not include it, and runs the other cycles.
+    if history {
+        add_people(
+            handle,
+            slug,
+            &team,
+            &mut credentials,
+            &mut ids,
+            !shared_password,
+        )
+        .await?;
+        history::seed(handle, &hr, slug, &ids, &growth).await?;
+    }
+    Ok(())
+}
+
+/// Passwords and their hashes for `count` people: the shared demo password, or a
+/// random one each.
+async fn credentials(
+    hasher: &Hasher,
+    password: Option<&str>,
+    count: usize,
+) -> anyhow::Result<Vec<(String, String)>> {
+    // One shared demo password is hashed once per company: the hashes are then equal,
+    // which tells nothing the demo does not announce, and a large demo seeds in seconds.
+    // Random passwords are hashed one by one, queued on the bcrypt workers.
+    let mut credentials = vec![(String::new(), String::new()); count];
+    if let Some(password) = password {
+        let hash = hasher.hash(password).await?;
+        for slot in &mut credentials {
+            *slot = (password.to_owned(), hash.clone());
+        }
+    } else {
+        let mut hashing = JoinSet::new();
+        for index in 0..count {
+            let hasher = hasher.clone();
+            let password = crate::token::new_token()[..16].to_owned();
+            hashing.spawn(async move {
+                let hash = hasher.hash(&password).await;
+                (index, password, hash)
+            });
+        }
+        while let Some(done) = hashing.join_next().await {
+            let (index, password, hash) = done?;
+            credentials[index] = (password, hash?);
+        }
+    }
+    Ok(credentials)
+}
+
+/// Adds `people` with the next of `credentials`, recording each id in `ids` under the
+/// local part of their email; prints random passwords when `print`. A manager must come
+/// before their reports, or already be in `ids`.
+async fn add_people(
+    handle: &CompanyHandle,
+    slug: &str,
+    people: &[Person],
+    credentials: &mut impl Iterator<Item = (String, String)>,
+    ids: &mut std::collections::HashMap<String, String>,
+    print: bool,
+) -> anyhow::Result<()> {
+    for person in people {
+        let (password, hash) = credentials
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("a demo user has no password"))?;
+        let email = format!("{}@{slug}.example", person.local);
+        let new = NewUser {
+            email: email.clone(),
+            name: person.name.clone(),
+            role: person.role,
+            manager_id: person.manager.and_then(|m| ids.get(m).cloned()),
+            password_hash: Some(hash),
+        };
+        let id = handle.add_user(new).await?;
+        ids.insert(person.local.clone(), id);
+        if print {
+            println!("  {email:<28} {password}");
+        }
+    }
     Ok(())
 }
 
@@ -348,12 +418,13 @@ fn measured(title: &str, start: f64, current: f64, target: f64) -> NewKeyResult 
 
 /// The demo's objective tree: two company objectives of HR, team objectives of
 /// `manager@` and `lead@` aligned to them, and personal objectives of the first
-/// employees aligned to their team's, created by each owner as in real use.
+/// employees aligned to their team's, created by each owner as in real use. Answers the
+/// id of the company objective "Grow a healthy business".
 async fn seed_objectives(
     handle: &CompanyHandle,
     ids: &std::collections::HashMap<String, String>,
     hr_id: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let create = |by: &str, hr_admin: bool, new: NewObjective| {
         handle.create_objective(acting(handle, by, hr_admin), new, Client::system())
     };
@@ -410,7 +481,7 @@ async fn seed_objectives(
     )
     .await?;
     let (Some(manager), Some(lead)) = (ids.get("manager"), ids.get("lead")) else {
-        return Ok(());
+        return Ok(growth.id);
     };
     let onboarding = create(
         manager,
@@ -491,7 +562,7 @@ async fn seed_objectives(
                 .await?;
         }
     }
-    Ok(())
+    Ok(growth.id)
 }
 
 fn question(kind: QuestionKind, prompt: &str) -> NewQuestion {

@@ -1,6 +1,6 @@
-//! The demo's 360 feedback: in the open cycle, anonymous feedback that is still being
-//! collected (nominations pending and approved, drafts, submissions). The demo keeps to
-//! its one cycle, so named feedback is not part of it.
+//! The demo's 360 feedback in the main cycle: anonymous feedback that is still being
+//! collected (nominations pending and approved, drafts, submissions). Named feedback is
+//! in a cycle of its own (see `history`).
 
 use std::collections::HashMap;
 
@@ -97,7 +97,7 @@ pub async fn seed(
 
 /// Writes a reviewer's feedback about `subject` as the app would: a draft, then (when
 /// `submit`) the submission.
-async fn write(
+pub(super) async fn write(
     handle: &CompanyHandle,
     reviewer: &Principal,
     cycle: &str,

@@ -675,6 +675,52 @@ impl Company {
         Ok(rows.into_iter().map(QuestionRow::into_question).collect())
     }
 
+    /// Moves a cycle back in time: its creation to `created_at`, and every time its
+    /// reviews and their calibrations carry by the same amount, so the cycle reads as
+    /// one that ran back then. Only the demo seed uses it, to show a history of cycles
+    /// behind the current one; the audit trail keeps the true times.
+    async fn seed_backdate_cycle(
+        &mut self,
+        cycle_id: String,
+        created_at: i64,
+    ) -> Result<(), ActorError> {
+        let mut tx = self.db.begin_write().await?;
+        let row = self.load_cycle(&mut tx, &cycle_id).await?;
+        let shift = created_at - row.created_at;
+        sqlx::query("UPDATE cycles SET created_at = $3 WHERE company_id = $1 AND id = $2")
+            .bind(&self.id)
+            .bind(&cycle_id)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await?;
+
+        // A time that is not set stays unset: NULL plus a shift is NULL.
+        sqlx::query(
+            "UPDATE reviews SET updated_at = updated_at + $3, \
+             submitted_at = submitted_at + $3, shared_at = shared_at + $3, \
+             reviewee_signed_at = reviewee_signed_at + $3, \
+             reviewer_signed_at = reviewer_signed_at + $3 \
+             WHERE company_id = $1 AND cycle_id = $2",
+        )
+        .bind(&self.id)
+        .bind(&cycle_id)
+        .bind(shift)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE calibrations SET calibrated_at = calibrated_at + $3 \
+             WHERE company_id = $1 AND review_id IN \
+             (SELECT id FROM reviews WHERE company_id = $1 AND cycle_id = $2)",
+        )
+        .bind(&self.id)
+        .bind(&cycle_id)
+        .bind(shift)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Tells the cycle's dashboards where it stands now. Called after a commit that
     /// changed a review's status; a failure here is logged, as the write itself stands.
     pub(super) async fn publish_progress(&mut self, cycle_id: &str) {
@@ -726,6 +772,17 @@ impl CompanyHandle {
         client: Client,
     ) -> Result<Cycle, ActorError> {
         self.call(move |c| Box::pin(c.move_cycle(principal, cycle_id, Move::Close, client)))
+            .await
+    }
+
+    /// Demo seeding only: moves a cycle's creation, and the times its reviews carry,
+    /// back to `created_at` (milliseconds since the epoch).
+    pub async fn seed_backdate_cycle(
+        &self,
+        cycle_id: String,
+        created_at: i64,
+    ) -> Result<(), ActorError> {
+        self.call(move |c| Box::pin(c.seed_backdate_cycle(cycle_id, created_at)))
             .await
     }
 
