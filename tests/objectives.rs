@@ -887,3 +887,102 @@ async fn control_and_text_reordering_characters_are_refused_in_titles_and_commen
         .await;
     assert!(status.is_success(), "{answer}");
 }
+
+#[tokio::test]
+async fn key_result_values_beyond_a_trillion_are_refused_with_a_clear_message() {
+    let server = TestServer::demo().await;
+    let employee = server.sign_in("acme", "employee1@acme.example").await;
+    let objective = create(&employee, json!({ "title": "Measured" })).await;
+    let path = format!("/api/v1/objectives/{}/key-results", text(&objective["id"]));
+
+    // Raw bodies, because some of these numbers have no JSON value in Rust.
+    let refused = [
+        r#"{"title":"k","target":1e308}"#,
+        r#"{"title":"k","target":10,"current":-1e308}"#,
+        r#"{"title":"k","start":1000000000001,"target":1}"#,
+        r#"{"title":"k","target":1e309}"#,
+        r#"{"title":"k","start":-1e400,"target":1}"#,
+        r#"{"title":"k","progress":1e30}"#,
+        r#"{"title":"k","progress":99999999999999999999999}"#,
+    ];
+    for raw in refused {
+        let request = employee
+            .request(reqwest::Method::POST, &path)
+            .header("content-type", "application/json")
+            .body(raw);
+        let (status, answer) = employee.send(request).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{raw}: {answer}");
+        assert_eq!(code(&answer), "validation_failed", "{raw}: {answer}");
+    }
+    let (_, answer) = employee
+        .post(&path, json!({ "title": "k", "target": 1e300 }))
+        .await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("1e12")),
+        "{answer}"
+    );
+    let body = json!({ "title": "x", "key_results": [{ "title": "k", "target": -1e13 }] });
+    let (status, answer) = employee.post("/api/v1/objectives", body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+
+    // The bounds themselves are fine, and a change beyond them is refused too.
+    let (status, created) = employee
+        .post(
+            &path,
+            json!({ "title": "k", "start": -1e12, "current": 0, "target": 1e12 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["key_results"][0]["progress"], 50);
+    let kr = text(&created["key_results"][0]["id"]);
+    let (status, answer) = employee
+        .patch(&format!("{path}/{kr}"), json!({ "current": 1e308 }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let unchanged = ok(
+        &employee,
+        &format!("/api/v1/objectives/{}", text(&objective["id"])),
+    )
+    .await;
+    assert_eq!(unchanged["key_results"][0]["current"], 0.0, "{unchanged}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_owner_filter_is_refused_and_a_foreign_owner_matches_nothing() {
+    let server = TestServer::demo().await;
+    let employee = server.sign_in("acme", "employee1@acme.example").await;
+    let foreign = server.sign_in("globex", "employee1@globex.example").await;
+    create(&employee, json!({ "title": "Mine" })).await;
+    create(&foreign, json!({ "title": "Theirs" })).await;
+    let own_id = me(&employee).await;
+    let foreign_id = me(&foreign).await;
+
+    for owner in ["zzz", "1", "'%20OR%201=1", &own_id[..35]] {
+        let (status, answer) = employee
+            .get(&format!("/api/v1/objectives?owner_id={owner}"))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{owner}: {answer}"
+        );
+        assert_eq!(code(&answer), "validation_failed", "{answer}");
+        let (status, _) = employee
+            .get(&format!("/api/v1/objectives/tree?owner_id={owner}"))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{owner}");
+    }
+
+    // Another company's user looks exactly like a made-up id: nothing.
+    let made_up = "0b9d3a8e-5b8f-4c1e-9a63-2f4d5e6a7b8c";
+    for owner in [foreign_id.as_str(), made_up] {
+        let listed = ok(&employee, &format!("/api/v1/objectives?owner_id={owner}")).await;
+        assert_eq!(listed, json!([]), "{owner}");
+    }
+    let own = ok(&employee, &format!("/api/v1/objectives?owner_id={own_id}")).await;
+    assert!(!items(&own).is_empty(), "{own}");
+    server.stop().await;
+}

@@ -215,3 +215,9 @@ pub fn sha256_hex(text: &str) -> String {
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// Whether `text` has the form of an id [`new_id`] makes (a hyphenated UUID), so that a
+/// filter naming something that cannot be an id is refused instead of matching nothing.
+pub fn is_id_shaped(text: &str) -> bool {
+    text.len() == 36 && uuid::Uuid::try_parse(text).is_ok()
+}

@@ -47,6 +47,34 @@ where
     Body::from_stream(first.chain(rest))
 }
 
+/// Reads an export page by page in id order: `fetch(after)` answers up to `size` rows
+/// whose ids follow `after` (`""` before the first page). A full page's last id is
+/// where the next page starts; a shorter page, or an error, is the last.
+pub(super) fn id_pages<T, F, Fut>(
+    size: i64,
+    last_id: fn(&T) -> &str,
+    fetch: F,
+) -> impl Stream<Item = Result<Vec<T>, ActorError>> + Send + 'static
+where
+    T: Send + 'static,
+    F: Fn(String) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Vec<T>, ActorError>> + Send,
+{
+    stream::unfold(
+        (Some(String::new()), fetch),
+        move |(after, fetch)| async move {
+            let page = fetch(after?).await;
+            let next = match &page {
+                Ok(rows) if i64::try_from(rows.len()).is_ok_and(|n| n == size) => {
+                    rows.last().map(|row| last_id(row).to_owned())
+                }
+                _ => None,
+            };
+            Some((page, (next, fetch)))
+        },
+    )
+}
+
 /// Every user of the company as CSV: id, email, name, role, manager, account state.
 #[utoipa::path(get, path = "/api/v1/users.csv", tag = "exports",
     responses((status = 200, content_type = "text/csv", body = String),
@@ -155,26 +183,14 @@ pub async fn reviews_csv(session: Session, Id(cycle_id): Id) -> Result<Response,
     columns.extend(export.questions.iter().map(|q| q.prompt.clone()));
     csv::record(&mut header, &columns);
 
-    // Pages in id order; the last id of a page is where the next one starts.
     let questions = export.questions;
-    let pages = stream::unfold(Some(String::new()), move |after| {
+    let last_id: fn(&ExportedReview) -> &str = |review| review.summary.id.as_str();
+    let pages = id_pages(REVIEW_PAGE, last_id, move |after| {
         let (company, principal, cycle_id) = (company.clone(), principal.clone(), cycle_id.clone());
         async move {
-            let after = after?;
-            let page = company
+            company
                 .review_export_page(principal, cycle_id, after, REVIEW_PAGE)
-                .await;
-            Some(match page {
-                Ok(reviews) => {
-                    let full = i64::try_from(reviews.len()).is_ok_and(|n| n == REVIEW_PAGE);
-                    let next = reviews
-                        .last()
-                        .map(|r| r.summary.id.clone())
-                        .filter(|_| full);
-                    (Ok(reviews), next)
-                }
-                Err(error) => (Err(error), None),
-            })
+                .await
         }
     });
     let rows = pages.map(move |page| page.map(|reviews| reviews_chunk(&reviews, &questions)));
@@ -241,7 +257,35 @@ pub(super) fn export_name(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::export_name;
+    use futures_util::StreamExt;
+
+    use super::{export_name, id_pages};
+
+    /// The page sizes `id_pages` reads from `rows` ids, two at a time.
+    async fn page_sizes(rows: usize) -> Vec<usize> {
+        let ids: Vec<String> = (0..rows).map(|n| format!("{n:03}")).collect();
+        let last_id: fn(&String) -> &str = String::as_str;
+        let pages = id_pages(2, last_id, move |after| {
+            let page: Vec<String> = ids
+                .iter()
+                .filter(|id| **id > after)
+                .take(2)
+                .cloned()
+                .collect();
+            async move { Ok(page) }
+        });
+        pages
+            .map(|page| page.map(|p| p.len()).unwrap_or(0))
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn pages_follow_the_last_id_until_a_short_page() {
+        assert_eq!(page_sizes(5).await, [2, 2, 1]);
+        assert_eq!(page_sizes(4).await, [2, 2, 0]);
+        assert_eq!(page_sizes(0).await, [0]);
+    }
 
     #[test]
     fn file_names_keep_only_safe_characters() {

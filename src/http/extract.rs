@@ -28,7 +28,8 @@ pub const SESSION_COOKIE: &str = "kz_session";
 pub const REMEMBER_COOKIE: &str = "kz_remember";
 
 /// A JSON body. Malformed JSON is a 400 `bad_request`; well-formed JSON of the wrong
-/// shape (unknown field, wrong type, missing field) is a 422 `validation_failed`.
+/// shape (unknown field, wrong type, missing field, a number beyond every numeric
+/// type) is a 422 `validation_failed`.
 pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
@@ -43,6 +44,16 @@ where
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(JsonRejection::JsonDataError(error)) => {
                 Err(ApiError::Validation(error.body_text()))
+            }
+            // A number too large for any numeric type (`1e400`) is well-formed JSON that
+            // the parser refuses as a syntax error: it is a value out of range, not a
+            // malformed body.
+            Err(JsonRejection::JsonSyntaxError(error))
+                if error.body_text().contains("number out of range") =>
+            {
+                Err(ApiError::Validation(
+                    "a number in the body is out of range".into(),
+                ))
             }
             Err(JsonRejection::JsonSyntaxError(_)) => {
                 Err(ApiError::BadRequest("the body is not valid JSON".into()))

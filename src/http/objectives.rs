@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
-use futures_util::{StreamExt, stream};
+use futures_util::StreamExt;
 use kaizen_actors::company::comment::{Comment, Commented, NewComment};
 use kaizen_actors::company::objective::{
     CycleLinkUpdate, ExportedObjective, KeyResultUpdate, NewKeyResult, NewObjective, Objective,
@@ -15,7 +15,7 @@ use kaizen_actors::company::objective::{
 use kaizen_actors::company::{AuditFilter, Export};
 
 use super::error::{ApiError, ErrorBody};
-use super::export::{CSV, attachment, streamed};
+use super::export::{CSV, attachment, id_pages, streamed};
 use super::extract::{ApiJson, ApiQuery, Id, Session};
 use crate::export::csv;
 
@@ -394,25 +394,13 @@ pub async fn objectives_csv(session: Session) -> Result<Response, ApiError> {
     let mut header = String::new();
     csv::record(&mut header, COLUMNS);
 
-    // Pages in id order; the last id of a page is where the next one starts.
-    let pages = stream::unfold(Some(String::new()), move |after| {
+    let last_id: fn(&ExportedObjective) -> &str = |exported| exported.objective.id.as_str();
+    let pages = id_pages(EXPORT_PAGE, last_id, move |after| {
         let (company, principal) = (company.clone(), principal.clone());
         async move {
-            let after = after?;
-            let page = company
+            company
                 .objective_export_page(principal, after, EXPORT_PAGE)
-                .await;
-            Some(match page {
-                Ok(objectives) => {
-                    let full = i64::try_from(objectives.len()).is_ok_and(|n| n == EXPORT_PAGE);
-                    let next = objectives
-                        .last()
-                        .map(|o| o.objective.id.clone())
-                        .filter(|_| full);
-                    (Ok(objectives), next)
-                }
-                Err(error) => (Err(error), None),
-            })
+                .await
         }
     });
     let rows = pages.map(|page| page.map(|objectives| objectives_chunk(&objectives)));

@@ -346,6 +346,21 @@ pub struct ObjectiveFilter {
     pub archived: Option<bool>,
 }
 
+impl ObjectiveFilter {
+    /// Refuses an owner that cannot be an id. A well-formed id that names nobody of the
+    /// company (another company's user included) is no error: it matches nothing.
+    fn check(&self) -> Result<(), ActorError> {
+        match &self.owner_id {
+            Some(owner) if !crate::db::is_id_shaped(owner) => Err(ActorError::Validation(
+                "owner_id must be a user's id (a UUID such as \
+                 0b9d3a8e-5b8f-4c1e-9a63-2f4d5e6a7b8c)"
+                    .into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// One objective as the CSV export shows it.
 #[derive(Debug, Clone)]
 pub struct ExportedObjective {
@@ -845,6 +860,7 @@ impl Company {
         principal: &Principal,
         filter: &ObjectiveFilter,
     ) -> Result<Vec<Objective>, ActorError> {
+        filter.check()?;
         let mut conn = self.db.pool().acquire().await?;
         let sight = self.sight(&mut conn, principal).await?;
         let mut rows = self.objective_rows(&mut conn).await?;

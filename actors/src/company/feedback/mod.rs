@@ -14,10 +14,13 @@
 //!   [`MIN_ANONYMOUS_ANSWERS`] answers. Released anonymous answers are put together per
 //!   question, texts sorted alphabetically, ratings counted: nothing ties the answers of
 //!   one person across questions.
-//! - Nobody but the reviewer sees a reviewer's progress on anonymous feedback; HR admins
-//!   see counts per subject, except about themselves and the people they manage.
-//! - No live topic carries feedback. The audit trail (HR admins only) records an
-//!   anonymous submission with its author and cycle, never its subject.
+//! - Nobody but the reviewer sees a reviewer's progress on anonymous feedback, in the
+//!   app or the XML export; HR admins see the count of anonymous answers per subject
+//!   only once the feedback is closed (a count that moves dates each answer), and never
+//!   about themselves and the people they manage.
+//! - No live topic carries feedback. Anonymous drafts and submissions leave no entry in
+//!   the audit trail (an entry has a time, and a time set beside a sign-in names its
+//!   writer); closing the feedback records how many answers came in.
 
 mod model;
 mod nominations;

@@ -285,8 +285,8 @@ pub struct SubjectOverview {
     pub approved: i64,
     /// Rejected nominations.
     pub rejected: i64,
-    /// Submitted answers; `null` for anonymous feedback about the caller or someone
-    /// they manage.
+    /// Submitted answers; `null` for anonymous feedback still open, and for anonymous
+    /// feedback about the caller or someone they manage.
     pub submitted: Option<i64>,
 }
 

@@ -262,14 +262,25 @@ impl Company {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
+
+        // Anonymous writing leaves no entry of its own (see the writing module): the
+        // trail learns here, once nothing can change any more, how much came in.
+        let (answers,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM feedback_answers WHERE company_id = $1 AND cycle_id = $2",
+        )
+        .bind(&self.id)
+        .bind(&cycle_id)
+        .fetch_one(&mut *tx)
+        .await?;
         let actor = Some(principal.user_id.as_str());
+        let detail = serde_json::json!({ "anonymous": setup.anonymous, "answers": answers });
         self.record_audit(
             &mut *tx,
             actor,
             "feedback_closed",
             Some(&cycle_id),
             &client,
-            serde_json::json!({}),
+            detail,
         )
         .await?;
         let setup = self.feedback_setup(&mut tx, &cycle_id).await?;
@@ -335,9 +346,15 @@ impl Company {
             }
         }
 
-        // An HR admin is a subject and a manager too: for anonymous feedback about
-        // themselves or their people they get no count to watch change.
+        // Anonymous answers are counted only once the feedback is closed: a count that
+        // moves while reviewers write tells whoever watches it when someone answered
+        // about whom, and that moment set beside a reviewer's sign-in names them. An
+        // HR admin is a subject and a manager too: about themselves or their people
+        // they get no count at all.
         for entry in &mut overview {
+            if setup.anonymous && !setup.closed {
+                continue;
+            }
             let own = self
                 .stance(&mut conn, &principal, &entry.subject_id)
                 .await?;

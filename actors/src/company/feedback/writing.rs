@@ -140,6 +140,32 @@ impl Company {
         })
     }
 
+    /// Records a draft save or a submission of named feedback, with its writer,
+    /// request and cycle.
+    ///
+    /// Anonymous writing leaves no entry of its own: any entry would carry a time, and
+    /// set beside the same person's sign-ins or other work in the trail, a time ties a
+    /// writer to the cycle — and an HR admin reading the trail can be a subject who
+    /// knows whom they nominated. The request row, read by its reviewer alone, holds
+    /// that they wrote; closing the feedback records how many answers came in.
+    async fn audit_feedback(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        principal: &Principal,
+        row: &RequestRow,
+        action: &str,
+        client: &Client,
+    ) -> Result<(), ActorError> {
+        if row.anonymous() {
+            return Ok(());
+        }
+        let actor = Some(principal.user_id.as_str());
+        let detail = serde_json::json!({ "anonymous": false, "cycle_id": row.cycle_id });
+        self.record_audit(&mut *tx, actor, action, Some(&row.id), client, detail)
+            .await?;
+        Ok(())
+    }
+
     /// Checks that a request can still be written.
     fn writable(row: &RequestRow) -> Result<(), ActorError> {
         if row.closed_at.is_some() {
@@ -190,20 +216,8 @@ impl Company {
             ));
         }
 
-        // Anonymous drafts are recorded against the cycle, not the request: the trail
-        // needs who wrote, not about whom.
-        let target = if row.anonymous() { &row.cycle_id } else { &id };
-        let detail = serde_json::json!({ "anonymous": row.anonymous() });
-        let actor = Some(principal.user_id.as_str());
-        self.record_audit(
-            &mut *tx,
-            actor,
-            "feedback_draft_saved",
-            Some(target),
-            &client,
-            detail,
-        )
-        .await?;
+        self.audit_feedback(&mut tx, &principal, &row, "feedback_draft_saved", &client)
+            .await?;
         tx.commit().await?;
         Ok(FeedbackSaved {
             version: row.version + 1,
@@ -264,26 +278,8 @@ impl Company {
             .await?;
         }
 
-        // The trail records who submitted and in which cycle; for anonymous feedback
-        // not about whom (HR admins read it, and subjects can be HR admins).
-        let (target, detail) = if row.anonymous() {
-            (&row.cycle_id, serde_json::json!({ "anonymous": true }))
-        } else {
-            (
-                &id,
-                serde_json::json!({ "anonymous": false, "cycle_id": row.cycle_id }),
-            )
-        };
-        let actor = Some(principal.user_id.as_str());
-        self.record_audit(
-            &mut *tx,
-            actor,
-            "feedback_submitted",
-            Some(target),
-            &client,
-            detail,
-        )
-        .await?;
+        self.audit_feedback(&mut tx, &principal, &row, "feedback_submitted", &client)
+            .await?;
         let row = self.own_request(&mut tx, &principal, &id).await?;
         tx.commit().await?;
         tracing::debug!("feedback submitted");

@@ -7,6 +7,11 @@ use crate::db::float_param;
 /// A key result's numbers after checking: progress, start, current, target.
 type Measure = (i64, Option<f64>, Option<f64>, Option<f64>);
 
+/// The largest magnitude a start, current or target value may have: a trillion is more
+/// than any count, amount or score a key result measures, and it keeps every difference
+/// and share worked out from the values finite and exact enough to show.
+const MAX_KEY_RESULT_VALUE: f64 = 1e12;
+
 /// Checks a key result's numbers and works out its progress. With a target it is
 /// measured: progress is how far `current` got from `start` towards `target`, kept
 /// within 0 to 100; without, `progress` is given directly.
@@ -24,6 +29,15 @@ fn measure(
         return Err(ActorError::Validation(
             "key result values must be finite numbers".into(),
         ));
+    }
+    if [start, current, target]
+        .iter()
+        .flatten()
+        .any(|v| v.abs() > MAX_KEY_RESULT_VALUE)
+    {
+        return Err(ActorError::Validation(format!(
+            "key result values must be from -{MAX_KEY_RESULT_VALUE:e} to {MAX_KEY_RESULT_VALUE:e}"
+        )));
     }
     let Some(target) = target else {
         if start.is_some() || current.is_some() {
@@ -277,6 +291,16 @@ mod tests {
         assert!(measure(Some(10), None, None, Some(100.0)).is_err());
         assert!(measure(None, Some(1.0), None, Some(1.0)).is_err());
         assert!(measure(None, None, Some(f64::NAN), Some(1.0)).is_err());
+    }
+
+    #[test]
+    fn values_beyond_a_trillion_are_refused() {
+        let limit = MAX_KEY_RESULT_VALUE;
+        assert!(measure(None, Some(-limit), Some(limit), Some(limit)).is_ok());
+        assert!(measure(None, None, Some(1e308), Some(1.0)).is_err());
+        assert!(measure(None, None, None, Some(-1e308)).is_err());
+        assert!(measure(None, Some(limit * 1.5), None, Some(1.0)).is_err());
+        assert!(measure(None, None, Some(f64::INFINITY), Some(1.0)).is_err());
     }
 
     #[test]

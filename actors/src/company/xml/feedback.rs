@@ -5,15 +5,18 @@
 //! Anonymity survives the file: an anonymous answer is stored without author, request
 //! or time, and its element carries none of them either; the section is ordered by the
 //! answers' random ids, never by submission, and an import stores each subject's
-//! anonymous answers under new random ids in a random order, as a submission does.
+//! anonymous answers under new random ids in a random order, as a submission does. A
+//! nomination for anonymous feedback carries who was asked and the decision, never the
+//! reviewer's progress, version, last change or draft: those are the reviewer's alone,
+//! and an HR admin who exports can be the subject.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rand::seq::SliceRandom;
 
 use super::{
-    IdMaps, Node, XmlScope, answer_nodes, flag, flag_text, invalid, number, one_of, read_answers,
-    required, time,
+    IdMaps, Node, XmlScope, answer_nodes, flag, flag_text, invalid, number, one_of,
+    optional_number, read_answers, required, time,
 };
 use crate::company::Company;
 use crate::crypto::{FEEDBACK_ANSWERS, FEEDBACK_DRAFT};
@@ -79,6 +82,23 @@ struct AnswerRow {
 }
 
 impl Owned for SettingsRow {
+    const TABLE: &'static str = "feedback_settings";
+    fn row_id(&self) -> &str {
+        &self.cycle_id
+    }
+    fn owners(&self) -> Vec<&str> {
+        vec![&self.company_id]
+    }
+}
+/// Whether a cycle's feedback is anonymous.
+#[derive(sqlx::FromRow)]
+struct AnonymityRow {
+    company_id: String,
+    cycle_id: String,
+    anonymous: i64,
+}
+
+impl Owned for AnonymityRow {
     const TABLE: &'static str = "feedback_settings";
     fn row_id(&self) -> &str {
         &self.cycle_id
@@ -168,27 +188,51 @@ impl Company {
         .fetch_all(self.db.pool())
         .await?;
         self.check_all(&rows)?;
+        let anonymous = self.anonymous_feedback_cycles().await?;
         let mut nodes = Vec::with_capacity(rows.len());
         for r in rows {
-            let json = self.open(FEEDBACK_DRAFT, &r.id, &r.draft)?;
-            let draft: Answers = serde_json::from_str(&json).unwrap_or_default();
             let mut node = Node::new("feedback-request")
                 .attr("id", r.id.clone())
-                .field("cycle-id", r.cycle_id)
+                .field("cycle-id", r.cycle_id.clone())
                 .field("subject-id", r.subject_id)
                 .field("reviewer-id", r.reviewer_id)
                 .field("nominated-by", r.nominated_by)
                 .field("approval", r.approval)
                 .optional("decided-by", r.decided_by)
                 .optional("decided-at", r.decided_at.map(rfc3339))
-                .field("created-at", rfc3339(r.created_at))
-                .field("status", r.status)
-                .field("version", r.version.to_string())
-                .optional("updated-at", r.updated_at.map(rfc3339));
-            node.children.extend(answer_nodes(draft));
+                .field("created-at", rfc3339(r.created_at));
+
+            // Whether, when and what a reviewer wrote about the subject of anonymous
+            // feedback is known to the reviewer alone, not to whoever exports.
+            if !anonymous.contains(&r.cycle_id) {
+                let json = self.open(FEEDBACK_DRAFT, &r.id, &r.draft)?;
+                let draft: Answers = serde_json::from_str(&json).unwrap_or_default();
+                node = node
+                    .field("status", r.status)
+                    .field("version", r.version.to_string())
+                    .optional("updated-at", r.updated_at.map(rfc3339));
+                node.children.extend(answer_nodes(draft));
+            }
             nodes.push((r.id, node));
         }
         Ok(nodes)
+    }
+
+    /// The cycles of this company whose feedback is anonymous.
+    async fn anonymous_feedback_cycles(&self) -> Result<HashSet<String>, ActorError> {
+        let rows: Vec<AnonymityRow> = sqlx::query_as(
+            "SELECT company_id, cycle_id, anonymous FROM feedback_settings \
+             WHERE company_id = $1",
+        )
+        .bind(&self.id)
+        .fetch_all(self.db.pool())
+        .await?;
+        self.check_all(&rows)?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| row.anonymous == 1)
+            .map(|row| row.cycle_id)
+            .collect())
     }
 
     /// Submitted answers in the order of their random ids. An anonymous one names its
@@ -323,7 +367,12 @@ impl Company {
                 None => None,
             };
             let approval = one_of(row, "approval", &["pending", "approved", "rejected"])?;
-            let status = one_of(row, "status", &["not_started", "draft", "submitted"])?;
+            // A nomination for anonymous feedback comes without the reviewer's progress
+            // (see the module above): it starts again from nothing.
+            let status = match row.get("status") {
+                Some(_) => one_of(row, "status", &["not_started", "draft", "submitted"])?,
+                None => "not_started",
+            };
             let questions = ids.cycle_feedback_questions.get(&cycle);
             let draft = read_answers(row, "answer", questions, FEEDBACK_SCALE)?;
             let draft = serde_json::to_string(&draft)
@@ -346,7 +395,7 @@ impl Company {
             .bind(time(row, "created-at")?.unwrap_or_else(now_ms))
             .bind(status)
             .bind(self.seal(FEEDBACK_DRAFT, &id, &draft)?)
-            .bind(number(row, "version")?)
+            .bind(optional_number(row, "version")?.unwrap_or(1))
             .bind(time(row, "updated-at")?)
             .execute(&mut **tx)
             .await;
