@@ -696,7 +696,10 @@ async fn reviews_of_a_closed_cycle_are_no_longer_to_do() {
     let cycle = open_cycle_id(&server).await;
     let hr_api = server.sign_in(COMPANY, HR).await;
     let (status, body) = hr_api
-        .post(&format!("/api/v1/cycles/{cycle}/close"), serde_json::json!({}))
+        .post(
+            &format!("/api/v1/cycles/{cycle}/close"),
+            serde_json::json!({}),
+        )
         .await;
     assert!(status.is_success(), "closing the cycle: {status} {body}");
 

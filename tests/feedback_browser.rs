@@ -121,11 +121,17 @@ async fn hr_sets_up_feedback_on_open_cycles_only() {
                 )
                 .await?;
             assert_eq!(page["closedForms"], 0, "setup for a closed cycle: {page}");
-            assert_eq!(page["setupTicked"], 0, "nominations open before setup: {page}");
+            assert_eq!(
+                page["setupTicked"], 0,
+                "nominations open before setup: {page}"
+            );
             let paddings = page["paddings"].as_array().cloned().unwrap_or_default();
             assert!(!paddings.is_empty(), "HR sees no nominations: {page}");
             for padding in paddings {
-                assert!(padding.as_f64().unwrap_or(0.0) >= 8.0, "a row without padding: {page}");
+                assert!(
+                    padding.as_f64().unwrap_or(0.0) >= 8.0,
+                    "a row without padding: {page}"
+                );
             }
             browser.quit().await
         })
