@@ -687,6 +687,49 @@ async fn open_cycle_id(server: &common::TestServer) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviews_of_a_closed_cycle_are_no_longer_to_do() {
+    const TEST: &str = "reviews_of_a_closed_cycle_are_no_longer_to_do";
+    let Some(driver) = Driver::start_or_skip(TEST).await else {
+        return;
+    };
+    let server = common::TestServer::demo().await;
+    let cycle = open_cycle_id(&server).await;
+    let hr_api = server.sign_in(COMPANY, HR).await;
+    let (status, body) = hr_api
+        .post(
+            &format!("/api/v1/cycles/{cycle}/close"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "closing the cycle: {status} {body}");
+
+    driver
+        .run(TEST, |driver| async move {
+            let browser = driver.new_session().await?;
+            sign_in(&browser, &server.base, EMPLOYEE, &server.password).await?;
+            browser.wait_for(&testid("reviews-mine")).await?;
+            let items = browser
+                .execute(
+                    r#"return [...document.querySelectorAll(
+                        '[data-testid=reviews-mine] [data-testid=review-item]')].map((li) => ({
+                        closed: li.dataset.closed === "true",
+                        badge: li.querySelector(".badge").textContent,
+                    }));"#,
+                    vec![],
+                )
+                .await?;
+            let items = items.as_array().cloned().unwrap_or_default();
+            assert!(!items.is_empty(), "employee1 writes no reviews");
+            for item in &items {
+                assert_eq!(item["closed"], true, "a closed cycle's review: {item}");
+                assert_eq!(item["badge"], "Closed", "a closed cycle's review: {item}");
+            }
+            browser.quit().await
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hr_runs_a_cycle_through_its_phases_and_both_sign_in_the_browser() {
     const TEST: &str = "hr_runs_a_cycle_through_its_phases_and_both_sign_in_the_browser";
     let Some(driver) = Driver::start_or_skip(TEST).await else {

@@ -246,8 +246,7 @@ async fn create_cycle(hr: &Session, subject_id: &str) -> Result<String> {
     hr.fill("#cycle-name", CYCLE).await?;
     hr.click(r#"#cycle-who option[value="participants"]"#)
         .await?;
-    hr.fill(r#"[aria-label="Departments or user ids"]"#, subject_id)
-        .await?;
+    hr.fill(r#"#cycle-who-list"#, subject_id).await?;
     hr.click(&testid("cycle-create")).await?;
     hr.wait_for_text(&testid("cycle-message"), "the cycle created", |t| {
         t.contains("Created")

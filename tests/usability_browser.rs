@@ -480,6 +480,24 @@ async fn check_navigation(browser: &Session, phone: bool) -> Result<()> {
         for link in browser.find_all(links).await? {
             assert!(link.displayed().await?, "a navigation link is hidden");
         }
+        // The menu button is for phones only, and the top bar fits on one row.
+        let bar = browser
+            .execute(
+                r#"const t = document.querySelector('[data-testid=menu-toggle]');
+                return {
+                    toggle: !!t && t.offsetParent !== null && getComputedStyle(t).display !== "none",
+                    height: document.getElementById("topbar").getBoundingClientRect().height,
+                };"#,
+                vec![],
+            )
+            .await?;
+        assert_eq!(
+            bar["toggle"],
+            json!(false),
+            "the menu button shows on a laptop: {bar}"
+        );
+        let height = bar["height"].as_f64().unwrap_or(f64::MAX);
+        assert!(height < 80.0, "the top bar wraps on a laptop: {bar}");
         return Ok(());
     }
 

@@ -524,6 +524,8 @@ pub struct ReviewSummary {
     pub cycle_id: String,
     /// The cycle's name.
     pub cycle_name: String,
+    /// The cycle's phase: a review of a closed cycle is no longer to do.
+    pub cycle_phase: Phase,
     /// Who is reviewed.
     pub reviewee_id: String,
     /// The reviewee's name.

@@ -107,8 +107,25 @@ export function cyclesView(root, context) {
       h("option", { value: "everyone", text: "Everyone" }),
       h("option", { value: "departments", text: "Departments (comma-separated)" }),
       h("option", { value: "participants", text: "People (user ids, comma-separated)" }));
-    const whoList = h("input", { class: "input", "aria-label": "Departments or user ids" });
-    const deadline = (id) => h("input", { type: "datetime-local", id, class: "input input-short" });
+    // The list box shows only when it is asked for, with a label that says what goes in.
+    const whoList = h("input", { id: "cycle-who-list", class: "input", "aria-describedby": "cycle-who-error" });
+    const whoLabel = h("label", { class: "label", for: "cycle-who-list" });
+    const whoError = h("p", { id: "cycle-who-error", class: "field-error", role: "alert",
+      "data-testid": "cycle-who-error", tabindex: "-1", hidden: true });
+    const whoBox = h("div", { class: "field-sub", "data-testid": "cycle-who-list" }, whoLabel, whoList, whoError);
+    const WHO_LABELS = {
+      departments: "Departments, separated by commas",
+      participants: "People: user ids, separated by commas",
+    };
+    const showWho = () => {
+      whoBox.hidden = who.value === "everyone";
+      whoLabel.textContent = WHO_LABELS[who.value] || "Departments or people";
+      whoError.hidden = true;
+      whoList.removeAttribute("aria-invalid");
+    };
+    who.addEventListener("change", showWho);
+    showWho();
+    const deadline = (id) => h("input", { type: "datetime-local", id, class: "input input-datetime" });
     const selfDue = deadline("cycle-due-self");
     const managerDue = deadline("cycle-due-manager");
     const signDue = deadline("cycle-due-sign");
@@ -122,7 +139,7 @@ export function cyclesView(root, context) {
         h("button", { type: "button", class: "button button-small", text: "Add question",
           on: { click: () => addQuestion() } })),
       field("Rating scale from", "cycle-scale-min", min, h("label", { for: "cycle-scale-max", text: " to " }), max),
-      field("Who is reviewed", "cycle-who", who, whoList),
+      field("Who is reviewed", "cycle-who", who, whoBox),
       field("Self reviews due", "cycle-due-self", selfDue),
       field("Manager reviews due", "cycle-due-manager", managerDue),
       field("Sign-off due", "cycle-due-sign", signDue),
@@ -141,7 +158,21 @@ export function cyclesView(root, context) {
         rating_scale: { min: Number(min.value), max: Number(max.value) },
       };
       const items = whoList.value.split(",").map((s) => s.trim()).filter(Boolean);
-      if (who.value !== "everyone") body[who.value] = items;
+      if (who.value !== "everyone") {
+        if (!items.length) {
+          whoError.textContent = who.value === "departments"
+            ? "Name at least one department, or choose Everyone."
+            : "Give at least one user id, or choose Everyone.";
+          whoError.hidden = false;
+          whoList.setAttribute("aria-invalid", "true");
+          whoList.focus();
+          whoError.scrollIntoView({ block: "center" });
+          return;
+        }
+        whoError.hidden = true;
+        whoList.removeAttribute("aria-invalid");
+        body[who.value] = items;
+      }
       const deadlines = {};
       for (const [key, input] of [["self_review", selfDue], ["manager_review", managerDue], ["sign_off", signDue]]) {
         if (input.value) deadlines[key] = new Date(input.value).toISOString();
@@ -151,6 +182,7 @@ export function cyclesView(root, context) {
         const cycle = await request("POST", "/cycles", { body });
         message.textContent = `Created “${cycle.name}”.`;
         form.reset();
+        showWho();
         load();
       } catch (failure) {
         message.textContent = failure instanceof ApiError ? failure.message : "The cycle was not created.";

@@ -43,7 +43,11 @@ export function feedbackView(root, context) {
       ]);
       const sections = [requestsSection(requests)];
       for (const cycle of cycles) sections.push(await cycleSection(cycle));
-      if (isHr) sections.push(setupSection(allCycles.filter((c) => !cycles.some((f) => f.cycle_id === c.id))));
+      // Feedback is set up on open cycles only: the server refuses a closed one.
+      if (isHr) {
+        sections.push(setupSection(allCycles.filter((c) => c.status !== "closed" && c.phase !== "closed"
+          && !cycles.some((f) => f.cycle_id === c.id))));
+      }
       if (signal.aborted) return;
       replaceChildren(body, ...sections);
     } catch (error) {
@@ -112,7 +116,7 @@ export function feedbackView(root, context) {
         }
       }
       const progress = n.progress ? ` · ${PROGRESS[n.progress] || n.progress}` : "";
-      return h("li", { class: "review-item", "data-testid": "nomination", "data-status": n.status },
+      return h("li", { class: "review-item nomination-item", "data-testid": "nomination", "data-status": n.status },
         h("span", { class: "review-main" },
           h("span", { class: "review-title", text: n.reviewer_name }),
           h("span", { class: "review-meta", text: progress.replace(/^ · /, "") })),
@@ -186,9 +190,9 @@ export function feedbackView(root, context) {
 
   function setupSection(cycles) {
     if (!cycles.length) return null;
-    return h("section", { class: "section" }, h("h2", { text: "Set up feedback" }),
+    return h("section", { class: "section", "data-testid": "feedback-setup" }, h("h2", { text: "Set up feedback" }),
       ...cycles.map((c) => h("div", { class: "stack" }, h("h3", { text: c.name }),
-        settingsForm({ cycle_id: c.id, enabled: true, nominated_by: "reviewee", min: 3, max: 8, anonymous: true }))));
+        settingsForm({ cycle_id: c.id, enabled: false, nominated_by: "reviewee", min: 3, max: 8, anonymous: true }))));
   }
 
   function settingsForm(cycle) {

@@ -2,7 +2,7 @@
 // their status. HR admins also get links to each cycle's live dashboard.
 
 import * as api from "../api.js";
-import { h, replaceChildren, statusBadge, formatDateTime, formatDate, STATUS_ORDER } from "../dom.js";
+import { h, replaceChildren, statusBadge, formatDateTime, formatDate, STATUS_ORDER, STATUS_LABELS } from "../dom.js";
 
 export function reviewsView(root, context) {
   const { user, signal } = context;
@@ -54,23 +54,30 @@ export function reviewsView(root, context) {
     }
     return h("section", { class: "section", "aria-labelledby": heading.id, "data-testid": id },
       heading, ...groupByCycle(reviews).map(([cycleName, items]) =>
-        h("div", { class: "cycle-group" },
-          h("h3", { class: "cycle-name", text: cycleName }),
+        h("div", { class: "cycle-group", "data-closed": items.every(isClosed) ? "true" : null },
+          h("h3", { class: "cycle-name", text: items.every(isClosed) ? `${cycleName} (closed)` : cycleName }),
           h("ul", { class: "review-list" }, ...items.sort(byStatusThenName).map(reviewItem)))));
   }
 
   function reviewItem(review) {
+    // A closed cycle's review is no longer to do: it says "Closed" and where it stopped.
+    const closed = isClosed(review);
+    const meta = closed
+      ? `Cycle closed · ${STATUS_LABELS[review.status] || review.status}`
+      : reviewMeta(review);
     return h("li", {
-      class: "review-item",
+      class: closed ? "review-item review-item-closed" : "review-item",
       "data-testid": "review-item",
       "data-review-id": review.id,
       "data-status": review.status,
+      "data-closed": closed ? "true" : null,
     },
     h("a", { class: "review-link", href: `#/reviews/${encodeURIComponent(review.id)}` },
       h("span", { class: "review-main" },
         h("span", { class: "review-title", text: reviewTitle(review, user) }),
-        h("span", { class: "review-meta", text: reviewMeta(review) })),
-      statusBadge(review.status)));
+        h("span", { class: "review-meta", text: meta })),
+      closed ? h("span", { class: "badge badge-closed", "data-testid": "review-closed", text: "Closed" })
+        : statusBadge(review.status)));
   }
 
   function cycleSection(cycles) {
@@ -114,9 +121,16 @@ export function sameId(a, b) {
   return a !== null && a !== undefined && String(a) === String(b);
 }
 
+/** Whether the review's cycle is closed (nothing in it can change any more). */
+function isClosed(review) {
+  return review.cycle_phase === "closed";
+}
+
+// Cycles with work still open come first, closed cycles last.
 function groupByCycle(reviews) {
   const groups = new Map();
-  for (const review of reviews) {
+  const ordered = [...reviews.filter((r) => !isClosed(r)), ...reviews.filter(isClosed)];
+  for (const review of ordered) {
     const name = review.cycle_name || "Review cycle";
     if (!groups.has(name)) groups.set(name, []);
     groups.get(name).push(review);

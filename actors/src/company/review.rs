@@ -114,6 +114,7 @@ impl ReviewRow {
             id: self.id.clone(),
             cycle_id: self.cycle_id.clone(),
             cycle_name: self.cycle_name.clone(),
+            cycle_phase: self.phase(),
             reviewee_id: self.reviewee_id.clone(),
             reviewee_name: self.reviewee_name.clone(),
             reviewer_id: self.reviewer_id.clone(),
