@@ -25,7 +25,7 @@ impl Company {
                 "feedback is not enabled for this cycle".into(),
             ));
         }
-        if setup.closed {
+        if setup.closed || setup.cycle_closed {
             return Err(ActorError::Conflict(
                 "this cycle's feedback is closed".into(),
             ));
@@ -225,7 +225,7 @@ impl Company {
         if !stance.decides() {
             return Err(ActorError::Forbidden);
         }
-        if row.closed_at.is_some() {
+        if row.ended() {
             return Err(ActorError::Conflict(
                 "this cycle's feedback is closed".into(),
             ));
