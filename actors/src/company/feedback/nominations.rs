@@ -166,6 +166,16 @@ impl Company {
     ) -> Result<Vec<Nomination>, ActorError> {
         let mut conn = self.db.pool().acquire().await?;
         self.feedback_setup(&mut conn, &cycle_id).await?;
+        // A malformed id is refused; another company's well-formed one lists nothing,
+        // as a made-up one does.
+        if subject_id
+            .as_deref()
+            .is_some_and(|s| !crate::db::is_id_shaped(s))
+        {
+            return Err(ActorError::Validation(
+                "subject_id must be a user id".into(),
+            ));
+        }
         let rows = match &subject_id {
             Some(subject) => {
                 self.load_requests(
