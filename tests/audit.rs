@@ -264,11 +264,16 @@ async fn unreadable_filters_are_refused_with_validation_failed() {
         "kind=sign%25",
         "before=garbage",
         "colour=red",
+        "person=zzz",
+        "person=00000000-0000-4000-8000-00000000000",
     ] {
         let (status, body) = hr.get(&format!("/api/v1/admin/audit?{query}")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
         assert_eq!(code(&body), "validation_failed", "{query}");
     }
+    // A well-formed id of nobody here (another company's reads alike) finds nothing.
+    let nobody = page(&hr, "person=00000000-0000-4000-8000-000000000000").await;
+    assert!(entries(&nobody).is_empty(), "{nobody}");
 }
 
 /// Every route of this feature, relative to a cycle id.

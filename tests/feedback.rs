@@ -475,9 +475,11 @@ async fn anonymous_results_never_show_authors_and_wait_for_close_and_two_answers
     assert_eq!(status, StatusCode::NO_CONTENT);
     let trail = ok(&a.hr, "/api/v1/admin/audit?kind=feedback_").await;
     let entries = trail["entries"].as_array().expect("entries");
+    // The demo's named feedback has entries of its own; this cycle's writing has none.
     let written = entries
         .iter()
         .filter(|e| e["action"] == "feedback_submitted" || e["action"] == "feedback_draft_saved")
+        .filter(|e| e["detail"]["anonymous"] != false || e["detail"]["cycle_id"] == cycle.as_str())
         .count();
     assert_eq!(written, 0, "{trail}");
     let closed = entries
@@ -997,4 +999,133 @@ async fn a_reader_who_wrote_one_of_two_anonymous_answers_gets_no_results() {
         assert_eq!(results["responses"], 2, "{results}");
     }
     server.stop().await;
+}
+
+#[tokio::test]
+async fn nothing_in_a_closed_cycle_changes_but_it_stays_readable() {
+    let server = TestServer::demo().await;
+    let a = acme(&server).await;
+    let subject = &a.ids[0];
+    let body = json!({ "name": "Closing", "participants": [subject],
+        "questions": [{"kind": "text", "prompt": "How was it?"}] });
+    let (status, cycle) = a.hr.post("/api/v1/cycles", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{cycle}");
+    let cycle = text(&cycle["id"]);
+    let feedback = format!("/api/v1/cycles/{cycle}/feedback");
+    let (status, body) = put(&a.hr, &feedback, settings("hr", 1, 3, true)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = nominate(&a.hr, &cycle, subject, &[&a.ids[1], &a.ids[2]]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let request = request_about(&a.employees[1], &cycle, subject).await;
+    let request_path = format!("/api/v1/feedback/requests/{}", text(&request["id"]));
+    let reviews = ok(&a.employees[0], "/api/v1/reviews").await;
+    let review = reviews
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|r| r["cycle_id"] == cycle.as_str())
+        .unwrap_or_else(|| panic!("a review in {reviews}"))
+        .clone();
+    let comments = format!("/api/v1/reviews/{}/comments", text(&review["id"]));
+    let (status, body) = a.employees[0]
+        .post(&comments, json!({ "body": "Before the close" }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let (status, body) =
+        a.hr.post(&format!("/api/v1/cycles/{cycle}/close"), json!(null))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = put(&a.hr, &feedback, settings("hr", 1, 3, true)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "feedback setup: {body}");
+    let (status, body) = nominate(&a.hr, &cycle, subject, &[&a.ids[3]]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "nomination: {body}");
+    let question = text(&request["questions"][0]["id"]);
+    let draft = json!({ "answers": { question: "Late words" }, "version": request["version"] });
+    let (status, body) = a.employees[1].patch(&request_path, draft).await;
+    assert_eq!(status, StatusCode::CONFLICT, "draft: {body}");
+    let (status, body) = a.employees[1]
+        .post(&format!("{request_path}/submit"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "submission: {body}");
+    let (status, body) = a.employees[0]
+        .post(&comments, json!({ "body": "After the close" }))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "comment: {body}");
+
+    // Reading goes on; the request shows writing has ended.
+    let shown = ok(&a.employees[1], &request_path).await;
+    assert_eq!(shown["closed"], true, "{shown}");
+    ok(&a.hr, &feedback).await;
+    ok(&a.hr, &format!("/api/v1/cycles/{cycle}/nominations")).await;
+    let listed = ok(&a.employees[0], &comments).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    // Closing the feedback writes nothing but the release: still possible.
+    close(&a.hr, &cycle).await;
+}
+
+#[tokio::test]
+async fn the_questionnaire_answers_alike_before_and_after_a_first_draft() {
+    let server = TestServer::demo().await;
+    let a = acme(&server).await;
+    let subject = &a.ids[0];
+    let same = settings("hr", 1, 3, true);
+    let cycle = cycle_with_feedback(&a.hr, "Drafted", same.clone()).await;
+    let feedback = format!("/api/v1/cycles/{cycle}/feedback");
+    let (status, body) = nominate(&a.hr, &cycle, subject, &[&a.ids[1], &a.ids[2]]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut changed = same.clone();
+    changed["questions"] = json!([{"kind": "text", "prompt": "Something else?"}]);
+
+    let before = (
+        put(&a.hr, &feedback, same.clone()).await,
+        put(&a.hr, &feedback, changed.clone()).await,
+    );
+    // A reviewer saves a first draft.
+    let request = request_about(&a.employees[1], &cycle, subject).await;
+    let question = text(&request["questions"][0]["id"]);
+    let path = format!("/api/v1/feedback/requests/{}", text(&request["id"]));
+    let draft = json!({ "answers": { question: "Draft" }, "version": request["version"] });
+    let (status, body) = a.employees[1].patch(&path, draft).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let after = (
+        put(&a.hr, &feedback, same.clone()).await,
+        put(&a.hr, &feedback, changed.clone()).await,
+    );
+
+    assert_eq!(before.0.0, StatusCode::OK, "{}", before.0.1);
+    assert_eq!(before.1.0, StatusCode::CONFLICT, "{}", before.1.1);
+    assert_eq!(before.0.1["questions"], after.0.1["questions"]);
+    assert_eq!(
+        (before.0.0, before.1),
+        (after.0.0, after.1),
+        "the setup answers alike whether or not anyone wrote"
+    );
+    // The questions the reviewer answers kept their ids.
+    let again = request_about(&a.employees[1], &cycle, subject).await;
+    assert_eq!(again["questions"], request["questions"]);
+}
+
+#[tokio::test]
+async fn a_malformed_subject_id_is_refused_and_a_foreign_one_lists_nothing() {
+    let server = TestServer::demo().await;
+    let a = acme(&server).await;
+    let globex = server.sign_in("globex", "hr@globex.example").await;
+    let foreign = user_id(&globex).await;
+    let cycle = cycle_with_feedback(&a.hr, "Filtered", settings("hr", 1, 3, true)).await;
+    let (status, body) = nominate(&a.hr, &cycle, &a.ids[0], &[&a.ids[1]]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let path = format!("/api/v1/cycles/{cycle}/nominations");
+    let (status, body) = a.hr.get(&format!("{path}?subject_id=bad")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "validation_failed", "{body}");
+    let made_up = ok(
+        &a.hr,
+        &format!("{path}?subject_id=00000000-0000-4000-8000-000000000000"),
+    )
+    .await;
+    let theirs = ok(&a.hr, &format!("{path}?subject_id={foreign}")).await;
+    assert_eq!(made_up, json!([]));
+    assert_eq!(theirs, made_up);
 }

@@ -116,6 +116,17 @@ async fn open_cycle(hr: &Client) -> String {
         .to_owned()
 }
 
+/// Closes a cycle's feedback: anonymous answers are exported only once released.
+async fn close_feedback(hr: &Client, cycle: &str) {
+    let (status, body) = hr
+        .post(
+            &format!("/api/v1/cycles/{cycle}/feedback/close"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 fn section<'a>(root: &'a Node, name: &'a str) -> &'a Node {
     root.all(name)
         .next()
@@ -498,6 +509,7 @@ async fn a_cycle_export_holds_that_cycle_and_its_reviews_only() {
     let hr = server.sign_in(ACME, HR).await;
     elevate(&hr).await;
     let cycle = open_cycle(&hr).await;
+    close_feedback(&hr, &cycle).await;
     let (status, _, body) = fetch(&hr, &format!("/api/v1/cycles/{cycle}/export.xml")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let root = parse(body.as_bytes()).expect("the export parses");
@@ -703,9 +715,12 @@ async fn no_anonymous_feedback_answer_leads_to_its_author() {
     operator(&server, &["company", "enable-xml-export", ACME], None).await;
     let hr = server.sign_in(ACME, HR).await;
     elevate(&hr).await;
+    // Anonymous answers are exported once released: the demo's feedback is closed.
+    let cycle = open_cycle(&hr).await;
+    close_feedback(&hr, &cycle).await;
     for path in [
         "/api/v1/admin/export.xml".to_owned(),
-        format!("/api/v1/cycles/{}/export.xml", open_cycle(&hr).await),
+        format!("/api/v1/cycles/{cycle}/export.xml"),
     ] {
         let (status, _, body) = fetch(&hr, &path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
@@ -714,8 +729,18 @@ async fn no_anonymous_feedback_answer_leads_to_its_author() {
             .all("user")
             .filter_map(|u| u.get_attr("id").map(str::to_owned))
             .collect();
+        // The nominations of anonymous feedback (the demo has named feedback too).
+        let anonymous_cycles: Vec<&str> = section(&root, "feedback")
+            .all("feedback-settings")
+            .filter(|s| s.get("anonymous") == Some("true"))
+            .filter_map(|s| s.get_attr("cycle-id"))
+            .collect();
         let requests: Vec<&Node> = section(&root, "feedback-requests")
             .all("feedback-request")
+            .filter(|r| {
+                r.get("cycle-id")
+                    .is_some_and(|c| anonymous_cycles.contains(&c))
+            })
             .collect();
         let answers: Vec<&Node> = section(&root, "feedback-answers")
             .all("feedback-answer")

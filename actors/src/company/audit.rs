@@ -176,6 +176,14 @@ impl AuditFilter {
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .map(str::to_owned);
+        // A malformed id is refused; another company's well-formed one finds nothing,
+        // as a made-up one does.
+        if person
+            .as_deref()
+            .is_some_and(|p| !crate::db::is_id_shaped(p))
+        {
+            return Err(ActorError::Validation("person must be a user id".into()));
+        }
         Ok(Checked {
             from,
             to,

@@ -103,7 +103,53 @@ impl Owned for CommentRow {
     }
 }
 
+/// A review with its cycle's status, to refuse changes in a closed cycle.
+#[derive(sqlx::FromRow)]
+struct ReviewCycleRow {
+    company_id: String,
+    id: String,
+    cycle_company_id: String,
+    status: String,
+}
+
+impl Owned for ReviewCycleRow {
+    const TABLE: &'static str = "reviews";
+    fn row_id(&self) -> &str {
+        &self.id
+    }
+    fn owners(&self) -> Vec<&str> {
+        vec![&self.company_id, &self.cycle_company_id]
+    }
+}
+
 impl Company {
+    /// Refuses to change the comments of a review whose cycle is closed: nothing in a
+    /// closed cycle changes any more. Objectives outlive cycles and stay open.
+    async fn check_comments_open(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        on: &Commented,
+    ) -> Result<(), ActorError> {
+        let Commented::Review(id) = on else {
+            return Ok(());
+        };
+        let row: ReviewCycleRow = sqlx::query_as(
+            "SELECT r.company_id, r.id, c.company_id AS cycle_company_id, c.status \
+             FROM reviews r JOIN cycles c ON c.id = r.cycle_id \
+             WHERE r.company_id = $1 AND r.id = $2",
+        )
+        .bind(&self.id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(ActorError::NotFound)?;
+        self.check(&row)?;
+        if row.status == "closed" {
+            return Err(ActorError::Conflict("the cycle is closed".into()));
+        }
+        Ok(())
+    }
+
     /// Checks that `principal` may see what `on` names: `NotFound` otherwise, as for an
     /// id that does not exist.
     async fn check_commentable(
@@ -192,6 +238,7 @@ impl Company {
         }
         let mut tx = self.db.begin_write().await?;
         self.check_commentable(&mut tx, &principal, &on).await?;
+        self.check_comments_open(&mut tx, &on).await?;
         let id = new_id();
         let sealed = self.seal(COMMENT_BODY, &id, body)?;
         let sql = format!(
@@ -248,6 +295,7 @@ impl Company {
     ) -> Result<(), ActorError> {
         let mut tx = self.db.begin_write().await?;
         self.check_commentable(&mut tx, &principal, &on).await?;
+        self.check_comments_open(&mut tx, &on).await?;
         let row = self
             .comment_rows(&mut tx, &on, Some(&comment_id))
             .await?

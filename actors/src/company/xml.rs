@@ -628,7 +628,9 @@ impl Company {
             Section::Comments => self.xml_comments(scope, reader, after, limit).await,
             Section::Feedback => self.xml_feedback(scope, after, limit).await,
             Section::FeedbackRequests => self.xml_feedback_requests(scope, after, limit).await,
-            Section::FeedbackAnswers => self.xml_feedback_answers(scope, after, limit).await,
+            Section::FeedbackAnswers => {
+                self.xml_feedback_answers(scope, reader, after, limit).await
+            }
         }
     }
 

@@ -62,6 +62,8 @@ struct CycleSettingsRow {
     max_reviewers: Option<i64>,
     anonymous: Option<i64>,
     closed_at: Option<i64>,
+    /// The cycle's own status: `closed` ends every change in it.
+    status: String,
 }
 
 impl Owned for CycleSettingsRow {
@@ -88,6 +90,8 @@ struct Setup {
     max: i64,
     anonymous: bool,
     closed: bool,
+    /// Whether the cycle itself is closed: nothing in it changes any more.
+    cycle_closed: bool,
 }
 
 impl CycleSettingsRow {
@@ -101,6 +105,7 @@ impl CycleSettingsRow {
             max: self.max_reviewers.unwrap_or(8),
             anonymous: self.anonymous.is_none_or(|a| a == 1),
             closed: self.closed_at.is_some(),
+            cycle_closed: self.status == "closed",
         }
     }
 }
@@ -217,7 +222,7 @@ impl Company {
         let row: CycleSettingsRow = sqlx::query_as(
             "SELECT c.company_id, c.id, c.name, s.company_id AS settings_company_id, \
              s.enabled, s.nominated_by, s.min_reviewers, s.max_reviewers, s.anonymous, \
-             s.closed_at FROM cycles c LEFT JOIN feedback_settings s ON s.cycle_id = c.id \
+             s.closed_at, c.status FROM cycles c LEFT JOIN feedback_settings s ON s.cycle_id = c.id \
              WHERE c.company_id = $1 AND c.id = $2",
         )
         .bind(&self.id)
@@ -347,8 +352,8 @@ const REQUEST_SELECT: &str = "SELECT f.company_id, f.id, f.cycle_id, f.subject_i
      f.version, f.draft, su.company_id AS subject_company_id, su.name AS subject_name, \
      ru.company_id AS reviewer_company_id, ru.name AS reviewer_name, \
      ru.email AS reviewer_email, c.company_id AS cycle_company_id, c.name AS cycle_name, \
-     s.company_id AS settings_company_id, s.anonymous, s.closed_at \
-     FROM feedback_requests f JOIN users su ON su.id = f.subject_id \
+     s.company_id AS settings_company_id, s.anonymous, s.closed_at, \
+     c.status AS cycle_status FROM feedback_requests f JOIN users su ON su.id = f.subject_id \
      JOIN users ru ON ru.id = f.reviewer_id JOIN cycles c ON c.id = f.cycle_id \
      JOIN feedback_settings s ON s.cycle_id = f.cycle_id";
 
@@ -378,6 +383,7 @@ struct RequestRow {
     settings_company_id: String,
     anonymous: i64,
     closed_at: Option<i64>,
+    cycle_status: String,
 }
 
 impl Owned for RequestRow {
@@ -409,6 +415,12 @@ impl RequestRow {
         self.anonymous == 1
     }
 
+    /// Whether writing and deciding have ended: the feedback or the whole cycle is
+    /// closed.
+    fn ended(&self) -> bool {
+        self.closed_at.is_some() || self.cycle_status == "closed"
+    }
+
     /// The nomination as the subject, their managers and HR admins see it: the
     /// reviewer's progress only when the feedback is named.
     fn nomination(&self) -> Nomination {
@@ -437,7 +449,7 @@ impl RequestRow {
             subject_name: self.subject_name.clone(),
             anonymous: self.anonymous(),
             status: self.status(),
-            closed: self.closed_at.is_some(),
+            closed: self.ended(),
             version: self.version,
         }
     }

@@ -25,7 +25,7 @@ impl Company {
                 "feedback is not enabled for this cycle".into(),
             ));
         }
-        if setup.closed {
+        if setup.closed || setup.cycle_closed {
             return Err(ActorError::Conflict(
                 "this cycle's feedback is closed".into(),
             ));
@@ -166,6 +166,16 @@ impl Company {
     ) -> Result<Vec<Nomination>, ActorError> {
         let mut conn = self.db.pool().acquire().await?;
         self.feedback_setup(&mut conn, &cycle_id).await?;
+        // A malformed id is refused; another company's well-formed one lists nothing,
+        // as a made-up one does.
+        if subject_id
+            .as_deref()
+            .is_some_and(|s| !crate::db::is_id_shaped(s))
+        {
+            return Err(ActorError::Validation(
+                "subject_id must be a user id".into(),
+            ));
+        }
         let rows = match &subject_id {
             Some(subject) => {
                 self.load_requests(
@@ -225,7 +235,7 @@ impl Company {
         if !stance.decides() {
             return Err(ActorError::Forbidden);
         }
-        if row.closed_at.is_some() {
+        if row.ended() {
             return Err(ActorError::Conflict(
                 "this cycle's feedback is closed".into(),
             ));

@@ -114,6 +114,32 @@ fn withheld(setup: &Setup, count: usize, own: usize) -> Option<&'static str> {
     }
 }
 
+/// Whether an export by a reader carries a subject's submitted answers: the one rule
+/// of `feedback.csv` and the XML export. Named feedback is exported once submitted;
+/// anonymous feedback only once its results are released to the reader (see
+/// `withheld`: closed, and at least two answers besides the reader's own).
+fn exported(setup: &Setup, count: usize, own: bool) -> bool {
+    !setup.anonymous || withheld(setup, count, usize::from(own)).is_none()
+}
+
+/// The subject of one submitted answer, for counting.
+#[derive(sqlx::FromRow)]
+struct AnsweredRow {
+    company_id: String,
+    id: String,
+    subject_id: String,
+}
+
+impl Owned for AnsweredRow {
+    const TABLE: &'static str = "feedback_answers";
+    fn row_id(&self) -> &str {
+        &self.id
+    }
+    fn owners(&self) -> Vec<&str> {
+        vec![&self.company_id]
+    }
+}
+
 /// The text of an answer as a cell or list entry.
 fn answer_text(answer: &Answer) -> String {
     match answer {
@@ -175,7 +201,7 @@ impl Company {
     async fn written_about(
         &self,
         conn: &mut sqlx::AnyConnection,
-        principal: &Principal,
+        reader: &str,
         cycle_id: &str,
     ) -> Result<HashSet<String>, ActorError> {
         let rows: Vec<WrittenRow> = sqlx::query_as(
@@ -184,7 +210,7 @@ impl Company {
         )
         .bind(&self.id)
         .bind(cycle_id)
-        .bind(&principal.user_id)
+        .bind(reader)
         .fetch_all(&mut *conn)
         .await?;
         self.check_all(&rows)?;
@@ -276,7 +302,7 @@ impl Company {
             .load_answers(&mut conn, &cycle_id, Some(&subject.id))
             .await?;
         let own = self
-            .written_about(&mut conn, &principal, &cycle_id)
+            .written_about(&mut conn, &principal.user_id, &cycle_id)
             .await?
             .contains(&subject.id);
         if let Some(reason) = withheld(&setup, answers.len(), usize::from(own)) {
@@ -307,6 +333,36 @@ impl Company {
             results.named = named;
         }
         Ok(results)
+    }
+
+    /// The subjects of a cycle whose submitted answers an export by `reader` carries,
+    /// by the rule of `feedback.csv` (see `exported`). Nothing is opened to decide.
+    pub(in crate::company) async fn exported_feedback_subjects(
+        &self,
+        reader: &str,
+        cycle_id: &str,
+    ) -> Result<HashSet<String>, ActorError> {
+        let mut conn = self.db.pool().acquire().await?;
+        let setup = self.feedback_setup(&mut conn, cycle_id).await?;
+        let rows: Vec<AnsweredRow> = sqlx::query_as(
+            "SELECT company_id, id, subject_id FROM feedback_answers \
+             WHERE company_id = $1 AND cycle_id = $2",
+        )
+        .bind(&self.id)
+        .bind(cycle_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        self.check_all(&rows)?;
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for row in rows {
+            *counts.entry(row.subject_id).or_default() += 1;
+        }
+        let mine = self.written_about(&mut conn, reader, cycle_id).await?;
+        Ok(counts
+            .into_iter()
+            .filter(|(subject, count)| exported(&setup, *count, mine.contains(subject)))
+            .map(|(subject, _)| subject)
+            .collect())
     }
 
     /// Starts the feedback export: HR admins who reauthenticated lately; audited.
@@ -355,7 +411,7 @@ impl Company {
             let setup = self.feedback_setup(&mut conn, &cycle.cycle_id).await?;
             let questions = self.feedback_questions(&mut conn, &cycle.cycle_id).await?;
             let mine = self
-                .written_about(&mut conn, &principal, &cycle.cycle_id)
+                .written_about(&mut conn, &principal.user_id, &cycle.cycle_id)
                 .await?;
             let mut by_subject: BTreeMap<(String, String), Vec<Opened>> = BTreeMap::new();
             for (row, opened) in self.load_answers(&mut conn, &cycle.cycle_id, None).await? {
@@ -379,11 +435,10 @@ impl Company {
                     question: question.prompt.clone(),
                     answer,
                 };
+                if !exported(&setup, submissions.len(), mine.contains(&subject_id)) {
+                    continue;
+                }
                 if setup.anonymous {
-                    let own = usize::from(mine.contains(&subject_id));
-                    if withheld(&setup, submissions.len(), own).is_some() {
-                        continue;
-                    }
                     for question in &questions {
                         let mut answers: Vec<String> = submissions
                             .iter()

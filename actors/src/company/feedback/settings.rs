@@ -106,17 +106,22 @@ impl Company {
         let mut tx = self.db.begin_write().await?;
         let setup = self.feedback_setup(&mut tx, &cycle_id).await?;
         validate(&update)?;
+        if setup.cycle_closed {
+            return Err(ActorError::Conflict(
+                "the cycle is closed and can no longer change".into(),
+            ));
+        }
         if setup.closed {
             return Err(ActorError::Conflict(
                 "this cycle's feedback is closed and can no longer change".into(),
             ));
         }
 
-        // What reviewers were promised stays: anonymity is fixed by the first
-        // nomination, the questionnaire by the first saved answer.
-        let (nominations, started): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status <> 'not_started' THEN 1 ELSE 0 END), 0) \
-             FROM feedback_requests WHERE company_id = $1 AND cycle_id = $2",
+        // What reviewers were promised stays: anonymity and the questionnaire are fixed
+        // by the first nomination. Neither rule looks at whether anyone started writing,
+        // so the answer never tells when a reviewer saved their first draft.
+        let (nominations,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM feedback_requests WHERE company_id = $1 AND cycle_id = $2",
         )
         .bind(&self.id)
         .bind(&cycle_id)
@@ -127,9 +132,26 @@ impl Company {
                 "anonymity cannot change once reviewers are nominated".into(),
             ));
         }
-        if update.questions.is_some() && started > 0 {
+        // The questionnaire sent again unchanged is no change: it is kept as it is.
+        let current: Vec<(QuestionKind, String)> = if setup.stored {
+            self.feedback_questions(&mut tx, &cycle_id)
+                .await?
+                .into_iter()
+                .map(|q| (q.kind, q.prompt))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let given: Option<Vec<(QuestionKind, String)>> = update.questions.as_ref().map(|given| {
+            given
+                .iter()
+                .map(|q| (q.kind, q.prompt.trim().to_owned()))
+                .collect()
+        });
+        let given = given.filter(|given| !setup.stored || *given != current);
+        if given.is_some() && nominations > 0 {
             return Err(ActorError::Conflict(
-                "the questions cannot change once reviewers started writing".into(),
+                "the questions cannot change once reviewers are nominated".into(),
             ));
         }
 
@@ -172,13 +194,8 @@ impl Company {
         }
 
         // The questionnaire: the one given, or the default for a new setup.
-        let questions: Option<Vec<(QuestionKind, String)>> = match &update.questions {
-            Some(given) => Some(
-                given
-                    .iter()
-                    .map(|q| (q.kind, q.prompt.trim().to_owned()))
-                    .collect(),
-            ),
+        let questions: Option<Vec<(QuestionKind, String)>> = match given {
+            Some(given) => Some(given),
             None if !setup.stored => Some(
                 default_questions()
                     .into_iter()

@@ -168,7 +168,7 @@ impl Company {
 
     /// Checks that a request can still be written.
     fn writable(row: &RequestRow) -> Result<(), ActorError> {
-        if row.closed_at.is_some() {
+        if row.ended() {
             return Err(ActorError::Conflict(
                 "this cycle's feedback is closed".into(),
             ));

@@ -1,6 +1,7 @@
 //! The 360 feedback sections: `<feedback>` (each cycle's settings with its questions),
 //! `<feedback-requests>` (nominations with the reviewers' drafts) and `<feedback-answers>`
-//! (submitted answers).
+//! (submitted answers, by the rule of `feedback.csv`: anonymous ones only once released
+//! to the exporting HR admin).
 //!
 //! Anonymity survives the file: an anonymous answer is stored without author, request
 //! or time, and its element carries none of them either; the section is ordered by the
@@ -235,46 +236,91 @@ impl Company {
             .collect())
     }
 
-    /// Submitted answers in the order of their random ids. An anonymous one names its
-    /// cycle and subject only: what the database keeps of it.
+    /// Submitted answers in the order of their random ids, by the rule of
+    /// `feedback.csv`: named ones once submitted, anonymous ones only once released to
+    /// `reader`, the exporting HR admin (closed, with at least two answers besides their
+    /// own). An anonymous one names its cycle and subject only: what the database keeps
+    /// of it.
     pub(super) async fn xml_feedback_answers(
         &self,
         scope: &XmlScope,
+        reader: &str,
         after: &str,
         limit: i64,
     ) -> Result<Vec<(String, Node)>, ActorError> {
         let cycle = scope.cycle().unwrap_or("");
-        let rows: Vec<AnswerRow> = sqlx::query_as(
-            "SELECT company_id, id, cycle_id, subject_id, anonymous, author_id, request_id, \
-             answers, submitted_at FROM feedback_answers \
-             WHERE company_id = $1 AND ($2 = '' OR cycle_id = $3) AND id > $4 \
-             ORDER BY id LIMIT $5",
+        // Which subjects of which cycles are exported, decided once per page.
+        let cycles: Vec<AnonymityRow> = sqlx::query_as(
+            "SELECT company_id, cycle_id, anonymous FROM feedback_settings \
+             WHERE company_id = $1 AND ($2 = '' OR cycle_id = $3)",
         )
         .bind(&self.id)
         .bind(cycle)
         .bind(cycle)
-        .bind(after)
-        .bind(limit)
         .fetch_all(self.db.pool())
         .await?;
-        self.check_all(&rows)?;
-        let mut nodes = Vec::with_capacity(rows.len());
-        for a in rows {
-            let json = self.open(FEEDBACK_ANSWERS, &a.id, &a.answers)?;
-            let answers: Answers = serde_json::from_str(&json).unwrap_or_default();
-            let mut node = Node::new("feedback-answer")
-                .attr("id", a.id.clone())
-                .field("cycle-id", a.cycle_id)
-                .field("subject-id", a.subject_id)
-                .field("anonymous", flag_text(a.anonymous));
-            if a.anonymous == 0 {
-                node = node
-                    .optional("author-id", a.author_id)
-                    .optional("request-id", a.request_id)
-                    .optional("submitted-at", a.submitted_at.map(rfc3339));
+        self.check_all(&cycles)?;
+        let mut exported: HashMap<String, HashSet<String>> = HashMap::new();
+        for row in cycles {
+            let subjects = self
+                .exported_feedback_subjects(reader, &row.cycle_id)
+                .await?;
+            exported.insert(row.cycle_id, subjects);
+        }
+
+        // Rows held back leave a page short: read on until it is full or none are left,
+        // so that a short page still means the end of the section.
+        let wanted = usize::try_from(limit).unwrap_or(0);
+        let mut nodes = Vec::with_capacity(wanted);
+        let mut cursor = after.to_owned();
+        while nodes.len() < wanted {
+            let rows: Vec<AnswerRow> = sqlx::query_as(
+                "SELECT company_id, id, cycle_id, subject_id, anonymous, author_id, \
+                 request_id, answers, submitted_at FROM feedback_answers \
+                 WHERE company_id = $1 AND ($2 = '' OR cycle_id = $3) AND id > $4 \
+                 ORDER BY id LIMIT $5",
+            )
+            .bind(&self.id)
+            .bind(cycle)
+            .bind(cycle)
+            .bind(&cursor)
+            .bind(limit)
+            .fetch_all(self.db.pool())
+            .await?;
+            self.check_all(&rows)?;
+            let last_page = i64::try_from(rows.len()).map_or(true, |n| n < limit);
+            if let Some(last) = rows.last() {
+                cursor = last.id.clone();
             }
-            node.children.extend(answer_nodes(answers));
-            nodes.push((a.id, node));
+            for a in rows {
+                if nodes.len() >= wanted {
+                    break;
+                }
+                let released = exported
+                    .get(&a.cycle_id)
+                    .is_some_and(|subjects| subjects.contains(&a.subject_id));
+                if !released {
+                    continue;
+                }
+                let json = self.open(FEEDBACK_ANSWERS, &a.id, &a.answers)?;
+                let answers: Answers = serde_json::from_str(&json).unwrap_or_default();
+                let mut node = Node::new("feedback-answer")
+                    .attr("id", a.id.clone())
+                    .field("cycle-id", a.cycle_id)
+                    .field("subject-id", a.subject_id)
+                    .field("anonymous", flag_text(a.anonymous));
+                if a.anonymous == 0 {
+                    node = node
+                        .optional("author-id", a.author_id)
+                        .optional("request-id", a.request_id)
+                        .optional("submitted-at", a.submitted_at.map(rfc3339));
+                }
+                node.children.extend(answer_nodes(answers));
+                nodes.push((a.id, node));
+            }
+            if last_page {
+                break;
+            }
         }
         Ok(nodes)
     }
