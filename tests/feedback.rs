@@ -1129,3 +1129,51 @@ async fn a_malformed_subject_id_is_refused_and_a_foreign_one_lists_nothing() {
     assert_eq!(made_up, json!([]));
     assert_eq!(theirs, made_up);
 }
+
+#[tokio::test]
+async fn feedback_belongs_to_the_people_of_its_cycle() {
+    let server = TestServer::demo().await;
+    let a = acme(&server).await;
+    // A cycle for employee1 and employee2 only, its feedback nominated by the reviewees.
+    let (status, cycle) = a
+        .hr
+        .post(
+            "/api/v1/cycles",
+            json!({ "name": "Two people", "participants": [a.ids[0], a.ids[1]],
+                    "questions": [{"kind": "text", "prompt": "How was it?"}] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{cycle}");
+    let cycle = text(&cycle["id"]);
+    let (status, body) = put(
+        &a.hr,
+        &format!("/api/v1/cycles/{cycle}/feedback"),
+        settings("reviewee", 1, 3, true),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let listed = |list: &Value| {
+        list.as_array()
+            .expect("a list")
+            .iter()
+            .any(|c| c["cycle_id"] == cycle.as_str())
+    };
+    // Outside the cycle: not listed, and no nominating oneself into it.
+    let outsider = &a.employees[5];
+    assert!(!listed(&ok(outsider, "/api/v1/feedback/cycles").await));
+    let (status, body) = nominate(outsider, &cycle, &a.ids[5], &[&a.ids[0]]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(code(&body), "validation_failed");
+    assert!(
+        listed(&ok(&a.employees[0], "/api/v1/feedback/cycles").await),
+        "a reviewee sees the cycle's feedback"
+    );
+    assert!(listed(&ok(&a.hr, "/api/v1/feedback/cycles").await));
+
+    // A reviewee nominates the outsider, who then sees the cycle to answer in it.
+    let (status, body) = nominate(&a.employees[0], &cycle, &a.ids[0], &[&a.ids[5]]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(listed(&ok(outsider, "/api/v1/feedback/cycles").await));
+    server.stop().await;
+}

@@ -19,12 +19,14 @@ use super::export::{CSV, attachment};
 use super::extract::{ApiJson, ApiQuery, Id, Session};
 use crate::export::csv;
 
-/// Every cycle whose feedback is set up, newest first, with its settings. Every
-/// signed-in user of the company: anyone may be asked for feedback or be its subject.
+/// The cycles whose feedback is set up, newest first, with their settings: every one
+/// for HR admins and assistants; for everyone else those they take part in (reviewed or
+/// reviewing there, or nominated to give or receive feedback).
 #[utoipa::path(get, path = "/api/v1/feedback/cycles", tag = "feedback",
     responses((status = 200, body = Vec<FeedbackSettings>), (status = 401, body = ErrorBody)))]
 pub async fn cycles(session: Session) -> Result<Json<Vec<FeedbackSettings>>, ApiError> {
-    Ok(Json(session.company.list_feedback_cycles().await?))
+    let list = session.company.list_feedback_cycles(session.principal);
+    Ok(Json(list.await?))
 }
 
 /// A cycle's feedback settings and questionnaire; every signed-in user of the company

@@ -283,6 +283,25 @@ impl Company {
         Ok(row)
     }
 
+    /// Whether `user` is reviewed in `cycle`: 360 feedback is about a cycle's reviewees.
+    async fn reviewed_in(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        cycle: &str,
+        user: &str,
+    ) -> Result<bool, ActorError> {
+        let (found,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM reviews \
+             WHERE company_id = $1 AND cycle_id = $2 AND reviewee_id = $3",
+        )
+        .bind(&self.id)
+        .bind(cycle)
+        .bind(user)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(found > 0)
+    }
+
     /// Whether `manager` is anywhere above `user` in the reporting line.
     async fn feedback_manages(
         &self,

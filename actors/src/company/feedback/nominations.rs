@@ -37,6 +37,11 @@ impl Company {
             .active_person(&mut tx, &new.subject_id)
             .await?
             .ok_or_else(|| ActorError::Validation("subject_id is not an active user".into()))?;
+        if !self.reviewed_in(&mut tx, &cycle_id, &subject.id).await? {
+            return Err(ActorError::Validation(
+                "the subject is not reviewed in this cycle".into(),
+            ));
+        }
         let stance = self.stance(&mut tx, &principal, &subject.id).await?;
         let allowed = stance.hr_admin
             || match setup.nominated_by {

@@ -434,14 +434,27 @@ impl Company {
 
     /// Every cycle whose feedback was set up, newest first: feedback reaches people
     /// beyond a cycle's participants, so every user of the company sees the list.
-    async fn list_feedback_cycles(&mut self) -> Result<Vec<FeedbackSettings>, ActorError> {
+    async fn list_feedback_cycles(
+        &mut self,
+        principal: Principal,
+    ) -> Result<Vec<FeedbackSettings>, ActorError> {
         let mut conn = self.db.pool().acquire().await?;
+        // HR sees every cycle's feedback; everyone else the cycles they take part in:
+        // reviewed or reviewing in it, or nominated to give or receive feedback there.
+        let everything = principal.roles.runs_cycles();
         let cycles: Vec<SetupCycleRow> = sqlx::query_as(
             "SELECT s.company_id, s.cycle_id FROM feedback_settings s \
-             JOIN cycles c ON c.id = s.cycle_id WHERE s.company_id = $1 \
+             JOIN cycles c ON c.company_id = s.company_id AND c.id = s.cycle_id \
+             WHERE s.company_id = $1 AND ($2 = 1 \
+               OR EXISTS (SELECT 1 FROM reviews r WHERE r.company_id = $1 \
+                 AND r.cycle_id = s.cycle_id AND (r.reviewer_id = $3 OR r.reviewee_id = $3)) \
+               OR EXISTS (SELECT 1 FROM feedback_requests f WHERE f.company_id = $1 \
+                 AND f.cycle_id = s.cycle_id AND (f.reviewer_id = $3 OR f.subject_id = $3))) \
              ORDER BY c.created_at DESC, s.cycle_id",
         )
         .bind(&self.id)
+        .bind(i64::from(everything))
+        .bind(&principal.user_id)
         .fetch_all(&mut *conn)
         .await?;
         self.check_all(&cycles)?;
@@ -499,8 +512,12 @@ impl CompanyHandle {
     }
 
     /// Every cycle with feedback set up, newest first (any signed-in user).
-    pub async fn list_feedback_cycles(&self) -> Result<Vec<FeedbackSettings>, ActorError> {
-        self.call(move |c| Box::pin(c.list_feedback_cycles())).await
+    pub async fn list_feedback_cycles(
+        &self,
+        principal: Principal,
+    ) -> Result<Vec<FeedbackSettings>, ActorError> {
+        self.call(move |c| Box::pin(c.list_feedback_cycles(principal)))
+            .await
     }
 
     /// A cycle's feedback settings (any signed-in user of the company: reviewers and
