@@ -719,3 +719,127 @@ async fn the_openapi_document_describes_the_objectives_answer() {
     );
     server.stop().await;
 }
+
+async fn advance(hr: &Client, cycle: &str) {
+    let (status, body) = hr
+        .post(&format!("/api/v1/cycles/{cycle}/advance"), json!(null))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_submitted_review_keeps_its_score_and_late_link_changes_are_refused() {
+    let server = TestServer::demo().await;
+    let hr = server.sign_in("acme", "hr@acme.example").await;
+    let manager = server.sign_in("acme", "manager@acme.example").await;
+    let employee = server.sign_in("acme", "employee1@acme.example").await;
+    let employee_id = me(&employee).await;
+    let (cycle, text_q, objectives_q) = objectives_cycle(&hr, &[&employee_id]).await;
+    let first = objective(&employee, "First").await;
+    let second = objective(&employee, "Second").await;
+    link(&employee, &first, &cycle, Some(50)).await;
+    link(&employee, &second, &cycle, Some(50)).await;
+    advance(&hr, &cycle).await;
+
+    // The manager rates both (5 and 1, weights 50/50: 3.0) and submits.
+    let review = review_of(&manager, &cycle, &employee_id, "manager").await;
+    let path = format!("/api/v1/reviews/{review}");
+    let answer = json!({ first.clone(): { "rating": 5 }, second.clone(): { "rating": 1 } });
+    let (status, body) = save(
+        &manager,
+        &review,
+        json!({ text_q: "Fine", objectives_q.clone(): answer }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, submitted) = manager.post(&format!("{path}/submit"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{submitted}");
+    assert_eq!(submitted["objectives_score"], 3.0, "{submitted}");
+
+    // While reviews are still written the employee may re-weight and unlink, but the
+    // submitted review stays on what it was submitted on.
+    link(&employee, &first, &cycle, Some(100)).await;
+    link(&employee, &second, &cycle, Some(1)).await;
+    let read = ok(&manager, &path).await;
+    assert_eq!(read["objectives_score"], 3.0, "{read}");
+    let (status, _) = delete(
+        &employee,
+        &format!("/api/v1/objectives/{second}/cycles/{cycle}"),
+    )
+    .await;
+    assert!(status.is_success(), "{status}");
+    let read = ok(&manager, &path).await;
+    assert_eq!(read["objectives_score"], 3.0, "{read}");
+    let weights: Vec<(String, Value)> = items(&read["objectives"])
+        .iter()
+        .map(|o| (text(&o["id"]), o["weight"].clone()))
+        .collect();
+    assert_eq!(
+        weights,
+        [(first.clone(), json!(50)), (second.clone(), json!(50))]
+    );
+
+    // From sharing on, links are refused: the reviewee cannot move anything.
+    advance(&hr, &cycle).await;
+    let (status, shared) = manager.post(&format!("{path}/share"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{shared}");
+    let third = objective(&employee, "Third").await;
+    for (objective, weight) in [(&first, json!(1)), (&second, json!(100)), (&third, json!(5))] {
+        let link_path = format!("/api/v1/objectives/{objective}/cycles/{cycle}");
+        let (status, body) = put(&employee, &link_path, json!({ "weight": weight })).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(code(&body), "conflict");
+    }
+    let (status, body) = delete(
+        &employee,
+        &format!("/api/v1/objectives/{first}/cycles/{cycle}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let read = ok(&employee, &path).await;
+    assert_eq!(read["objectives_score"], 3.0, "{read}");
+
+    // The reviews CSV and the XML export carry the frozen score too.
+    elevate(&hr, &server.password).await;
+    let (status, csv) = fetch(&hr, &format!("/api/v1/cycles/{cycle}/reviews.csv")).await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with(&review))
+        .unwrap_or_else(|| panic!("the review's row in {csv}"));
+    assert!(row.ends_with(",3.00") || row.ends_with(",3"), "{row}");
+
+    // Closed: still refused.
+    let (status, body) = hr
+        .post(&format!("/api/v1/cycles/{cycle}/close"), json!(null))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let link_path = format!("/api/v1/objectives/{third}/cycles/{cycle}");
+    let (status, body) = put(&employee, &link_path, json!({ "weight": 5 })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn linking_into_a_cycle_one_cannot_see_answers_as_for_a_made_up_one() {
+    let server = TestServer::demo().await;
+    let hr = server.sign_in("acme", "hr@acme.example").await;
+    let employee = server.sign_in("acme", "employee1@acme.example").await;
+    let other = server.sign_in("acme", "employee2@acme.example").await;
+    let other_id = me(&other).await;
+    let (cycle, _, _) = objectives_cycle(&hr, &[&other_id]).await;
+    let mine = objective(&employee, "Mine").await;
+    let made_up = "00000000-0000-4000-8000-000000000000";
+    let mut answers = Vec::new();
+    for target in [cycle.as_str(), made_up] {
+        let path = format!("/api/v1/objectives/{mine}/cycles/{target}");
+        let (status, body) = put(&employee, &path, json!({ "weight": 5 })).await;
+        answers.push((status, body));
+    }
+    assert_eq!(answers[0].0, StatusCode::NOT_FOUND, "{}", answers[0].1);
+    assert_eq!(answers[0], answers[1]);
+    // The other employee links their own objective: they are reviewed in it.
+    let theirs = objective(&other, "Theirs").await;
+    link(&other, &theirs, &cycle, None).await;
+    server.stop().await;
+}
