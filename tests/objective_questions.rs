@@ -843,3 +843,82 @@ async fn linking_into_a_cycle_one_cannot_see_answers_as_for_a_made_up_one() {
     link(&other, &theirs, &cycle, None).await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn control_characters_are_refused_in_answers_and_objective_comments() {
+    let server = TestServer::demo().await;
+    let hr = server.sign_in("acme", "hr@acme.example").await;
+    let employee = server.sign_in("acme", "employee1@acme.example").await;
+    let employee_id = me(&employee).await;
+    let (cycle, text_q, objectives_q) = objectives_cycle(&hr, &[&employee_id]).await;
+    let mine = objective(&employee, "Mine").await;
+    link(&employee, &mine, &cycle, None).await;
+    let review = review_of(&employee, &cycle, &employee_id, "self").await;
+    for bad in ["nul\u{0}here", "bell\u{7}", "esc\u{1b}[31m", "odd\u{202E}txt"] {
+        let (status, body) = save(&employee, &review, json!({ text_q.clone(): bad })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(code(&body), "validation_failed");
+        let answer = json!({ mine.clone(): { "rating": 3, "comment": bad } });
+        let (status, body) = save(&employee, &review, json!({ objectives_q.clone(): answer })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(code(&body), "validation_failed");
+    }
+    // Line breaks, tabs and ordinary Unicode are fine.
+    let fine = "Très bien\tdone 🎉\r\nשלום, مرحبا";
+    let answer = json!({ mine.clone(): { "rating": 3, "comment": fine } });
+    let (status, body) = save(
+        &employee,
+        &review,
+        json!({ text_q.clone(): fine, objectives_q.clone(): answer }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    server.stop().await;
+}
+
+/// Runs `kaizen import` of `xml` into a new company and answers what it printed on
+/// failure (the import must fail).
+async fn refused_import(server: &TestServer, slug: &str, xml: &str) -> String {
+    operator(server, &["company", "create", slug, "--name", slug], None).await;
+    let file = server.data_dir.path().join(format!("{slug}.xml"));
+    std::fs::write(&file, xml).expect("the file is written");
+    let database = server.database_options();
+    let keyring = server.keyring.to_str().expect("a UTF-8 path");
+    let file = file.to_str().expect("a UTF-8 path");
+    let mut args = vec!["import", "--company", slug, file, "--keyring", keyring];
+    args.extend(database.iter().map(String::as_str));
+    let output = kaizen(&args, None).await;
+    assert!(!output.status.success());
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+#[tokio::test]
+async fn the_import_checks_objectives_answers_as_the_api_does() {
+    let server = TestServer::demo().await;
+    // A rating of the manager's own objective, not linked to the cycle.
+    let foreign = RATED
+        .replace(
+            "<objective objective-id=\"o3\" rating=\"1\">Dropped later</objective>",
+            "<objective objective-id=\"o3\" rating=\"1\">Dropped later</objective>\n        \
+             <objective objective-id=\"o4\" rating=\"5\"></objective>",
+        )
+        .replace(
+            "  </objectives>",
+            "    <objective id=\"o4\"><level>person</level><owner-id>u-mgr</owner-id>
+      <title>Not theirs</title><description></description><status>draft</status>
+      <version>1</version><created-by>u-mgr</created-by>
+      <created-at>2026-02-02T09:00:00.000Z</created-at>
+      <updated-at>2026-02-02T09:00:00.000Z</updated-at></objective>
+  </objectives>",
+        );
+    let printed = refused_import(&server, "foreign", &foreign).await;
+    assert!(
+        printed.contains("is not an objective of the reviewee linked"),
+        "{printed}"
+    );
+    // A comment longer than the API takes.
+    let long = RATED.replace("Great &lt;work&gt;", &"x".repeat(5_000));
+    let printed = refused_import(&server, "long", &long).await;
+    assert!(printed.contains("at most 2000"), "{printed}");
+    server.stop().await;
+}

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use futures_util::future::BoxFuture;
 
+use super::audit::unsafe_in_text;
 use super::presence::{ReviewState, SavedEvent};
 use super::{Company, CompanyHandle, ExportedReview};
 use crate::crypto::REVIEW_ANSWERS;
@@ -185,6 +186,12 @@ fn merge_answers(
                         "an answer may have at most {MAX_TEXT_ANSWER_CHARS} characters"
                     )));
                 }
+                if unsafe_in_text(&text, true) {
+                    return Err(ActorError::Validation(format!(
+                        "the answer to question {question_id} holds control characters or \
+                         invisible characters that reorder text"
+                    )));
+                }
                 answers.insert(question_id, Answer::Text(text));
             }
             (QuestionKind::Rating, Some(Answer::Rating(rating))) if scale.contains(rating) => {
@@ -257,6 +264,16 @@ pub(super) fn check_objective_answers(
             return Err(ActorError::Validation(format!(
                 "a comment on an objective may have at most {MAX_OBJECTIVE_COMMENT_CHARS} \
                  characters"
+            )));
+        }
+        if answer
+            .comment
+            .as_ref()
+            .is_some_and(|c| unsafe_in_text(c, true))
+        {
+            return Err(ActorError::Validation(format!(
+                "the comment on objective {objective_id} holds control characters or \
+                 invisible characters that reorder text"
             )));
         }
         checked.insert(objective_id, answer);
