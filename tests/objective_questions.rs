@@ -784,7 +784,11 @@ async fn a_submitted_review_keeps_its_score_and_late_link_changes_are_refused() 
     let (status, shared) = manager.post(&format!("{path}/share"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{shared}");
     let third = objective(&employee, "Third").await;
-    for (objective, weight) in [(&first, json!(1)), (&second, json!(100)), (&third, json!(5))] {
+    for (objective, weight) in [
+        (&first, json!(1)),
+        (&second, json!(100)),
+        (&third, json!(5)),
+    ] {
         let link_path = format!("/api/v1/objectives/{objective}/cycles/{cycle}");
         let (status, body) = put(&employee, &link_path, json!({ "weight": weight })).await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -854,12 +858,18 @@ async fn control_characters_are_refused_in_answers_and_objective_comments() {
     let mine = objective(&employee, "Mine").await;
     link(&employee, &mine, &cycle, None).await;
     let review = review_of(&employee, &cycle, &employee_id, "self").await;
-    for bad in ["nul\u{0}here", "bell\u{7}", "esc\u{1b}[31m", "odd\u{202E}txt"] {
+    for bad in [
+        "nul\u{0}here",
+        "bell\u{7}",
+        "esc\u{1b}[31m",
+        "odd\u{202E}txt",
+    ] {
         let (status, body) = save(&employee, &review, json!({ text_q.clone(): bad })).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(code(&body), "validation_failed");
         let answer = json!({ mine.clone(): { "rating": 3, "comment": bad } });
-        let (status, body) = save(&employee, &review, json!({ objectives_q.clone(): answer })).await;
+        let (status, body) =
+            save(&employee, &review, json!({ objectives_q.clone(): answer })).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(code(&body), "validation_failed");
     }

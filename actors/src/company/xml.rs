@@ -461,7 +461,10 @@ fn read_basis(row: &Node) -> Result<Option<Basis>, ActorError> {
             None => None,
         };
         if basis.iter().any(|(seen, _)| *seen == id) {
-            return Err(invalid(row, "names an objective twice in <objectives-basis>"));
+            return Err(invalid(
+                row,
+                "names an objective twice in <objectives-basis>",
+            ));
         }
         basis.push((id, weight));
     }
@@ -1037,7 +1040,8 @@ impl Company {
                 mut answers,
                 basis,
             } = p;
-            let refuse = |why: &str| ActorError::Validation(format!("<review id=\"{old_id}\">: {why}"));
+            let refuse =
+                |why: &str| ActorError::Validation(format!("<review id=\"{old_id}\">: {why}"));
             let renamed = |old: &str| {
                 ids.objectives
                     .0
@@ -1076,7 +1080,7 @@ impl Company {
             // The same check as a save through the API: objectives of the reviewee
             // linked into the cycle (or in the basis the review was submitted on); one
             // of theirs rated and unlinked since stays, as a save may keep it.
-            let mut linked = self.linked_weights(&mut **tx, &cycle_id, &reviewee).await?;
+            let mut linked = self.linked_weights(tx, &cycle_id, &reviewee).await?;
             if let Some(basis) = &basis {
                 linked.extend(basis_weights(basis));
             }
@@ -1105,10 +1109,12 @@ impl Company {
                         (id.clone(), value)
                     })
                     .collect();
-                *rated = check_objective_answers(new_ids, Some(&kept), scale, &linked)
-                    .map_err(|e| match e {
-                        ActorError::Validation(why) => refuse(&why),
-                        other => other,
+                *rated =
+                    check_objective_answers(new_ids, Some(&kept), scale, &linked).map_err(|e| {
+                        match e {
+                            ActorError::Validation(why) => refuse(&why),
+                            other => other,
+                        }
                     })?;
             }
             let sealed = self.sealed_answers(&review_id, &answers)?;

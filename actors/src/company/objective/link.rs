@@ -56,7 +56,12 @@ impl Company {
         }
         // Reviews are written until the manager-review phase ends; from sharing on the
         // links (and so what the objectives question rates) stay as they are.
-        if !any_phase && matches!(cycle.phase(), Phase::Sharing | Phase::SignOff | Phase::Closed) {
+        if !any_phase
+            && matches!(
+                cycle.phase(),
+                Phase::Sharing | Phase::SignOff | Phase::Closed
+            )
+        {
             return Err(ActorError::Conflict(format!(
                 "objectives can be linked to or unlinked from a cycle only while its reviews \
                  are written; the cycle is in {}",
