@@ -812,6 +812,18 @@ async fn a_submitted_review_keeps_its_score_and_late_link_changes_are_refused() 
         .find(|l| l.starts_with(&review))
         .unwrap_or_else(|| panic!("the review's row in {csv}"));
     assert!(row.ends_with(",3.00") || row.ends_with(",3"), "{row}");
+    operator(&server, &["company", "enable-xml-export", "acme"], None).await;
+    let (status, xml) = fetch(&hr, &format!("/api/v1/cycles/{cycle}/export.xml")).await;
+    assert_eq!(status, StatusCode::OK, "{xml}");
+    let frozen = format!(
+        "<objectives-score>3.00</objectives-score><objectives-basis>\
+         <objective objective-id=\"{first}\" weight=\"50\""
+    );
+    assert!(
+        xml.replace(['\n', ' '], "")
+            .contains(&frozen.replace(' ', "")),
+        "{xml}"
+    );
 
     // Closed: still refused.
     let (status, body) = hr
@@ -930,5 +942,42 @@ async fn the_import_checks_objectives_answers_as_the_api_does() {
     let long = RATED.replace("Great &lt;work&gt;", &"x".repeat(5_000));
     let printed = refused_import(&server, "long", &long).await;
     assert!(printed.contains("at most 2000"), "{printed}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_imported_basis_freezes_the_score_and_names_only_the_reviewees_objectives() {
+    let server = TestServer::demo().await;
+    let basis = "<objectives-basis><objective objective-id=\"o1\" weight=\"1\"/>\
+                 <objective objective-id=\"o2\" weight=\"1\"/></objectives-basis>";
+    let frozen = RATED.replace(
+        "<objectives-score>4.50</objectives-score>",
+        &format!("<objectives-score>4.00</objectives-score>{basis}"),
+    );
+    let hr = import_and_sign_in(&server, "frozen", &frozen).await;
+    let (_, cycles) = hr.get("/api/v1/cycles").await;
+    let calibration = format!("/api/v1/cycles/{}/calibration", text(&cycles[0]["id"]));
+    let view = ok(&hr, &calibration).await;
+    let review = text(&view["reviews"][0]["review_id"]);
+    let read = ok(&hr, &format!("/api/v1/reviews/{review}")).await;
+    // (1·5 + 1·3) / 2, not the links' (3·5 + 1·3) / 4.
+    assert_eq!(read["objectives_score"], 4.0, "{read}");
+
+    let foreign = frozen
+        .replace(
+            "<objective objective-id=\"o2\" weight=\"1\"/>",
+            "<objective objective-id=\"o4\"/>",
+        )
+        .replace(
+            "  </objectives>",
+            "    <objective id=\"o4\"><level>person</level><owner-id>u-mgr</owner-id>
+      <title>Not theirs</title><description></description><status>draft</status>
+      <version>1</version><created-by>u-mgr</created-by>
+      <created-at>2026-02-02T09:00:00.000Z</created-at>
+      <updated-at>2026-02-02T09:00:00.000Z</updated-at></objective>
+  </objectives>",
+        );
+    let printed = refused_import(&server, "foreign-basis", &foreign).await;
+    assert!(printed.contains("not of the reviewee"), "{printed}");
     server.stop().await;
 }
