@@ -719,3 +719,265 @@ async fn the_openapi_document_describes_the_objectives_answer() {
     );
     server.stop().await;
 }
+
+async fn advance(hr: &Client, cycle: &str) {
+    let (status, body) = hr
+        .post(&format!("/api/v1/cycles/{cycle}/advance"), json!(null))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_submitted_review_keeps_its_score_and_late_link_changes_are_refused() {
+    let server = TestServer::demo().await;
+    let hr = server.sign_in("acme", "hr@acme.example").await;
+    let manager = server.sign_in("acme", "manager@acme.example").await;
+    let employee = server.sign_in("acme", "employee1@acme.example").await;
+    let employee_id = me(&employee).await;
+    let (cycle, text_q, objectives_q) = objectives_cycle(&hr, &[&employee_id]).await;
+    let first = objective(&employee, "First").await;
+    let second = objective(&employee, "Second").await;
+    link(&employee, &first, &cycle, Some(50)).await;
+    link(&employee, &second, &cycle, Some(50)).await;
+    advance(&hr, &cycle).await;
+
+    // The manager rates both (5 and 1, weights 50/50: 3.0) and submits.
+    let review = review_of(&manager, &cycle, &employee_id, "manager").await;
+    let path = format!("/api/v1/reviews/{review}");
+    let answer = json!({ first.clone(): { "rating": 5 }, second.clone(): { "rating": 1 } });
+    let (status, body) = save(
+        &manager,
+        &review,
+        json!({ text_q: "Fine", objectives_q.clone(): answer }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, submitted) = manager.post(&format!("{path}/submit"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{submitted}");
+    assert_eq!(submitted["objectives_score"], 3.0, "{submitted}");
+
+    // While reviews are still written the employee may re-weight and unlink, but the
+    // submitted review stays on what it was submitted on.
+    link(&employee, &first, &cycle, Some(100)).await;
+    link(&employee, &second, &cycle, Some(1)).await;
+    let read = ok(&manager, &path).await;
+    assert_eq!(read["objectives_score"], 3.0, "{read}");
+    let (status, _) = delete(
+        &employee,
+        &format!("/api/v1/objectives/{second}/cycles/{cycle}"),
+    )
+    .await;
+    assert!(status.is_success(), "{status}");
+    let read = ok(&manager, &path).await;
+    assert_eq!(read["objectives_score"], 3.0, "{read}");
+    let weights: Vec<(String, Value)> = items(&read["objectives"])
+        .iter()
+        .map(|o| (text(&o["id"]), o["weight"].clone()))
+        .collect();
+    assert_eq!(
+        weights,
+        [(first.clone(), json!(50)), (second.clone(), json!(50))]
+    );
+
+    // From sharing on, links are refused: the reviewee cannot move anything.
+    advance(&hr, &cycle).await;
+    let (status, shared) = manager.post(&format!("{path}/share"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{shared}");
+    let third = objective(&employee, "Third").await;
+    for (objective, weight) in [
+        (&first, json!(1)),
+        (&second, json!(100)),
+        (&third, json!(5)),
+    ] {
+        let link_path = format!("/api/v1/objectives/{objective}/cycles/{cycle}");
+        let (status, body) = put(&employee, &link_path, json!({ "weight": weight })).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(code(&body), "conflict");
+    }
+    let (status, body) = delete(
+        &employee,
+        &format!("/api/v1/objectives/{first}/cycles/{cycle}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let read = ok(&employee, &path).await;
+    assert_eq!(read["objectives_score"], 3.0, "{read}");
+
+    // The reviews CSV and the XML export carry the frozen score too.
+    elevate(&hr, &server.password).await;
+    let (status, csv) = fetch(&hr, &format!("/api/v1/cycles/{cycle}/reviews.csv")).await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with(&review))
+        .unwrap_or_else(|| panic!("the review's row in {csv}"));
+    assert!(row.ends_with(",3.00") || row.ends_with(",3"), "{row}");
+    operator(&server, &["company", "enable-xml-export", "acme"], None).await;
+    let (status, xml) = fetch(&hr, &format!("/api/v1/cycles/{cycle}/export.xml")).await;
+    assert_eq!(status, StatusCode::OK, "{xml}");
+    let frozen = format!(
+        "<objectives-score>3.00</objectives-score><objectives-basis>\
+         <objective objective-id=\"{first}\" weight=\"50\""
+    );
+    assert!(
+        xml.replace(['\n', ' '], "")
+            .contains(&frozen.replace(' ', "")),
+        "{xml}"
+    );
+
+    // Closed: still refused.
+    let (status, body) = hr
+        .post(&format!("/api/v1/cycles/{cycle}/close"), json!(null))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let link_path = format!("/api/v1/objectives/{third}/cycles/{cycle}");
+    let (status, body) = put(&employee, &link_path, json!({ "weight": 5 })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn linking_into_a_cycle_one_cannot_see_answers_as_for_a_made_up_one() {
+    let server = TestServer::demo().await;
+    let hr = server.sign_in("acme", "hr@acme.example").await;
+    let employee = server.sign_in("acme", "employee1@acme.example").await;
+    let other = server.sign_in("acme", "employee2@acme.example").await;
+    let other_id = me(&other).await;
+    let (cycle, _, _) = objectives_cycle(&hr, &[&other_id]).await;
+    let mine = objective(&employee, "Mine").await;
+    let made_up = "00000000-0000-4000-8000-000000000000";
+    let mut answers = Vec::new();
+    for target in [cycle.as_str(), made_up] {
+        let path = format!("/api/v1/objectives/{mine}/cycles/{target}");
+        let (status, body) = put(&employee, &path, json!({ "weight": 5 })).await;
+        answers.push((status, body));
+    }
+    assert_eq!(answers[0].0, StatusCode::NOT_FOUND, "{}", answers[0].1);
+    assert_eq!(answers[0], answers[1]);
+    // The other employee links their own objective: they are reviewed in it.
+    let theirs = objective(&other, "Theirs").await;
+    link(&other, &theirs, &cycle, None).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn control_characters_are_refused_in_answers_and_objective_comments() {
+    let server = TestServer::demo().await;
+    let hr = server.sign_in("acme", "hr@acme.example").await;
+    let employee = server.sign_in("acme", "employee1@acme.example").await;
+    let employee_id = me(&employee).await;
+    let (cycle, text_q, objectives_q) = objectives_cycle(&hr, &[&employee_id]).await;
+    let mine = objective(&employee, "Mine").await;
+    link(&employee, &mine, &cycle, None).await;
+    let review = review_of(&employee, &cycle, &employee_id, "self").await;
+    for bad in [
+        "nul\u{0}here",
+        "bell\u{7}",
+        "esc\u{1b}[31m",
+        "odd\u{202E}txt",
+    ] {
+        let (status, body) = save(&employee, &review, json!({ text_q.clone(): bad })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(code(&body), "validation_failed");
+        let answer = json!({ mine.clone(): { "rating": 3, "comment": bad } });
+        let (status, body) =
+            save(&employee, &review, json!({ objectives_q.clone(): answer })).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(code(&body), "validation_failed");
+    }
+    // Line breaks, tabs and ordinary Unicode are fine.
+    let fine = "Très bien\tdone 🎉\r\nשלום, مرحبا";
+    let answer = json!({ mine.clone(): { "rating": 3, "comment": fine } });
+    let (status, body) = save(
+        &employee,
+        &review,
+        json!({ text_q.clone(): fine, objectives_q.clone(): answer }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    server.stop().await;
+}
+
+/// Runs `kaizen import` of `xml` into a new company and answers what it printed on
+/// failure (the import must fail).
+async fn refused_import(server: &TestServer, slug: &str, xml: &str) -> String {
+    operator(server, &["company", "create", slug, "--name", slug], None).await;
+    let file = server.data_dir.path().join(format!("{slug}.xml"));
+    std::fs::write(&file, xml).expect("the file is written");
+    let database = server.database_options();
+    let keyring = server.keyring.to_str().expect("a UTF-8 path");
+    let file = file.to_str().expect("a UTF-8 path");
+    let mut args = vec!["import", "--company", slug, file, "--keyring", keyring];
+    args.extend(database.iter().map(String::as_str));
+    let output = kaizen(&args, None).await;
+    assert!(!output.status.success());
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+#[tokio::test]
+async fn the_import_checks_objectives_answers_as_the_api_does() {
+    let server = TestServer::demo().await;
+    // A rating of the manager's own objective, not linked to the cycle.
+    let foreign = RATED
+        .replace(
+            "<objective objective-id=\"o3\" rating=\"1\">Dropped later</objective>",
+            "<objective objective-id=\"o3\" rating=\"1\">Dropped later</objective>\n        \
+             <objective objective-id=\"o4\" rating=\"5\"></objective>",
+        )
+        .replace(
+            "  </objectives>",
+            "    <objective id=\"o4\"><level>person</level><owner-id>u-mgr</owner-id>
+      <title>Not theirs</title><description></description><status>draft</status>
+      <version>1</version><created-by>u-mgr</created-by>
+      <created-at>2026-02-02T09:00:00.000Z</created-at>
+      <updated-at>2026-02-02T09:00:00.000Z</updated-at></objective>
+  </objectives>",
+        );
+    let printed = refused_import(&server, "foreign", &foreign).await;
+    assert!(
+        printed.contains("is not an objective of the reviewee linked"),
+        "{printed}"
+    );
+    // A comment longer than the API takes.
+    let long = RATED.replace("Great &lt;work&gt;", &"x".repeat(5_000));
+    let printed = refused_import(&server, "long", &long).await;
+    assert!(printed.contains("at most 2000"), "{printed}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_imported_basis_freezes_the_score_and_names_only_the_reviewees_objectives() {
+    let server = TestServer::demo().await;
+    let basis = "<objectives-basis><objective objective-id=\"o1\" weight=\"1\"/>\
+                 <objective objective-id=\"o2\" weight=\"1\"/></objectives-basis>";
+    let frozen = RATED.replace(
+        "<objectives-score>4.50</objectives-score>",
+        &format!("<objectives-score>4.00</objectives-score>{basis}"),
+    );
+    let hr = import_and_sign_in(&server, "frozen", &frozen).await;
+    let (_, cycles) = hr.get("/api/v1/cycles").await;
+    let calibration = format!("/api/v1/cycles/{}/calibration", text(&cycles[0]["id"]));
+    let view = ok(&hr, &calibration).await;
+    let review = text(&view["reviews"][0]["review_id"]);
+    let read = ok(&hr, &format!("/api/v1/reviews/{review}")).await;
+    // (1·5 + 1·3) / 2, not the links' (3·5 + 1·3) / 4.
+    assert_eq!(read["objectives_score"], 4.0, "{read}");
+
+    let foreign = frozen
+        .replace(
+            "<objective objective-id=\"o2\" weight=\"1\"/>",
+            "<objective objective-id=\"o4\"/>",
+        )
+        .replace(
+            "  </objectives>",
+            "    <objective id=\"o4\"><level>person</level><owner-id>u-mgr</owner-id>
+      <title>Not theirs</title><description></description><status>draft</status>
+      <version>1</version><created-by>u-mgr</created-by>
+      <created-at>2026-02-02T09:00:00.000Z</created-at>
+      <updated-at>2026-02-02T09:00:00.000Z</updated-at></objective>
+  </objectives>",
+        );
+    let printed = refused_import(&server, "foreign-basis", &foreign).await;
+    assert!(printed.contains("not of the reviewee"), "{printed}");
+    server.stop().await;
+}

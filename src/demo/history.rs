@@ -612,14 +612,13 @@ impl Seeder<'_> {
         ];
         for (owner, objective, cycle, weight) in links {
             handle
-                .link_objective_cycle(
+                .seed_objective_cycle_link(
                     self.user(owner),
                     objective.clone(),
                     cycle.id.clone(),
-                    Some(CycleLinkUpdate {
+                    CycleLinkUpdate {
                         weight: Some(weight),
-                    }),
-                    Client::system(),
+                    },
                 )
                 .await?;
         }

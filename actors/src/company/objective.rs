@@ -1452,8 +1452,25 @@ impl CompanyHandle {
         link: Option<CycleLinkUpdate>,
         client: Client,
     ) -> Result<Objective, ActorError> {
-        self.call(move |c| Box::pin(c.link_cycle(principal, id, cycle_id, link, client)))
+        self.call(move |c| Box::pin(c.link_cycle(principal, id, cycle_id, link, client, false)))
             .await
+    }
+
+    /// Demo seeding only: links an objective into a cycle like
+    /// [`CompanyHandle::link_objective_cycle`], in any phase (the demo's cycles are
+    /// created in their later phases before their objectives are linked).
+    pub async fn seed_objective_cycle_link(
+        &self,
+        principal: Principal,
+        id: String,
+        cycle_id: String,
+        link: CycleLinkUpdate,
+    ) -> Result<Objective, ActorError> {
+        let client = Client::system();
+        self.call(move |c| {
+            Box::pin(c.link_cycle(principal, id, cycle_id, Some(link), client, true))
+        })
+        .await
     }
 
     /// The review subject's objectives linked into the review's cycle, for whoever may

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use futures_util::future::BoxFuture;
 
+use super::audit::unsafe_in_text;
 use super::presence::{ReviewState, SavedEvent};
 use super::{Company, CompanyHandle, ExportedReview};
 use crate::crypto::REVIEW_ANSWERS;
@@ -24,7 +25,7 @@ use crate::model::{
 const REVIEW_SELECT: &str = "SELECT r.company_id, r.id, r.cycle_id, r.reviewee_id, \
      r.reviewer_id, r.kind, r.status, {answers} AS answers, r.answer_versions, r.version, \
      r.updated_at, r.submitted_at, r.shared_at, r.reviewee_signed_at, r.reviewer_signed_at, \
-     c.company_id AS cycle_company_id, c.name AS cycle_name, c.phase AS cycle_phase, \
+     r.objectives_basis, c.company_id AS cycle_company_id, c.name AS cycle_name, c.phase AS cycle_phase, \
      c.rating_min, c.rating_max, \
      ee.company_id AS reviewee_company_id, ee.name AS reviewee_name, \
      ee.manager_id AS reviewee_manager_id, \
@@ -53,6 +54,8 @@ struct ReviewRow {
     shared_at: Option<i64>,
     reviewee_signed_at: Option<i64>,
     reviewer_signed_at: Option<i64>,
+    /// What the objectives score was frozen on at submit (see [`Basis`]), if it was.
+    objectives_basis: Option<String>,
     cycle_company_id: String,
     cycle_name: String,
     cycle_phase: String,
@@ -137,6 +140,29 @@ fn review_select(with_answers: bool) -> String {
 /// The objectives of the reviewee linked into the review's cycle: id → weight.
 pub(super) type Linked = BTreeMap<String, Option<i64>>;
 
+/// The reviewee's objectives linked into the cycle with their weights, in link order,
+/// as they were when the review was submitted: a handed-in review's objectives and
+/// score stay on these whatever happens to the links later. Stored as JSON (ids and
+/// numbers only) in `reviews.objectives_basis`.
+pub(super) type Basis = Vec<(String, Option<i64>)>;
+
+/// A stored basis; `None` when there is none (a draft, a review submitted before
+/// bases were kept) or it cannot be read, and the current links count instead.
+pub(super) fn parse_basis(stored: Option<&str>) -> Option<Basis> {
+    stored.and_then(|json| serde_json::from_str(json).ok())
+}
+
+/// The stored form of a basis.
+pub(super) fn basis_json(basis: &Basis) -> Result<String, ActorError> {
+    serde_json::to_string(basis)
+        .map_err(|_| ActorError::Validation("the objectives could not be stored".into()))
+}
+
+/// The weights of a basis, for scoring.
+pub(super) fn basis_weights(basis: &Basis) -> Linked {
+    basis.iter().cloned().collect()
+}
+
 /// Applies a draft update to the stored answers, checking each against its question.
 /// `linked` are the objectives an objectives question may rate.
 fn merge_answers(
@@ -159,6 +185,12 @@ fn merge_answers(
                 if text.chars().count() > MAX_TEXT_ANSWER_CHARS {
                     return Err(ActorError::Validation(format!(
                         "an answer may have at most {MAX_TEXT_ANSWER_CHARS} characters"
+                    )));
+                }
+                if unsafe_in_text(&text, true) {
+                    return Err(ActorError::Validation(format!(
+                        "the answer to question {question_id} holds control characters or \
+                         invisible characters that reorder text"
                     )));
                 }
                 answers.insert(question_id, Answer::Text(text));
@@ -200,7 +232,7 @@ fn merge_answers(
 /// since it was rated may stay, unchanged, so that saving the rest does not drop it.
 /// Any other id, whether made up, someone else's or another company's, gets the same
 /// answer, so the check tells nothing about objectives the writer may not see.
-fn check_objective_answers(
+pub(super) fn check_objective_answers(
     rated: BTreeMap<String, ObjectiveAnswer>,
     stored: Option<&BTreeMap<String, ObjectiveAnswer>>,
     scale: RatingScale,
@@ -233,6 +265,16 @@ fn check_objective_answers(
             return Err(ActorError::Validation(format!(
                 "a comment on an objective may have at most {MAX_OBJECTIVE_COMMENT_CHARS} \
                  characters"
+            )));
+        }
+        if answer
+            .comment
+            .as_ref()
+            .is_some_and(|c| unsafe_in_text(c, true))
+        {
+            return Err(ActorError::Validation(format!(
+                "the comment on objective {objective_id} holds control characters or \
+                 invisible characters that reorder text"
             )));
         }
         checked.insert(objective_id, answer);
@@ -491,9 +533,16 @@ impl Company {
             .iter()
             .find(|q| q.kind == QuestionKind::Objectives)
         {
-            let linked = self
-                .linked_review_objectives(conn, &row.cycle_id, &row.reviewee_id)
-                .await?;
+            let linked = match parse_basis(row.objectives_basis.as_deref()) {
+                Some(basis) => {
+                    self.review_objectives_of(conn, &row.reviewee_id, basis)
+                        .await?
+                }
+                None => {
+                    self.linked_review_objectives(conn, &row.cycle_id, &row.reviewee_id)
+                        .await?
+                }
+            };
             let weights: Linked = linked.iter().map(|o| (o.id.clone(), o.weight)).collect();
             score = Some(match answers.get(&question.id) {
                 Some(Answer::Objectives(rated)) => objectives_score(rated, &weights),
@@ -683,14 +732,25 @@ impl Company {
                 ));
             }
         }
+        // The objectives score is frozen on the links as they are now: changing them
+        // later does not move what was handed in.
+        let basis = if questions.iter().any(|q| q.kind == QuestionKind::Objectives) {
+            let basis = self
+                .linked_in_order(&mut tx, &row.cycle_id, &row.reviewee_id)
+                .await?;
+            Some(basis_json(&basis)?)
+        } else {
+            None
+        };
         let now = now_ms();
         sqlx::query(
             "UPDATE reviews SET status = 'submitted', version = version + 1, updated_at = $3, \
-             submitted_at = $3 WHERE company_id = $1 AND id = $2",
+             submitted_at = $3, objectives_basis = $4 WHERE company_id = $1 AND id = $2",
         )
         .bind(&self.id)
         .bind(&id)
         .bind(now)
+        .bind(basis)
         .execute(&mut *tx)
         .await?;
 
@@ -902,7 +962,10 @@ impl Company {
                 Ok(ExportedReview {
                     summary: row.summary(),
                     submitted_at: row.submitted_at.map(rfc3339),
-                    objectives_score: score_in(&answers, links.get(&row.reviewee_id)),
+                    objectives_score: match parse_basis(row.objectives_basis.as_deref()) {
+                        Some(basis) => score_in(&answers, Some(&basis_weights(&basis))),
+                        None => score_in(&answers, links.get(&row.reviewee_id)),
+                    },
                     answers,
                 })
             })

@@ -21,14 +21,18 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::objective::LinkWeights;
-use super::review::{kept_from_exporter, score_in};
+use super::review::{
+    Basis, basis_json, basis_weights, check_objective_answers, kept_from_exporter, parse_basis,
+    score_in,
+};
 use super::{Company, CompanyHandle};
 use crate::crypto::{CALIBRATED_RATINGS, REVIEW_ANSWERS};
 use crate::db::{new_id, now_ms};
 use crate::error::ActorError;
 use crate::guard::Owned;
 use crate::model::{
-    Answer, Answers, Client, ObjectiveAnswer, Principal, normalize_email, parse_rfc3339, rfc3339,
+    Answer, Answers, Client, ObjectiveAnswer, Principal, RatingScale, normalize_email,
+    parse_rfc3339, rfc3339,
 };
 
 /// The version of the file format, in the root's `format-version` attribute. Bumped when
@@ -292,6 +296,7 @@ struct ReviewRow {
     shared_by: Option<String>,
     reviewee_signed_at: Option<i64>,
     reviewer_signed_at: Option<i64>,
+    objectives_basis: Option<String>,
     calibration_company_id: Option<String>,
     calibrated_ratings: Option<String>,
     calibrated_by: Option<String>,
@@ -419,6 +424,53 @@ fn answer_nodes(answers: Answers) -> Vec<Node> {
         .collect()
 }
 
+/// `<objectives-basis>` of a submitted review: `<objective objective-id="…" weight="…"/>`
+/// per objective its score was frozen on, in link order (`weight` absent for none).
+fn basis_node(basis: Basis) -> Node {
+    let mut node = Node::new("objectives-basis");
+    for (objective_id, weight) in basis {
+        let mut child = Node::new("objective").attr("objective-id", objective_id);
+        if let Some(weight) = weight {
+            child = child.attr("weight", weight.to_string());
+        }
+        node.children.push(child);
+    }
+    node
+}
+
+/// The `<objectives-basis>` of a review row (ids as in the file), if it has one.
+fn read_basis(row: &Node) -> Result<Option<Basis>, ActorError> {
+    let mut found = row.all("objectives-basis");
+    let Some(node) = found.next() else {
+        return Ok(None);
+    };
+    if found.next().is_some() {
+        return Err(invalid(row, "has two <objectives-basis>"));
+    }
+    let mut basis = Basis::new();
+    for objective in node.all("objective") {
+        let id = objective.get_attr("objective-id").unwrap_or("").to_owned();
+        let weight = match objective.get_attr("weight") {
+            Some(w) => Some(
+                w.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|w| (1..=100).contains(w))
+                    .ok_or_else(|| invalid(row, "an objectives weight is not 1 to 100"))?,
+            ),
+            None => None,
+        };
+        if basis.iter().any(|(seen, _)| *seen == id) {
+            return Err(invalid(
+                row,
+                "names an objective twice in <objectives-basis>",
+            ));
+        }
+        basis.push((id, weight));
+    }
+    Ok(Some(basis))
+}
+
 /// A rating within `scale`, or why not.
 fn rating_in(row: &Node, text: &str, scale: (i64, i64)) -> Result<i64, ActorError> {
     text.trim()
@@ -494,6 +546,22 @@ fn flag_text(value: i64) -> &'static str {
     if value != 0 { "true" } else { "false" }
 }
 
+/// An imported review whose objectives answers and basis still name the file's
+/// objective ids.
+struct PendingObjectives {
+    /// The review's new id.
+    review_id: String,
+    /// Its id in the file, for messages.
+    old_id: String,
+    /// Its cycle and reviewee (new ids).
+    cycle_id: String,
+    reviewee: String,
+    /// The cycle's rating scale.
+    scale: RatingScale,
+    answers: Answers,
+    basis: Option<Basis>,
+}
+
 /// Old ids of one kind mapped to the new ids of their rows.
 #[derive(Default)]
 struct IdMap(HashMap<String, String>);
@@ -533,8 +601,7 @@ struct IdMaps {
     objective_questions: HashSet<String>,
     /// Reviews (new id) whose objectives answers still name the file's objective ids:
     /// objectives come after reviews in the file, so these are rewritten at the end.
-    /// Each as (new id, id in the file, answers).
-    pending_objective_answers: Vec<(String, String, Answers)>,
+    pending_objective_answers: Vec<PendingObjectives>,
     reviews: IdMap,
     /// The rating scale (min, max) of each imported cycle, by new id.
     cycle_scales: HashMap<String, (i64, i64)>,
@@ -732,7 +799,7 @@ impl Company {
         let rows: Vec<ReviewRow> = sqlx::query_as(
             "SELECT r.company_id, r.id, r.cycle_id, r.reviewee_id, r.reviewer_id, r.kind, \
              r.status, r.answers, r.version, r.updated_at, r.submitted_at, r.shared_at, \
-             r.shared_by, r.reviewee_signed_at, r.reviewer_signed_at, \
+             r.shared_by, r.reviewee_signed_at, r.reviewer_signed_at, r.objectives_basis, \
              c.company_id AS calibration_company_id, c.ratings AS calibrated_ratings, \
              c.calibrated_by, c.calibrated_at \
              FROM reviews r LEFT JOIN calibrations c \
@@ -765,7 +832,12 @@ impl Company {
             let hidden = kept_from_exporter(reader, &r.reviewee_id, &r.reviewer_id, &r.status);
             // Derived from the answers and the links, both in the file: informative, and
             // not read back by the import.
-            let linked = links.get(&r.cycle_id).and_then(|l| l.get(&r.reviewee_id));
+            let basis = parse_basis(r.objectives_basis.as_deref());
+            let frozen = basis.as_ref().map(basis_weights);
+            let linked = match &frozen {
+                Some(weights) => Some(weights),
+                None => links.get(&r.cycle_id).and_then(|l| l.get(&r.reviewee_id)),
+            };
             let answers: Answers = if hidden {
                 Answers::new()
             } else {
@@ -788,6 +860,9 @@ impl Company {
                 .optional("reviewer-signed-at", r.reviewer_signed_at.map(rfc3339));
             let score = score_in(&answers, linked).map(|s| format!("{s:.2}"));
             node = node.optional("objectives-score", score);
+            if let Some(basis) = basis {
+                node.children.push(basis_node(basis));
+            }
             node.children.extend(answer_nodes(answers));
             if let (false, Some(company_id), Some(ratings), Some(by), Some(at)) = (
                 hidden,
@@ -957,29 +1032,105 @@ impl Company {
         ids: &mut IdMaps,
     ) -> Result<(), ActorError> {
         let pending = std::mem::take(&mut ids.pending_objective_answers);
-        for (review_id, old_id, mut answers) in pending {
+        for p in pending {
+            let PendingObjectives {
+                review_id,
+                old_id,
+                cycle_id,
+                reviewee,
+                scale,
+                mut answers,
+                basis,
+            } = p;
+            let refuse =
+                |why: &str| ActorError::Validation(format!("<review id=\"{old_id}\">: {why}"));
+            let renamed = |old: &str| {
+                ids.objectives
+                    .0
+                    .get(old)
+                    .cloned()
+                    .ok_or_else(|| refuse("rates an objective not in the file"))
+            };
+            // The reviewee's own objectives: a basis names only those.
+            let owned: Vec<(String, String)> = sqlx::query_as(
+                "SELECT company_id, id FROM objectives WHERE company_id = $1 AND owner_id = $2",
+            )
+            .bind(&self.id)
+            .bind(&reviewee)
+            .fetch_all(&mut **tx)
+            .await?;
+            if owned.iter().any(|(company, _)| *company != self.id) {
+                return Err(ActorError::Validation("a foreign objective".into()));
+            }
+            let owned: HashSet<String> = owned.into_iter().map(|(_, id)| id).collect();
+            let basis = match basis {
+                Some(basis) => {
+                    let mut new_basis = Basis::with_capacity(basis.len());
+                    for (old, weight) in basis {
+                        let new = renamed(&old)?;
+                        if !owned.contains(&new) {
+                            return Err(refuse(
+                                "<objectives-basis> names an objective not of the reviewee",
+                            ));
+                        }
+                        new_basis.push((new, weight));
+                    }
+                    Some(new_basis)
+                }
+                None => None,
+            };
+            // The same check as a save through the API: objectives of the reviewee
+            // linked into the cycle (or in the basis the review was submitted on); one
+            // of theirs rated and unlinked since stays, as a save may keep it.
+            let mut linked = self.linked_weights(tx, &cycle_id, &reviewee).await?;
+            if let Some(basis) = &basis {
+                linked.extend(basis_weights(basis));
+            }
             for answer in answers.values_mut() {
                 let Answer::Objectives(rated) = answer else {
                     continue;
                 };
-                let mut renamed = BTreeMap::new();
+                let mut new_ids = BTreeMap::new();
                 for (old, value) in std::mem::take(rated) {
-                    let new = ids.objectives.0.get(&old).cloned().ok_or_else(|| {
-                        ActorError::Validation(format!(
-                            "<review id=\"{old_id}\">: rates an objective not in the file"
-                        ))
-                    })?;
-                    renamed.insert(new, value);
+                    new_ids.insert(renamed(&old)?, value);
                 }
-                *rated = renamed;
+                // Compared after the check's own trimming of comments.
+                let kept: BTreeMap<String, ObjectiveAnswer> = new_ids
+                    .iter()
+                    .filter(|(id, _)| owned.contains(*id))
+                    .map(|(id, value)| {
+                        let comment = value
+                            .comment
+                            .as_ref()
+                            .map(|c| c.trim().to_owned())
+                            .filter(|c| !c.is_empty());
+                        let value = ObjectiveAnswer {
+                            rating: value.rating,
+                            comment,
+                        };
+                        (id.clone(), value)
+                    })
+                    .collect();
+                *rated =
+                    check_objective_answers(new_ids, Some(&kept), scale, &linked).map_err(|e| {
+                        match e {
+                            ActorError::Validation(why) => refuse(&why),
+                            other => other,
+                        }
+                    })?;
             }
             let sealed = self.sealed_answers(&review_id, &answers)?;
-            sqlx::query("UPDATE reviews SET answers = $3 WHERE company_id = $1 AND id = $2")
-                .bind(&self.id)
-                .bind(&review_id)
-                .bind(&sealed)
-                .execute(&mut **tx)
-                .await?;
+            let basis = basis.as_ref().map(basis_json).transpose()?;
+            sqlx::query(
+                "UPDATE reviews SET answers = $3, objectives_basis = $4 \
+                 WHERE company_id = $1 AND id = $2",
+            )
+            .bind(&self.id)
+            .bind(&review_id)
+            .bind(&sealed)
+            .bind(basis)
+            .execute(&mut **tx)
+            .await?;
         }
         Ok(())
     }
@@ -1164,10 +1315,20 @@ impl Company {
             let answers =
                 read_answers_with(row, "answer", questions, scale, &ids.objective_questions)?;
             let sealed = self.sealed_answers(&id, &answers)?;
-            if answers.values().any(|a| matches!(a, Answer::Objectives(_))) {
-                let old = row.get_attr("id").unwrap_or("").to_owned();
-                ids.pending_objective_answers
-                    .push((id.clone(), old, answers));
+            let basis = read_basis(row)?;
+            if basis.is_some() || answers.values().any(|a| matches!(a, Answer::Objectives(_))) {
+                ids.pending_objective_answers.push(PendingObjectives {
+                    review_id: id.clone(),
+                    old_id: row.get_attr("id").unwrap_or("").to_owned(),
+                    cycle_id: cycle_id.clone(),
+                    reviewee: reviewee.clone(),
+                    scale: RatingScale {
+                        min: scale.0,
+                        max: scale.1,
+                    },
+                    answers,
+                    basis,
+                });
             }
             let shared_by = match row.get("shared-by") {
                 Some(old) => Some(ids.users.get(row, "user", old)?),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::model::ReviewObjective;
+use crate::model::{Phase, ReviewObjective};
 
 /// An objective's link into a cycle with the objective's owner, for scoring reviews.
 #[derive(sqlx::FromRow)]
@@ -37,18 +37,36 @@ impl Company {
         cycle_id: String,
         link: Option<CycleLinkUpdate>,
         client: Client,
+        any_phase: bool,
     ) -> Result<Objective, ActorError> {
         let mut tx = self.db.begin_write().await?;
         let sight = self.sight(&mut tx, &principal).await?;
         self.load_editable(&mut tx, &sight, &id, None).await?;
-        let cycle: Option<(String,)> =
-            sqlx::query_as("SELECT company_id FROM cycles WHERE company_id = $1 AND id = $2")
-                .bind(&self.id)
-                .bind(&cycle_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if cycle.is_none_or(|(company,)| company != self.id) {
+        // A cycle the caller cannot see answers as one that does not exist: it must be
+        // one they run (HR), write or receive a review in, or one the objective's owner
+        // is reviewed in. Otherwise a 200 here would tell that the cycle exists.
+        let cycle = self.load_cycle(&mut tx, &cycle_id).await?;
+        let owner = self.objective_owner(&mut tx, &id).await?;
+        if !principal.roles.runs_cycles()
+            && !self
+                .takes_part(&mut tx, &cycle_id, &principal.user_id, &owner)
+                .await?
+        {
             return Err(ActorError::NotFound);
+        }
+        // Reviews are written until the manager-review phase ends; from sharing on the
+        // links (and so what the objectives question rates) stay as they are.
+        if !any_phase
+            && matches!(
+                cycle.phase(),
+                Phase::Sharing | Phase::SignOff | Phase::Closed
+            )
+        {
+            return Err(ActorError::Conflict(format!(
+                "objectives can be linked to or unlinked from a cycle only while its reviews \
+                 are written; the cycle is in {}",
+                cycle.phase().as_str()
+            )));
         }
         let now = now_ms();
         let (action, weight) = match link {
@@ -92,6 +110,47 @@ impl Company {
         let objective = self.reload_objective(&mut tx, &sight, &id).await?;
         tx.commit().await?;
         Ok(objective)
+    }
+
+    /// The owner of an objective of this company (the caller has loaded it).
+    async fn objective_owner(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        id: &str,
+    ) -> Result<String, ActorError> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT company_id, owner_id FROM objectives WHERE company_id = $1 AND id = $2",
+        )
+        .bind(&self.id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        match row {
+            Some((company, owner)) if company == self.id => Ok(owner),
+            _ => Err(ActorError::NotFound),
+        }
+    }
+
+    /// Whether `caller` writes or receives a review in `cycle_id`, or `owner` receives
+    /// one there.
+    async fn takes_part(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        cycle_id: &str,
+        caller: &str,
+        owner: &str,
+    ) -> Result<bool, ActorError> {
+        let (found,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM reviews WHERE company_id = $1 AND cycle_id = $2 \
+             AND (reviewer_id = $3 OR reviewee_id = $3 OR reviewee_id = $4)",
+        )
+        .bind(&self.id)
+        .bind(cycle_id)
+        .bind(caller)
+        .bind(owner)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(found > 0)
     }
 
     /// The links of `owner`'s objectives (everyone's when `None`) into `cycle_id`, in
@@ -162,7 +221,33 @@ impl Company {
         cycle_id: &str,
         reviewee: &str,
     ) -> Result<Vec<ReviewObjective>, ActorError> {
+        let links = self.linked_in_order(conn, cycle_id, reviewee).await?;
+        self.review_objectives_of(conn, reviewee, links).await
+    }
+
+    /// The objectives of `reviewee` linked into `cycle_id` with their weights, in link
+    /// order: what a submitted review's score is frozen on.
+    pub(in crate::company) async fn linked_in_order(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        cycle_id: &str,
+        reviewee: &str,
+    ) -> Result<Vec<(String, Option<i64>)>, ActorError> {
         let links = self.owned_links(conn, cycle_id, Some(reviewee)).await?;
+        Ok(links
+            .into_iter()
+            .map(|(id, _, weight)| (id, weight))
+            .collect())
+    }
+
+    /// The objectives of `reviewee` named in `links` (id, weight in the cycle), titles
+    /// opened, in that order; an id that is not theirs is left out.
+    pub(in crate::company) async fn review_objectives_of(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        reviewee: &str,
+        links: Vec<(String, Option<i64>)>,
+    ) -> Result<Vec<ReviewObjective>, ActorError> {
         if links.is_empty() {
             return Ok(Vec::new());
         }
@@ -174,7 +259,7 @@ impl Company {
             .await?;
         self.check_all(&rows)?;
         let mut objectives = Vec::with_capacity(links.len());
-        for (id, _, weight) in links {
+        for (id, weight) in links {
             let Some(row) = rows.iter().find(|row| row.id == id) else {
                 continue;
             };
