@@ -429,11 +429,13 @@ async fn review_csv_round_trips_tricky_answers_with_formulas_neutralized() {
     let records = parse_csv(&text);
     let header = &records[0];
     assert_eq!(header[0], "review_id");
-    let first_question = header.len() - question_ids.len();
+    // One column per question, then one calibrated column for the one rating question.
+    let first_question = header.len() - question_ids.len() - 1;
     for (n, (value, _)) in TRICKY.iter().enumerate() {
         assert_eq!(header[first_question + n], format!("Q {value}"));
     }
     assert_eq!(header[first_question + TRICKY.len()], "'=rating");
+    assert_eq!(header[header.len() - 1], "'=rating (calibrated)");
     assert!(records[1..].iter().all(|r| r.len() == header.len()));
     let row = records
         .iter()

@@ -301,6 +301,26 @@ async fn a_cycle_moves_through_its_phases_to_a_review_signed_by_both() {
     assert_eq!(entries.len(), 1, "{view}");
     assert_eq!(entries[0]["ratings"][&question], 6);
     assert_eq!(entries[0]["calibrated"][&question], 8);
+    // The reviews export carries both: the manager's 6 and, beside it, the calibrated 8.
+    elevate(&acme.hr).await;
+    let response = acme
+        .hr
+        .request(Method::GET, &format!("/api/v1/cycles/{id}/reviews.csv"))
+        .send()
+        .await
+        .expect("the export is answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    let csv = response.text().await.expect("a CSV body");
+    let mut lines = csv.lines();
+    let header = lines.next().expect("a header");
+    assert!(
+        header.ends_with(",What went well?,Overall?,Overall? (calibrated)"),
+        "{header}"
+    );
+    let row = lines
+        .find(|line| line.starts_with(managed.as_str()))
+        .unwrap_or_else(|| panic!("the manager review in {csv}"));
+    assert!(row.ends_with(",Shipped the thing.,6,8"), "{row}");
 
     // Shared: the reviewee reads it with the calibrated rating; the manager sees both.
     let shared = expect(

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt, stream};
 use kaizen_actors::ActorError;
 use kaizen_actors::company::{AuditFilter, Export, ExportedReview};
-use kaizen_actors::model::{Answer, Question, ReviewKind, UserRole, UserView};
+use kaizen_actors::model::{Answer, Question, QuestionKind, ReviewKind, UserRole, UserView};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Id, Session};
@@ -147,8 +147,9 @@ fn users_table(users: &[UserView]) -> String {
     out
 }
 
-/// A cycle's reviews as CSV: one line per review with its people, kind, status, dates
-/// and one column per question holding the answer (ratings as numbers).
+/// A cycle's reviews as CSV: one line per review with its people, kind, status, dates,
+/// one column per question holding the answer (ratings as numbers), then one column per
+/// rating question with the rating HR calibrated, if any.
 #[utoipa::path(get, path = "/api/v1/cycles/{id}/reviews.csv", tag = "exports",
     params(("id" = String, Path, description = "The cycle's id")),
     responses((status = 200, content_type = "text/csv", body = String),
@@ -181,6 +182,10 @@ pub async fn reviews_csv(session: Session, Id(cycle_id): Id) -> Result<Response,
     .map(str::to_owned)
     .to_vec();
     columns.extend(export.questions.iter().map(|q| q.prompt.clone()));
+    // The calibrated rating beside the manager's, one column per rating question.
+    columns.extend(
+        rating_questions(&export.questions).map(|q| format!("{} (calibrated)", q.prompt)),
+    );
     csv::record(&mut header, &columns);
 
     let questions = export.questions;
@@ -231,9 +236,21 @@ fn reviews_chunk(reviews: &[ExportedReview], questions: &[Question]) -> String {
                 None => String::new(),
             }
         }));
+        fields.extend(rating_questions(questions).map(|q| {
+            review
+                .calibrated
+                .get(&q.id)
+                .map(i64::to_string)
+                .unwrap_or_default()
+        }));
         csv::record(&mut out, &fields);
     }
     out
+}
+
+/// The rating questions of a questionnaire, in order: the ones HR may calibrate.
+fn rating_questions(questions: &[Question]) -> impl Iterator<Item = &Question> {
+    questions.iter().filter(|q| q.kind == QuestionKind::Rating)
 }
 
 /// A name made safe for a file name: letters and digits kept, runs of anything else

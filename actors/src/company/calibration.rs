@@ -97,6 +97,35 @@ impl Company {
         )))
     }
 
+    /// The calibrated ratings of the reviews on one export page of a cycle (the page's
+    /// reviews are those whose ids sort after `after`, at most `limit`), by review id.
+    pub(super) async fn calibrations_page(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        cycle_id: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<BTreeMap<String, BTreeMap<String, i64>>, ActorError> {
+        let rows: Vec<CalibrationRow> = sqlx::query_as(
+            "SELECT company_id, review_id, ratings, calibrated_at FROM calibrations \
+             WHERE company_id = $1 AND review_id IN (SELECT id FROM reviews \
+               WHERE company_id = $1 AND cycle_id = $2 AND id > $3 ORDER BY id LIMIT $4)",
+        )
+        .bind(&self.id)
+        .bind(cycle_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+        self.check_all(&rows)?;
+        let mut page = BTreeMap::new();
+        for row in rows {
+            let json = self.open(CALIBRATED_RATINGS, &row.review_id, &row.ratings)?;
+            page.insert(row.review_id, serde_json::from_str(&json).unwrap_or_default());
+        }
+        Ok(page)
+    }
+
     /// The manager's ratings in a review's sealed answers.
     fn ratings_of(&self, row: &EntryRow) -> Result<BTreeMap<String, i64>, ActorError> {
         let json = self.open(REVIEW_ANSWERS, &row.id, &row.answers)?;

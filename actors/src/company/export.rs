@@ -5,6 +5,8 @@
 //! page commands, so that the actor is held for one page at a time and never for a
 //! whole export: the company's other commands go on between the pages.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -54,6 +56,9 @@ pub struct ExportedReview {
     /// The weighted score of its objectives answer over the objectives linked into the
     /// cycle now, if the cycle has an objectives question and the answer rates any.
     pub objectives_score: Option<f64>,
+    /// The ratings HR calibrated, by question id (empty when none were, and for a
+    /// review kept from the exporter).
+    pub calibrated: BTreeMap<String, i64>,
 }
 
 /// What a review export knows before its first page: the cycle and its questionnaire.

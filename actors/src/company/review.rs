@@ -950,14 +950,18 @@ impl Company {
         // One look-up of the cycle's links serves the scores of the whole page.
         let mut conn = self.db.pool().acquire().await?;
         let links = self.cycle_link_weights(&mut conn, cycle_id).await?;
+        let mut calibrations = self
+            .calibrations_page(&mut conn, cycle_id, after, limit)
+            .await?;
         rows.iter()
             .map(|row| {
                 let hidden =
                     kept_from_exporter(reader, &row.reviewee_id, &row.reviewer_id, &row.status);
-                let answers = if hidden {
-                    Answers::new()
+                let (answers, calibrated) = if hidden {
+                    (Answers::new(), BTreeMap::new())
                 } else {
-                    self.answers(row)?
+                    let calibrated = calibrations.remove(&row.id).unwrap_or_default();
+                    (self.answers(row)?, calibrated)
                 };
                 Ok(ExportedReview {
                     summary: row.summary(),
@@ -967,6 +971,7 @@ impl Company {
                         None => score_in(&answers, links.get(&row.reviewee_id)),
                     },
                     answers,
+                    calibrated,
                 })
             })
             .collect()
