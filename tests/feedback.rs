@@ -1135,9 +1135,8 @@ async fn feedback_belongs_to_the_people_of_its_cycle() {
     let server = TestServer::demo().await;
     let a = acme(&server).await;
     // A cycle for employee1 and employee2 only, its feedback nominated by the reviewees.
-    let (status, cycle) = a
-        .hr
-        .post(
+    let (status, cycle) =
+        a.hr.post(
             "/api/v1/cycles",
             json!({ "name": "Two people", "participants": [a.ids[0], a.ids[1]],
                     "questions": [{"kind": "text", "prompt": "How was it?"}] }),

@@ -183,9 +183,8 @@ pub async fn reviews_csv(session: Session, Id(cycle_id): Id) -> Result<Response,
     .to_vec();
     columns.extend(export.questions.iter().map(|q| q.prompt.clone()));
     // The calibrated rating beside the manager's, one column per rating question.
-    columns.extend(
-        rating_questions(&export.questions).map(|q| format!("{} (calibrated)", q.prompt)),
-    );
+    columns
+        .extend(rating_questions(&export.questions).map(|q| format!("{} (calibrated)", q.prompt)));
     csv::record(&mut header, &columns);
 
     let questions = export.questions;

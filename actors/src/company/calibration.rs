@@ -121,7 +121,10 @@ impl Company {
         let mut page = BTreeMap::new();
         for row in rows {
             let json = self.open(CALIBRATED_RATINGS, &row.review_id, &row.ratings)?;
-            page.insert(row.review_id, serde_json::from_str(&json).unwrap_or_default());
+            page.insert(
+                row.review_id,
+                serde_json::from_str(&json).unwrap_or_default(),
+            );
         }
         Ok(page)
     }
