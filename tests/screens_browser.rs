@@ -129,7 +129,10 @@ async fn hr_checks_then_imports_the_org_chart() {
             browser.click(&testid("people-import-submit")).await?;
             let said = browser
                 .wait_for_text(
-                    &format!(r#"{}[data-kind="success"]"#, testid("people-import-message")),
+                    &format!(
+                        r#"{}[data-kind="success"]"#,
+                        testid("people-import-message")
+                    ),
                     "the import's counts",
                     |t| t.starts_with("Imported"),
                 )
@@ -197,7 +200,10 @@ async fn hr_links_an_objective_into_a_cycle_and_unlinks_it() {
             browser.click(&testid("nav-objectives")).await?;
             let node = format!(r#"[data-objective-id="{objective}"]"#);
             browser
-                .click(&format!("{node} > .objective-row {}", testid("objective-toggle")))
+                .click(&format!(
+                    "{node} > .objective-row {}",
+                    testid("objective-toggle")
+                ))
                 .await?;
             let select = format!("{node} {}", testid("objective-cycle-select"));
             wait_until("the cycles to choose from", TIMEOUT, async || {
@@ -209,12 +215,18 @@ async fn hr_links_an_objective_into_a_cycle_and_unlinks_it() {
             // Linked with a weight: the API has the link.
             set_value(&browser, &select, &open).await?;
             browser
-                .fill(&format!("{node} {}", testid("objective-cycle-weight")), "40")
+                .fill(
+                    &format!("{node} {}", testid("objective-cycle-weight")),
+                    "40",
+                )
                 .await?;
             browser
                 .click(&format!("{node} {}", testid("objective-cycle-link")))
                 .await?;
-            let linked = format!(r#"{node} {}[data-cycle-id="{open}"]"#, testid("objective-cycle"));
+            let linked = format!(
+                r#"{node} {}[data-cycle-id="{open}"]"#,
+                testid("objective-cycle")
+            );
             browser
                 .wait_for_text(&linked, "the link listed", |t| t.contains("weight 40"))
                 .await?;
@@ -232,7 +244,10 @@ async fn hr_links_an_objective_into_a_cycle_and_unlinks_it() {
                     |t| t.starts_with("Not saved"),
                 )
                 .await?;
-            assert!(!alert.contains("Someone changed"), "the wrong words: {alert}");
+            assert!(
+                !alert.contains("Someone changed"),
+                "the wrong words: {alert}"
+            );
             assert_eq!(links().await, json!([{ "cycle_id": open, "weight": 40 }]));
 
             // Unlinked: gone from the screen and from the API.
@@ -270,7 +285,9 @@ async fn hr_edits_feedback_questions_until_someone_is_nominated() {
         .into_iter()
         .flatten()
         .find(|c| {
-            c["status"] != "closed" && c["phase"] != "closed" && !set_up.contains(&text_of(&c["id"]))
+            c["status"] != "closed"
+                && c["phase"] != "closed"
+                && !set_up.contains(&text_of(&c["id"]))
         })
         .map(|c| text_of(&c["id"]))
         .expect("an open cycle without feedback");
@@ -295,7 +312,10 @@ async fn hr_edits_feedback_questions_until_someone_is_nominated() {
             let browser = driver.new_session().await?;
             sign_in(&browser, &server.base, "hr@acme.example", &server.password).await?;
             browser.click(&testid("nav-feedback")).await?;
-            let form = format!(r#"{}[data-cycle-id="{fresh}"]"#, testid("feedback-settings"));
+            let form = format!(
+                r#"{}[data-cycle-id="{fresh}"]"#,
+                testid("feedback-settings")
+            );
             let q = |what: &str, n: usize| format!(r#"{form} [id="fb-q-{fresh}-{what}-{n}"]"#);
 
             // Three questions, the rating one moved to the top, the last removed.
@@ -305,7 +325,9 @@ async fn hr_edits_feedback_questions_until_someone_is_nominated() {
                     .await?;
             }
             browser.fill(&q("prompt", 0), "What went well?").await?;
-            browser.fill(&q("prompt", 1), "How well do they listen?").await?;
+            browser
+                .fill(&q("prompt", 1), "How well do they listen?")
+                .await?;
             set_value(&browser, &q("kind", 1), "rating").await?;
             browser.fill(&q("prompt", 2), "Left out").await?;
             browser.click(&q("up", 1)).await?;
@@ -334,7 +356,10 @@ async fn hr_edits_feedback_questions_until_someone_is_nominated() {
             );
 
             // Once someone is nominated the questions are fixed: the 409 is shown.
-            let form = format!(r#"{}[data-cycle-id="{nominated}"]"#, testid("feedback-settings"));
+            let form = format!(
+                r#"{}[data-cycle-id="{nominated}"]"#,
+                testid("feedback-settings")
+            );
             browser
                 .click(&format!("{form} {}", testid("feedback-question-add")))
                 .await?;
