@@ -6,8 +6,11 @@
 // description, key results (editable by its editors: a percentage or the
 // current value of a measured one), an edit form (PATCH with the version last
 // read; a 409 reloads the tree and says so) and its comments (GET/POST
-// /objectives/{id}/comments, DELETE for one's own). Styles live in
-// objectives.css next to this file, linked once when the view first opens.
+// /objectives/{id}/comments, DELETE for one's own). Its editors also link it
+// into a review cycle of GET /cycles with an optional weight (PUT/DELETE
+// /objectives/{id}/cycles/{cycle_id}; a refusal stays there as an alert).
+// Styles live in objectives.css next to this file, linked once when the view
+// first opens.
 
 import * as api from "../api.js";
 import { h, replaceChildren, formatDate, formatDateTime } from "../dom.js";

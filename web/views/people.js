@@ -8,6 +8,11 @@
 // `reauthentication_required` the password dialog opens and the same call is
 // made again. The server refuses (409) to demote or disable the last active
 // HR admin, and says so in its own words.
+//
+// Below the table, the org-chart import: a CSV file or pasted text is checked
+// first (POST /admin/users/import?dry_run=true, also behind the password);
+// a refused file lists each bad row with its line, and only text that passed
+// the check can be imported. The counts say what changed.
 
 import * as api from "../api.js";
 import { h, replaceChildren } from "../dom.js";
