@@ -50,8 +50,11 @@ async fn set_value(browser: &Session, css: &str, value: &str) -> Result<()> {
 /// Waits for the import's message of `kind`, confirming the password when asked.
 async fn import_message(browser: &Session, password: &str, kind: &str) -> Result<String> {
     let selector = format!(r#"{}[data-kind="{kind}"]"#, testid("people-import-message"));
+    // The password dialog, once: polling it again while it closes would wait on it.
+    let mut confirmed = false;
     wait_until("the import's answer", TIMEOUT, async || {
-        if !browser.find_all("dialog[open]").await?.is_empty() {
+        if !confirmed && !browser.find_all("dialog[open]").await?.is_empty() {
+            confirmed = true;
             browser.fill(&testid("reauth-password"), password).await?;
             browser.click(&testid("reauth-submit")).await?;
             return Ok(None);

@@ -459,8 +459,11 @@ async fn walk_every_screen(
         )
         .await?;
     browser.click(&testid("people-import-check")).await?;
+    // The password dialog, once: polling it again while it closes would wait on it.
+    let mut confirmed = false;
     wait_until("the import's report", webdriver::TIMEOUT, async || {
-        if !browser.find_all("dialog[open]").await?.is_empty() {
+        if !confirmed && !browser.find_all("dialog[open]").await?.is_empty() {
+            confirmed = true;
             browser.fill(&testid("reauth-password"), password).await?;
             browser.click(&testid("reauth-submit")).await?;
             return Ok(None);
