@@ -451,6 +451,28 @@ async fn walk_every_screen(
     .await?;
     visit(&browser, "#/feedback", &testid("feedback-settings"), phone).await?;
     visit(&browser, "#/admin/users", &testid("users-table"), phone).await?;
+    // The org-chart import's report of a refused file.
+    browser
+        .fill(
+            &testid("people-import-text"),
+            "email,name\nnot-an-address,A name that is long enough to need wrapping on a phone\n",
+        )
+        .await?;
+    browser.click(&testid("people-import-check")).await?;
+    // The password dialog, once: polling it again while it closes would wait on it.
+    let mut confirmed = false;
+    wait_until("the import's report", webdriver::TIMEOUT, async || {
+        if !confirmed && !browser.find_all("dialog[open]").await?.is_empty() {
+            confirmed = true;
+            browser.fill(&testid("reauth-password"), password).await?;
+            browser.click(&testid("reauth-submit")).await?;
+            return Ok(None);
+        }
+        let rows = browser.find_all(&testid("people-import-error")).await?;
+        Ok((!rows.is_empty()).then_some(()))
+    })
+    .await?;
+    audit(&browser, "the org-chart import's report", phone).await?;
     visit(&browser, "#/admin/security", "form", phone).await?;
     visit(&browser, "#/admin/audit", &testid("audit-table"), phone).await?;
     sign_out(&browser, base).await?;

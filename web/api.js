@@ -331,6 +331,33 @@ export const endUserSessions = (userId) =>
   request("DELETE", `/admin/users/${id(userId)}/sessions`);
 
 /**
+ * POST /admin/users/import (HR admins, reauthenticated): the org chart as CSV
+ * text. Resolves the report `{created, updated, unchanged, errors, dry_run}`;
+ * a file with bad rows (422 with `errors: [{line, message}]`) resolves too,
+ * its `errors` filled, since nothing was written. Other failures reject.
+ */
+export async function importPeople(csv, dryRun) {
+  let response;
+  try {
+    response = await fetch(`${BASE}/admin/users/import${dryRun ? "?dry_run=true" : ""}`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "Content-Type": "text/csv; charset=utf-8" },
+      body: csv,
+    });
+  } catch (cause) {
+    if (cause && cause.name === "AbortError") throw cause;
+    throw new ApiError(0, "network_error", "The server could not be reached.");
+  }
+  const data = await readJson(response);
+  if (response.ok) return data;
+  if (response.status === 422 && data && Array.isArray(data.errors) && data.errors.length) {
+    return { created: 0, updated: 0, unchanged: 0, dry_run: dryRun, errors: data.errors };
+  }
+  throw failureOf(response, data, false);
+}
+
+/**
  * GET /admin/audit (HR admins): one page of the audit trail, newest first,
  * as `{entries, next}`. `filters`: from, to (RFC 3339), person, kind,
  * before (a page's `next`), limit.

@@ -203,17 +203,32 @@ export function feedbackView(root, context) {
     const min = h("input", { type: "number", class: "input", min: 1, max: 20, value: String(cycle.min) });
     const max = h("input", { type: "number", class: "input", min: 1, max: 20, value: String(cycle.max) });
     const message = h("div", {});
+    const questions = questionsEditor(cycle);
     const form = h("form", { class: "stack", "data-testid": "feedback-settings", "data-cycle-id": cycle.cycle_id },
       h("label", { for: enabled.id }, enabled, " Nominations open"),
       h("label", { for: anonymous.id }, anonymous, " Anonymous (fixed once someone is nominated)"),
       by, h("label", {}, "Fewest reviewers ", min), h("label", {}, "Most reviewers ", max),
-      h("button", { type: "submit", class: "button", text: "Save feedback settings" }), message);
+      questions.element,
+      h("button", { type: "submit", class: "button", "data-testid": "feedback-settings-save", text: "Save feedback settings" }),
+      message);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      replaceChildren(message);
+      const asked = questions.value();
+      if (asked.some((q) => !q.prompt.trim())) {
+        replaceChildren(message, errorNote("Every question needs its words, or remove it."));
+        return;
+      }
+      if (!asked.length && questions.stored) {
+        replaceChildren(message, errorNote("Feedback needs at least one question."));
+        return;
+      }
+      const body = { enabled: enabled.checked, anonymous: anonymous.checked, nominated_by: by.value,
+        min: Number(min.value), max: Number(max.value) };
+      // No questions on a new setup: the server's three default ones.
+      if (asked.length) body.questions = asked;
       try {
-        await api.request("PUT", `/cycles/${enc(cycle.cycle_id)}/feedback`, { body: {
-          enabled: enabled.checked, anonymous: anonymous.checked, nominated_by: by.value,
-          min: Number(min.value), max: Number(max.value) } });
+        await api.request("PUT", `/cycles/${enc(cycle.cycle_id)}/feedback`, { body });
         context.reload();
       } catch (error) {
         replaceChildren(message, errorNote(failure(error, "Saving")));
@@ -221,6 +236,84 @@ export function feedbackView(root, context) {
     });
     return form;
   }
+}
+
+const KINDS = { text: "Text answer", rating: "Rating (1–5)" };
+
+/**
+ * The feedback questionnaire of a settings form: add, remove, reorder text and
+ * rating questions. `value()` is what to send; `stored` whether the cycle has one.
+ */
+function questionsEditor(cycle) {
+  const prefix = `fb-q-${cycle.cycle_id}`;
+  const stored = Array.isArray(cycle.questions) && cycle.questions.length > 0;
+  const items = stored ? cycle.questions.map((q) => ({ kind: q.kind, prompt: q.prompt })) : [];
+  const list = h("ol", { class: "feedback-questions", "data-testid": "feedback-questions" });
+  const add = h("button", { type: "button", class: "button button-quiet", "data-testid": "feedback-question-add",
+    text: "Add a question" });
+  add.addEventListener("click", () => {
+    items.push({ kind: "text", prompt: "" });
+    render(`${prefix}-prompt-${items.length - 1}`);
+  });
+  render();
+
+  function render(focusId, fallbackId) {
+    if (!items.length) {
+      replaceChildren(list, h("li", { class: "empty feedback-questions-empty",
+        text: stored ? "No questions: add at least one." : "No questions of your own: the three default questions are asked." }));
+    } else {
+      replaceChildren(list, ...items.map(item));
+    }
+    if (focusId) {
+      // The moved question keeps the keyboard; at the end of the list, on its other move button.
+      const find = (id) => id && list.querySelector(`[id="${id}"]`);
+      let target = find(focusId);
+      if (!target || target.disabled) target = find(fallbackId) || add;
+      target.focus();
+    }
+  }
+
+  function item(question, index) {
+    const n = index + 1;
+    const kind = h("select", { class: "input", id: `${prefix}-kind-${index}`, "data-testid": "feedback-question-kind" },
+      ...Object.entries(KINDS).map(([value, label]) => h("option", { value, text: label, selected: value === question.kind })));
+    kind.addEventListener("change", () => { question.kind = kind.value; });
+    const prompt = h("textarea", { class: "textarea", rows: "2", maxlength: "1000", id: `${prefix}-prompt-${index}`,
+      "data-testid": "feedback-question-prompt" });
+    prompt.value = question.prompt;
+    prompt.addEventListener("input", () => { question.prompt = prompt.value; });
+    const button = (action, label, disabled, handler) => {
+      const b = h("button", { type: "button", class: "button button-quiet button-small", text: label, disabled,
+        "aria-label": `${label}: question ${n}`, id: `${prefix}-${action}-${index}`,
+        "data-testid": `feedback-question-${action}` });
+      b.addEventListener("click", handler);
+      return b;
+    };
+    const swap = (other, action) => {
+      [items[index], items[other]] = [items[other], items[index]];
+      render(`${prefix}-${action}-${other}`, `${prefix}-${action === "up" ? "down" : "up"}-${other}`);
+    };
+    return h("li", { class: "feedback-question", "data-testid": "feedback-question" },
+      h("div", { class: "field" }, h("label", { for: prompt.id, text: `Question ${n}` }), prompt),
+      h("div", { class: "field" }, h("label", { for: kind.id, text: `Kind of question ${n}` }), kind),
+      h("div", { class: "section-actions" },
+        button("up", "Move up", index === 0, () => swap(index - 1, "up")),
+        button("down", "Move down", index === items.length - 1, () => swap(index + 1, "down")),
+        button("remove", "Remove", false, () => {
+          items.splice(index, 1);
+          render(`${prefix}-prompt-${Math.min(index, items.length - 1)}`);
+        })));
+  }
+
+  const element = h("fieldset", { class: "feedback-questions-editor" },
+    h("legend", { text: "Questions" }),
+    h("p", { class: "meta", text: "Reviewers answer these in this order. They are fixed once someone is nominated." }),
+    list, add);
+  return {
+    element,
+    stored,
+    value: () => items.map((q) => ({ kind: q.kind, prompt: q.prompt })),
+  };
 }
 
 function describe(cycle) {

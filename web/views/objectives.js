@@ -6,8 +6,11 @@
 // description, key results (editable by its editors: a percentage or the
 // current value of a measured one), an edit form (PATCH with the version last
 // read; a 409 reloads the tree and says so) and its comments (GET/POST
-// /objectives/{id}/comments, DELETE for one's own). Styles live in
-// objectives.css next to this file, linked once when the view first opens.
+// /objectives/{id}/comments, DELETE for one's own). Its editors also link it
+// into a review cycle of GET /cycles with an optional weight (PUT/DELETE
+// /objectives/{id}/cycles/{cycle_id}; a refusal stays there as an alert).
+// Styles live in objectives.css next to this file, linked once when the view
+// first opens.
 
 import * as api from "../api.js";
 import { h, replaceChildren, formatDate, formatDateTime } from "../dom.js";
@@ -131,7 +134,121 @@ export function objectivesView(root, context) {
       meta.length ? h("p", { class: "meta", text: meta.join(" · ") }) : null,
       keyResults(node),
       node.can_edit ? editForm(node) : null,
+      node.can_edit ? cyclesSection(node) : null,
       commentsSection(node));
+  }
+
+  // The review cycles the user can see, read once when the first objective opens.
+  let cyclesList = null;
+  async function cycles() {
+    if (!cyclesList) {
+      cyclesList = api.listCycles(signal).then((list) => (Array.isArray(list) ? list : []))
+        .catch((error) => {
+          cyclesList = null;
+          throw error;
+        });
+    }
+    return cyclesList;
+  }
+
+  /** Links into review cycles: where the objective's owner is reviewed, with a weight. */
+  function cyclesSection(node) {
+    const links = Array.isArray(node.cycles) ? node.cycles : [];
+    const note = h("div", { "data-testid": "objective-cycles-message" });
+    const list = h("ul", { class: "objective-cycles", "data-testid": "objective-cycles" });
+    const select = h("select", { class: "input", id: `link-cycle-${node.id}`, "data-testid": "objective-cycle-select" },
+      h("option", { value: "", text: "Loading cycles…" }));
+    const weight = h("input", { class: "input input-short", type: "number", min: "1", max: "100", step: "1",
+      id: `link-weight-${node.id}`, "aria-describedby": `link-weight-hint-${node.id}`,
+      "data-testid": "objective-cycle-weight" });
+    const link = h("button", { type: "submit", class: "button button-small", text: "Link",
+      "data-testid": "objective-cycle-link" });
+    const form = h("form", { class: "objective-cycle-form", "data-testid": "objective-cycle-form" },
+      field("Review cycle", select),
+      h("div", { class: "field" },
+        h("label", { for: weight.id, text: "Weight (optional)" }), weight,
+        h("p", { class: "hint meta", id: `link-weight-hint-${node.id}`, text: "1 to 100. Linking again changes the weight." })),
+      h("div", { class: "section-actions" }, link));
+    const cycleName = (id, all) => {
+      const cycle = all.find((c) => c.id === id);
+      return cycle ? cycle.name : "A review cycle";
+    };
+    const renderLinks = (all) => {
+      if (!links.length) {
+        replaceChildren(list, h("li", { class: "empty", text: "Not linked into any review cycle." }));
+        return;
+      }
+      replaceChildren(list, ...links.map((l) => {
+        const name = cycleName(l.cycle_id, all);
+        const unlink = h("button", { type: "button", class: "button button-quiet button-small", text: "Unlink",
+          "aria-label": `Unlink from ${name}`, "data-testid": "objective-cycle-unlink" });
+        unlink.addEventListener("click", () =>
+          linkWrite(() => api.request("DELETE", `/objectives/${path(node.id, "cycles", l.cycle_id)}`),
+            `Unlinked from ${name}.`, unlink));
+        return h("li", { class: "objective-cycle", "data-testid": "objective-cycle", "data-cycle-id": l.cycle_id },
+          h("span", { text: l.weight ? `${name} · weight ${l.weight}` : name }), unlink);
+      }));
+    };
+    renderLinks([]);
+    cycles().then((all) => {
+      renderLinks(all);
+      replaceChildren(select, h("option", { value: "", text: "Choose a cycle" }),
+        ...all.map((c) => h("option", { value: c.id,
+          text: c.status === "closed" || c.phase === "closed" ? `${c.name} (closed)` : c.name })));
+    }).catch((error) => {
+      if (signal.aborted || error.name === "AbortError") return;
+      replaceChildren(select, h("option", { value: "", text: "The cycles could not be loaded" }));
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      replaceChildren(note);
+      if (!select.value) {
+        alertNote("Choose a review cycle.");
+        select.focus();
+        return;
+      }
+      const body = {};
+      if (weight.value !== "") {
+        const number = Number(weight.value);
+        if (!Number.isInteger(number) || number < 1 || number > 100) {
+          alertNote("The weight is a whole number from 1 to 100, or empty.");
+          weight.focus();
+          return;
+        }
+        body.weight = number;
+      }
+      const name = select.options[select.selectedIndex].text;
+      linkWrite(() => api.request("PUT", `/objectives/${path(node.id, "cycles", select.value)}`, { body }),
+        `Linked into ${name}.`, link);
+    });
+
+    function alertNote(text) {
+      replaceChildren(note, h("p", { class: "notice notice-error server-text", role: "alert", text }));
+    }
+
+    /** A link change; success reloads the tree, a failure stays here with the server's words. */
+    async function linkWrite(call, success, button) {
+      hide();
+      replaceChildren(note);
+      button.disabled = true;
+      try {
+        await call();
+      } catch (error) {
+        button.disabled = false;
+        if (!(error instanceof api.ApiError)) alertNote("Something went wrong. Please try again.");
+        else if (error.isNetwork) alertNote("Not saved: cannot reach the server.");
+        else if (error.status === 429) alertNote(api.rateLimitMessage(error));
+        else if (error.status === 404) alertNote("That objective or cycle is not there for you.");
+        else if (error.status >= 400 && error.status < 500) alertNote(`Not saved: ${error.message}`);
+        else alertNote("Not saved: the server had a problem. Please try again.");
+        return;
+      }
+      show("success", success);
+      await load();
+    }
+
+    return h("section", { class: "objective-section", "data-testid": "objective-cycles-section" },
+      h("h3", { text: "Review cycles" }), list, form, note);
   }
 
   function keyResults(node) {

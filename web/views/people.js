@@ -8,6 +8,11 @@
 // `reauthentication_required` the password dialog opens and the same call is
 // made again. The server refuses (409) to demote or disable the last active
 // HR admin, and says so in its own words.
+//
+// Below the table, the org-chart import: a CSV file or pasted text is checked
+// first (POST /admin/users/import?dry_run=true, also behind the password);
+// a refused file lists each bad row with its line, and only text that passed
+// the check can be imported. The counts say what changed.
 
 import * as api from "../api.js";
 import { h, replaceChildren } from "../dom.js";
@@ -37,6 +42,7 @@ export function peopleView(root, context) {
   let users = [];
   // One change at a time: a second click waits for the password dialog of the first.
   let busy = false;
+  root.append(importSection());
   load();
 
   async function load() {
@@ -163,6 +169,136 @@ export function peopleView(root, context) {
       busy = false;
       if (button.isConnected) setBusy(button, false);
     }
+  }
+
+  // The org-chart import: a CSV file (or pasted text) is checked first (a dry run);
+  // only a file that passed the check, unchanged since, can be imported.
+  function importSection() {
+    const file = h("input", { type: "file", id: "people-import-file", class: "input", accept: ".csv,text/csv",
+      "data-testid": "people-import-file" });
+    const text = h("textarea", { id: "people-import-text", class: "textarea people-import-text", rows: "6",
+      spellcheck: "false", "aria-describedby": "people-import-hint", "data-testid": "people-import-text" });
+    const check = h("button", { type: "submit", class: "button", text: "Check the file",
+      "data-testid": "people-import-check" });
+    const run = h("button", { type: "button", class: "button button-primary", text: "Import", disabled: true,
+      "data-testid": "people-import-submit" });
+    const result = h("div", { class: "people-import-result", "data-testid": "people-import-result" });
+    // The text that passed the dry run; any edit asks for a new check.
+    let checked = null;
+    let running = false;
+
+    file.addEventListener("change", async () => {
+      const chosen = file.files && file.files[0];
+      if (!chosen) return;
+      try {
+        text.value = await chosen.text();
+        changed();
+      } catch {
+        report("error", "The file could not be read.");
+      }
+    });
+    text.addEventListener("input", changed);
+    function changed() {
+      checked = null;
+      run.disabled = true;
+      replaceChildren(result);
+    }
+
+    const form = h("form", { class: "card people-import", "data-testid": "people-import" },
+      h("h2", { text: "Import the org chart" }),
+      h("p", { class: "meta", id: "people-import-hint",
+        text: "A CSV file with a header row naming email and name, and optionally department, " +
+          "manager_email and role (employee or hr_admin). A row whose email exists updates that person; " +
+          "new people set their password with “forgot password”. The file is checked first; with any " +
+          "problem nothing is imported." }),
+      h("div", { class: "field" }, h("label", { for: file.id, text: "CSV file" }), file),
+      h("div", { class: "field" }, h("label", { for: text.id, text: "Or paste the CSV text" }), text),
+      h("div", { class: "section-actions" }, check, run),
+      result);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      send(true);
+    });
+    run.addEventListener("click", () => send(false));
+
+    async function send(dryRun) {
+      if (running) return;
+      const csv = text.value;
+      if (!csv.trim()) {
+        report("error", "Choose a CSV file or paste its text first.");
+        text.focus();
+        return;
+      }
+      if (!dryRun && csv !== checked) return;
+      running = true;
+      const button = dryRun ? check : run;
+      setBusy(button, true);
+      replaceChildren(result, h("p", { class: "loading", role: "status",
+        text: dryRun ? "Checking the file…" : "Importing…" }));
+      try {
+        const outcome = await withReauthentication(() => api.importPeople(csv, dryRun), {
+          signal, username: user.email, reason: "Importing the org chart needs your password.",
+        });
+        if (signal.aborted) return;
+        const errors = Array.isArray(outcome.errors) ? outcome.errors : [];
+        if (errors.length) {
+          checked = null;
+          run.disabled = true;
+          showErrors(errors);
+          return;
+        }
+        const counts = `${outcome.created} to create, ${outcome.updated} to update, ${outcome.unchanged} unchanged`;
+        if (dryRun) {
+          checked = csv;
+          run.disabled = false;
+          report("success", `The file is fine: ${counts}. Nothing is imported until you choose Import.`);
+          run.focus();
+        } else {
+          checked = null;
+          run.disabled = true;
+          report("success", `Imported: ${outcome.created} created, ${outcome.updated} updated, ` +
+            `${outcome.unchanged} unchanged.`);
+          load();
+        }
+      } catch (error) {
+        if (signal.aborted || error.name === "AbortError") return;
+        if (error instanceof ReauthenticationCancelled) report("error", "Nothing was imported: this needs your password.");
+        else if (!(error instanceof api.ApiError)) report("error", "Something went wrong. Please try again.");
+        else if (error.isNetwork) report("error", "Nothing was imported: cannot reach the server.");
+        else if (error.status === 429) report("error", api.rateLimitMessage(error));
+        else if (error.status === 403 && error.code !== "reauthentication_required") {
+          report("error", "Only HR admins can import the org chart.");
+        } else if (error.status >= 400 && error.status < 500) report("error", `Nothing was imported: ${error.message}`);
+        else report("error", "Nothing was imported: the server had a problem. Please try again.");
+      } finally {
+        running = false;
+        setBusy(button, false);
+      }
+    }
+
+    function report(kind, words) {
+      replaceChildren(result, h("p", { class: `notice notice-${kind}`, role: kind === "success" ? "status" : "alert",
+        "data-testid": "people-import-message", "data-kind": kind, text: words }));
+    }
+
+    function showErrors(errors) {
+      replaceChildren(result,
+        h("p", { class: "notice notice-error", role: "alert", "data-testid": "people-import-message",
+          "data-kind": "error",
+          text: `${errors.length} ${errors.length === 1 ? "problem" : "problems"} in the file; nothing was imported. ` +
+            "Fix the rows below and check again." }),
+        h("div", { class: "table-wrap" },
+          h("table", { class: "table", "data-testid": "people-import-errors" },
+            h("caption", { class: "sr-only", text: "Problems in the file" }),
+            h("thead", {}, h("tr", {},
+              h("th", { scope: "col", text: "Line" }),
+              h("th", { scope: "col", text: "Problem" }))),
+            h("tbody", {}, ...errors.map((e) => h("tr", { "data-testid": "people-import-error", "data-line": String(e.line) },
+              h("td", { text: String(e.line) }),
+              h("td", { class: "server-text", text: e.message })))))));
+    }
+
+    return form;
   }
 
   function setBusy(button, value) {
