@@ -267,8 +267,9 @@ async fn create_cycle(hr: &Session, subject_id: &str) -> Result<String> {
     .await
 }
 
-/// HR turns feedback on for the cycle on the Feedback page, keeping the form's
-/// defaults: anonymous, nominated by the person reviewed, three to eight reviewers.
+/// HR turns feedback on for the cycle on the Feedback page, opening nominations and
+/// keeping the form's other defaults: anonymous, nominated by the person reviewed, three
+/// to eight reviewers.
 async fn set_up_feedback(hr: &Session, cycle_id: &str) -> Result<()> {
     hr.click(&testid("nav-feedback")).await?;
     let form = format!(
@@ -276,14 +277,22 @@ async fn set_up_feedback(hr: &Session, cycle_id: &str) -> Result<()> {
         testid("feedback-settings")
     );
     hr.wait_for(&form).await?;
-    for (what, checkbox) in [("nominations open", "fb-enabled"), ("anonymous", "fb-anon")] {
-        let checked = hr
-            .find(&format!(r#"{form} [id="{checkbox}-{cycle_id}"]"#))
-            .await?
-            .property("checked")
-            .await?;
-        assert_eq!(checked, Value::Bool(true), "feedback starts {what}");
+    // Feedback that is off starts with nominations closed and anonymous: HR opens them.
+    let checkbox = |name: &str| format!(r#"{form} [id="{name}-{cycle_id}"]"#);
+    for (what, name, expected) in [
+        ("nominations closed", "fb-enabled", false),
+        ("anonymous", "fb-anon", true),
+    ] {
+        let checked = hr.find(&checkbox(name)).await?.property("checked").await?;
+        assert_eq!(checked, Value::Bool(expected), "feedback starts {what}");
     }
+    hr.click(&checkbox("fb-enabled")).await?;
+    let opened = hr
+        .find(&checkbox("fb-enabled"))
+        .await?
+        .property("checked")
+        .await?;
+    assert_eq!(opened, Value::Bool(true), "HR opens nominations");
     hr.click(&format!(r#"{form} button[type="submit"]"#))
         .await?;
 
