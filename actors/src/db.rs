@@ -53,8 +53,8 @@ pub const SQLITE_FILE: &str = "kaizen.sqlite3";
 const MAX_CONNECTIONS: u32 = 8;
 
 /// A nullable floating-point value as SQL binds it: as text, which the statement casts
-/// back with `CAST(CAST($n AS TEXT) AS DOUBLE PRECISION)`. Through sqlx's `Any` driver a NULL `f64` bound first on a
-/// PostgreSQL connection fixes the cached statement's parameter to a type that every
+/// back with `CAST(CAST($n AS TEXT) AS DOUBLE PRECISION)`. Through sqlx's `Any` driver
+/// a NULL `f64` bound first on a PostgreSQL connection fixes the cached statement's parameter to a type that every
 /// later non-NULL `f64` then fails ("incorrect binary data format"); text has no such
 /// trouble, and the decimal form of an `f64` reads back to the same value.
 pub fn float_param(value: Option<f64>) -> Option<String> {

@@ -25,7 +25,8 @@ use crate::model::{
 const REVIEW_SELECT: &str = "SELECT r.company_id, r.id, r.cycle_id, r.reviewee_id, \
      r.reviewer_id, r.kind, r.status, {answers} AS answers, r.answer_versions, r.version, \
      r.updated_at, r.submitted_at, r.shared_at, r.reviewee_signed_at, r.reviewer_signed_at, \
-     r.objectives_basis, c.company_id AS cycle_company_id, c.name AS cycle_name, c.phase AS cycle_phase, \
+     r.objectives_basis, c.company_id AS cycle_company_id, c.name AS cycle_name, \
+     c.phase AS cycle_phase, \
      c.rating_min, c.rating_max, \
      ee.company_id AS reviewee_company_id, ee.name AS reviewee_name, \
      ee.manager_id AS reviewee_manager_id, \
@@ -257,25 +258,19 @@ pub(super) fn check_objective_answers(
                 scale.min, scale.max
             )));
         }
-        if answer
-            .comment
-            .as_ref()
-            .is_some_and(|c| c.chars().count() > MAX_OBJECTIVE_COMMENT_CHARS)
-        {
-            return Err(ActorError::Validation(format!(
-                "a comment on an objective may have at most {MAX_OBJECTIVE_COMMENT_CHARS} \
-                 characters"
-            )));
-        }
-        if answer
-            .comment
-            .as_ref()
-            .is_some_and(|c| unsafe_in_text(c, true))
-        {
-            return Err(ActorError::Validation(format!(
-                "the comment on objective {objective_id} holds control characters or \
-                 invisible characters that reorder text"
-            )));
+        if let Some(comment) = &answer.comment {
+            if comment.chars().count() > MAX_OBJECTIVE_COMMENT_CHARS {
+                return Err(ActorError::Validation(format!(
+                    "a comment on an objective may have at most \
+                     {MAX_OBJECTIVE_COMMENT_CHARS} characters"
+                )));
+            }
+            if unsafe_in_text(comment, true) {
+                return Err(ActorError::Validation(format!(
+                    "the comment on objective {objective_id} holds control characters or \
+                     invisible characters that reorder text"
+                )));
+            }
         }
         checked.insert(objective_id, answer);
     }

@@ -738,7 +738,8 @@ impl Company {
         let rows: Vec<CycleRow> = sqlx::query_as(
             "SELECT company_id, id, name, status, due_at, created_by, created_at, phase, \
              rating_min, rating_max, self_review_due_at, manager_review_due_at, \
-             sign_off_due_at FROM cycles WHERE company_id = $1 AND ($2 = '' OR id = $3) AND id > $4 ORDER BY id LIMIT $5",
+             sign_off_due_at FROM cycles WHERE company_id = $1 AND ($2 = '' OR id = $3) \
+             AND id > $4 ORDER BY id LIMIT $5",
         )
         .bind(&self.id)
         .bind(scope.cycle().unwrap_or(""))

@@ -222,7 +222,8 @@ impl Company {
         let row: CycleSettingsRow = sqlx::query_as(
             "SELECT c.company_id, c.id, c.name, s.company_id AS settings_company_id, \
              s.enabled, s.nominated_by, s.min_reviewers, s.max_reviewers, s.anonymous, \
-             s.closed_at, c.status FROM cycles c LEFT JOIN feedback_settings s ON s.cycle_id = c.id \
+             s.closed_at, c.status FROM cycles c \
+             LEFT JOIN feedback_settings s ON s.cycle_id = c.id \
              WHERE c.company_id = $1 AND c.id = $2",
         )
         .bind(&self.id)

@@ -443,8 +443,8 @@ impl Company {
         // reviewed or reviewing in it, or nominated to give or receive feedback there.
         let everything = principal.roles.runs_cycles();
         let cycles: Vec<SetupCycleRow> = sqlx::query_as(
-            "SELECT s.company_id, s.cycle_id FROM feedback_settings s \
-             JOIN cycles c ON c.company_id = s.company_id AND c.id = s.cycle_id \
+            "SELECT s.company_id, c.company_id AS cycle_company_id, s.cycle_id \
+             FROM feedback_settings s JOIN cycles c ON c.id = s.cycle_id \
              WHERE s.company_id = $1 AND ($2 = 1 \
                OR EXISTS (SELECT 1 FROM reviews r WHERE r.company_id = $1 \
                  AND r.cycle_id = s.cycle_id AND (r.reviewer_id = $3 OR r.reviewee_id = $3)) \
@@ -471,6 +471,7 @@ impl Company {
 #[derive(sqlx::FromRow)]
 struct SetupCycleRow {
     company_id: String,
+    cycle_company_id: String,
     cycle_id: String,
 }
 
@@ -480,7 +481,7 @@ impl Owned for SetupCycleRow {
         &self.cycle_id
     }
     fn owners(&self) -> Vec<&str> {
-        vec![&self.company_id]
+        vec![&self.company_id, &self.cycle_company_id]
     }
 }
 
